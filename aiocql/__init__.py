@@ -1,0 +1,1 @@
+"""aiocql: an asyncio-native client for Apache Cassandra."""

@@ -1,0 +1,79 @@
+"""The driver's own exceptions: everything aiocql raises derives from :class:`CqlError`.
+
+Server errors (one class per error code of the native protocol) live in :mod:`aiocql.errors.server`
+and derive from :class:`ServerError`.
+"""
+
+from __future__ import annotations
+
+
+class CqlError(Exception):
+    """Base of every exception raised by aiocql.
+
+    Example:
+        >>> try:
+        ...     raise ProtocolError("bad frame")
+        ... except CqlError as exc:
+        ...     print(type(exc).__name__)
+        ProtocolError
+    """
+
+
+class DriverError(CqlError):
+    """An error detected by the driver itself (not reported by the server)."""
+
+
+class ProtocolError(DriverError):
+    """Bytes received from (or about to be sent to) the server do not follow the native protocol.
+
+    The message names what was wrong (which field, at which offset). Decoders raise only this
+    exception for malformed input, never ``IndexError`` or ``struct.error``.
+    """
+
+
+class InvalidValueError(DriverError, TypeError, ValueError):
+    """A Python value does not fit the CQL type it is bound to.
+
+    The message names the column or position and the expected type, e.g.
+    ``column 'age' (int): expected int, got str``.
+    """
+
+
+class ConnectionError_(DriverError):
+    """Base for failures of a connection; exported as ``aiocql.ConnectionError``."""
+
+
+class ConnectionLost(ConnectionError_):
+    """The connection closed or broke while a request was waiting for its reply."""
+
+
+class ConnectionClosed(ConnectionError_):
+    """A request was made on a connection (or session, cluster) that is already closed."""
+
+
+class ConnectTimeout(ConnectionError_):
+    """Opening a connection (TCP, TLS, handshake) took longer than the connect timeout."""
+
+
+class OperationTimedOut(DriverError, TimeoutError):
+    """The client-side deadline of a request passed before a reply arrived.
+
+    The request's stream id stays reserved until the late reply arrives and is dropped.
+    """
+
+
+class UnsupportedProtocolVersion(DriverError):
+    """The server does not speak the requested protocol version."""
+
+
+class AuthenticationError(DriverError):
+    """Authentication failed or the server asked for an authenticator the client does not have."""
+
+
+class NoHostAvailable(DriverError):
+    """No host could serve the request. ``errors`` maps each host tried to its error."""
+
+    def __init__(self, message: str, errors: dict[str, BaseException] | None = None) -> None:
+        self.errors: dict[str, BaseException] = dict(errors or {})
+        detail = "; ".join(f"{host}: {type(err).__name__}: {err}" for host, err in self.errors.items())
+        super().__init__(f"{message} ({detail})" if detail else message)
