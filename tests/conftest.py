@@ -1,0 +1,1 @@
+pytest_plugins = ["aiocql.testing.pytest_plugin"]
