@@ -1,0 +1,67 @@
+"""Checksums of v5 frames: CRC24 of the frame header, CRC32 of the payload.
+
+CRC24 (spec v5 2.1, pitfalls #3): initial value 0x875060, polynomial 0x1974F0B, not reflected; the
+header bytes are fed in wire order (the header is a little-endian integer, so least significant
+byte first), each byte most significant bit first. Table-driven here; the tests cross-check it
+against a bit-by-bit implementation.
+
+CRC32 (pitfalls #4): zlib's CRC-32 over the (compressed) payload, seeded by first feeding the bytes
+``FA 2D 55 CA``; written after the payload as 4 bytes little-endian.
+
+Example:
+    >>> hex(crc24(b"\\x32\\x00\\x02"))  # header of a 50-byte self-contained frame
+    '0xeeffa5'
+    >>> crc32(b"").to_bytes(4, "little").hex()
+    'd37e7744'
+"""
+
+from __future__ import annotations
+
+import zlib
+
+__all__ = ["CRC24_INIT", "CRC24_POLY", "CRC32_SEED_BYTES", "crc24", "crc32"]
+
+CRC24_INIT = 0x875060
+CRC24_POLY = 0x1974F0B
+CRC32_SEED_BYTES = b"\xfa\x2d\x55\xca"
+
+_CRC32_SEED = zlib.crc32(CRC32_SEED_BYTES)
+
+
+def _make_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte << 16
+        for _ in range(8):
+            crc <<= 1
+            if crc & 0x1000000:
+                crc ^= CRC24_POLY
+        table.append(crc & 0xFFFFFF)
+    return tuple(table)
+
+
+_TABLE = _make_table()
+
+
+def crc24(data: bytes | bytearray | memoryview) -> int:
+    """CRC24 of a v5 frame header (3 or 5 bytes in wire order).
+
+    Example:
+        >>> hex(crc24(b"\\x00\\x00\\x02"))  # header of an empty self-contained frame
+        '0xc4366a'
+    """
+    crc = CRC24_INIT
+    table = _TABLE
+    for b in data:
+        crc = ((crc << 8) & 0xFFFFFF) ^ table[((crc >> 16) ^ b) & 0xFF]
+    return crc
+
+
+def crc32(data: bytes | bytearray | memoryview) -> int:
+    """Seeded CRC32 of a v5 frame payload.
+
+    Example:
+        >>> crc32(b"b" * 50).to_bytes(4, "little").hex()
+        '7aaeeb7c'
+    """
+    return zlib.crc32(data, _CRC32_SEED)

@@ -1,0 +1,122 @@
+"""Envelopes: the 9-byte header + body unit of the protocol (called "frames" up to v4).
+
+Layout (big-endian): version byte (0x80 = response), flags byte, stream [short] (signed), opcode
+byte, body length [int], body. In v4 envelopes are sent as they are; in v5 they travel inside
+outer frames (see :mod:`aiocql.protocol.frames`).
+
+Example:
+    >>> from aiocql.protocol.constants import Opcode
+    >>> encode_envelope(4, 0, 1, Opcode.OPTIONS, b"").hex()
+    '040000010500000000'
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from aiocql.errors.base import ProtocolError
+from aiocql.protocol.compression import Compressor
+from aiocql.protocol.constants import RESPONSE_BIT, HeaderFlag, Opcode
+
+__all__ = ["HEADER", "HEADER_SIZE", "OPCODES", "Envelope", "encode_envelope", "opcode_of"]
+
+HEADER = struct.Struct(">BBhBi")
+"""version, flags, stream, opcode, body length."""
+
+HEADER_SIZE = 9
+
+OPCODES: dict[int, Opcode] = {int(op): op for op in Opcode}
+
+_COMPRESSION = int(HeaderFlag.COMPRESSION)
+
+
+def opcode_of(value: int) -> Opcode:
+    """Map an opcode byte to :class:`Opcode`; unknown bytes raise ProtocolError.
+
+    Example:
+        >>> opcode_of(8)
+        <Opcode.RESULT: 8>
+    """
+    try:
+        return OPCODES[value]
+    except KeyError:
+        raise ProtocolError(f"unknown opcode 0x{value:02x}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One decoded envelope.
+
+    ``version`` is the protocol version without the direction bit; ``is_response`` is the
+    direction bit. ``flags`` describe ``body`` as delivered: when the decoder decompressed a v4
+    body it clears the COMPRESSION flag. ``body`` may be ``bytes`` or a read-only ``memoryview``.
+
+    Example:
+        >>> env = Envelope(4, 0, 3, Opcode.READY, b"")
+        >>> env.stream, env.opcode.name
+        (3, 'READY')
+    """
+
+    version: int
+    flags: int
+    stream: int
+    opcode: Opcode
+    body: bytes | memoryview
+    is_response: bool = True
+
+    def encode(self, compressor: Compressor | None = None) -> bytes:
+        """Encode this envelope back to bytes (see :func:`encode_envelope`).
+
+        Example:
+            >>> Envelope(4, 0, 0, Opcode.READY, b"").encode().hex()
+            '840000000200000000'
+        """
+        return encode_envelope(
+            self.version,
+            self.flags,
+            self.stream,
+            self.opcode,
+            self.body,
+            compressor,
+            response=self.is_response,
+        )
+
+
+def encode_envelope(
+    version: int,
+    flags: int,
+    stream: int,
+    opcode: int,
+    body: bytes | bytearray | memoryview,
+    compressor: Compressor | None = None,
+    *,
+    response: bool = False,
+) -> bytes:
+    """Encode one envelope: header + body.
+
+    With a ``compressor`` and ``version < 5`` the body is compressed and the COMPRESSION flag set,
+    unless compression would not make it smaller (allowed: the flag is per envelope). In v5 the
+    compressor is ignored: compression belongs to the outer frames. ``response=True`` sets the
+    direction bit (for fake servers and tests).
+
+    Example:
+        >>> encode_envelope(5, 0, -1, Opcode.EVENT, b"\\x00", response=True).hex()
+        '8500ffff0c0000000100'
+    """
+    if compressor is not None and version < 5 and body:
+        packed = compressor.compress_body(body)
+        if len(packed) < len(body):
+            body = packed
+            flags |= _COMPRESSION
+        else:
+            flags &= ~_COMPRESSION
+    vbyte = version | RESPONSE_BIT if response else version
+    try:
+        header = HEADER.pack(vbyte, flags, stream, opcode, len(body))
+    except struct.error as exc:
+        raise ProtocolError(
+            f"cannot encode envelope header (version={version}, flags={flags}, stream={stream}, "
+            f"opcode={opcode}, length={len(body)}): {exc}"
+        ) from None
+    return header + body

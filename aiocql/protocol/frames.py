@@ -1,0 +1,145 @@
+"""v5 outer frames: encoding (the decoder lives in :mod:`aiocql.protocol.decoder`).
+
+A frame is a little-endian header protected by a CRC24, a payload of at most 128 KiB - 1 bytes and
+a CRC32 trailer (little-endian) of the payload as sent (pitfalls #3, #4):
+
+* uncompressed header, 3 bytes: payload length (bits 0-16) | self-contained (bit 17); + CRC24;
+* LZ4 header, 5 bytes: compressed length (bits 0-16) | uncompressed length (bits 17-33) |
+  self-contained (bit 34); + CRC24. Uncompressed length 0 = payload stored raw.
+
+A self-contained frame holds one or more whole envelopes; an envelope larger than one payload is
+split over consecutive non-self-contained frames.
+
+Example:
+    >>> frame = encode_frame(b"b" * 50, self_contained=True)
+    >>> frame[:6].hex(), frame[-4:].hex()
+    ('320002a5ffee', '7aaeeb7c')
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+
+from aiocql.errors.base import ProtocolError
+from aiocql.protocol.compression import Compressor
+from aiocql.protocol.constants import MAX_V5_PAYLOAD
+from aiocql.protocol.crc import crc24, crc32
+
+__all__ = [
+    "LZ4_HEADER_SIZE",
+    "TRAILER_SIZE",
+    "UNCOMPRESSED_HEADER_SIZE",
+    "V5FrameEncoder",
+    "encode_frame",
+    "encode_v5_frames",
+]
+
+UNCOMPRESSED_HEADER_SIZE = 6
+LZ4_HEADER_SIZE = 8
+TRAILER_SIZE = 4
+
+_LE_U32 = struct.Struct("<I")
+
+
+def _frame_header(payload_len: int, uncompressed_len: int | None, self_contained: bool) -> bytes:
+    if uncompressed_len is None:
+        value = payload_len | (int(self_contained) << 17)
+        raw = value.to_bytes(3, "little")
+    else:
+        value = payload_len | (uncompressed_len << 17) | (int(self_contained) << 34)
+        raw = value.to_bytes(5, "little")
+    return raw + crc24(raw).to_bytes(3, "little")
+
+
+def encode_frame(
+    payload: bytes | bytearray | memoryview,
+    self_contained: bool,
+    compressor: Compressor | None = None,
+) -> bytes:
+    """Encode one v5 frame around ``payload`` (at most 128 KiB - 1 bytes).
+
+    With a ``compressor`` the LZ4 frame format is used; the payload is compressed unless that does
+    not make it smaller, in which case it is stored raw (uncompressed length 0).
+
+    Example:
+        >>> encode_frame(b"", True).hex()
+        '0000026a36c4d37e7744'
+    """
+    n = len(payload)
+    if n > MAX_V5_PAYLOAD:
+        raise ProtocolError(f"v5 frame payload of {n} bytes exceeds {MAX_V5_PAYLOAD}")
+    if compressor is None:
+        header = _frame_header(n, None, self_contained)
+        data: bytes | bytearray | memoryview = payload
+    else:
+        packed = compressor.compress_block(payload) if n else b""
+        if n and len(packed) < n:
+            header = _frame_header(len(packed), n, self_contained)
+            data = packed
+        else:
+            header = _frame_header(n, 0, self_contained)
+            data = payload
+    return b"".join((header, data, _LE_U32.pack(crc32(data))))
+
+
+def encode_v5_frames(
+    envelopes: Iterable[bytes | bytearray | memoryview],
+    compressor: Compressor | None = None,
+    *,
+    max_payload: int = MAX_V5_PAYLOAD,
+) -> bytes:
+    """Wrap encoded envelopes into v5 frames, ready for one ``transport.write``.
+
+    Consecutive envelopes are packed into self-contained frames of at most ``max_payload`` bytes;
+    an envelope larger than that is sent alone, split over non-self-contained frames. Envelopes
+    keep their order. ``max_payload`` can be lowered (tests, fake servers), never raised.
+
+    Example:
+        >>> from aiocql.protocol.envelope import encode_envelope
+        >>> two = [encode_envelope(5, 0, s, 0x05, b"") for s in (1, 2)]
+        >>> frames = encode_v5_frames(two)
+        >>> len(frames) == 6 + 18 + 4  # one frame holding both envelopes
+        True
+    """
+    if not 0 < max_payload <= MAX_V5_PAYLOAD:
+        raise ProtocolError(f"max_payload must be in 1..{MAX_V5_PAYLOAD}, got {max_payload}")
+    out: list[bytes] = []
+    pending = bytearray()
+    for env in envelopes:
+        n = len(env)
+        if n > max_payload:
+            if pending:
+                out.append(encode_frame(pending, True, compressor))
+                pending = bytearray()
+            view = memoryview(env)
+            for start in range(0, n, max_payload):
+                out.append(encode_frame(view[start : start + max_payload], False, compressor))
+            continue
+        if len(pending) + n > max_payload:
+            out.append(encode_frame(pending, True, compressor))
+            pending = bytearray()
+        pending += env
+    if pending:
+        out.append(encode_frame(pending, True, compressor))
+    return b"".join(out)
+
+
+class V5FrameEncoder:
+    """Remembers the negotiated compression; ``encode(envelopes)`` wraps them into frames.
+
+    Example:
+        >>> enc = V5FrameEncoder()
+        >>> enc.encode([b"\\x05\\x00\\x00\\x01\\x05\\x00\\x00\\x00\\x00"])[:3].hex()
+        '090002'
+    """
+
+    __slots__ = ("compressor", "max_payload")
+
+    def __init__(self, compressor: Compressor | None = None, *, max_payload: int = MAX_V5_PAYLOAD) -> None:
+        self.compressor = compressor
+        self.max_payload = max_payload
+
+    def encode(self, envelopes: Iterable[bytes | bytearray | memoryview]) -> bytes:
+        """Wrap ``envelopes`` into frames (see :func:`encode_v5_frames`)."""
+        return encode_v5_frames(envelopes, self.compressor, max_payload=self.max_payload)
