@@ -1,0 +1,265 @@
+"""Reading and writing the [option] type specs of result and prepared metadata (spec 4.2.5.2).
+
+An [option] is an id [short] followed by the id's parameters: a [string] class name for custom
+types, one or two [option]s for collections, ``<ks><name><n><field><type>...`` for user types and
+``<n><type>...`` for tuples.
+
+Custom class names are parsed (:func:`aiocql.types.typestring.parse_marshal_type`): vectors exist
+on the wire only as ``org.apache.cassandra.db.marshal.VectorType(...)``, and protocol v4 has no id for
+``duration``, which Cassandra then sends as the custom ``org.apache.cassandra.db.marshal.DurationType``.
+Both come back as their proper :class:`CqlType`; unknown classes stay :class:`CustomType`.
+
+Example:
+    >>> from aiocql.types.cqltypes import INT, TEXT, MapType
+    >>> data = write_option(MapType(TEXT, INT))
+    >>> data.hex()
+    '0021000d0009'
+    >>> read_option(memoryview(data), 0)
+    (MapType(key=NativeType(name='text'), value=NativeType(name='int'), frozen=False), 6)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+from typing import Final
+
+from aiocql.errors.base import ProtocolError
+from aiocql.types.cqltypes import (
+    NATIVE_TYPES,
+    CqlType,
+    CustomType,
+    ListType,
+    MapType,
+    NativeType,
+    SetType,
+    TupleType,
+    UdtType,
+    VectorType,
+)
+from aiocql.types.typestring import MARSHAL_PREFIX, TypeStringError, parse_marshal_type
+
+__all__ = ["OPTION_IDS", "marshal_name", "read_option", "write_option"]
+
+#: [option] id of each native type (spec 4.2.5.2).
+OPTION_IDS: Final[dict[str, int]] = {
+    "ascii": 0x0001,
+    "bigint": 0x0002,
+    "blob": 0x0003,
+    "boolean": 0x0004,
+    "counter": 0x0005,
+    "decimal": 0x0006,
+    "double": 0x0007,
+    "float": 0x0008,
+    "int": 0x0009,
+    "timestamp": 0x000B,
+    "uuid": 0x000C,
+    "text": 0x000D,
+    "varint": 0x000E,
+    "timeuuid": 0x000F,
+    "inet": 0x0010,
+    "date": 0x0011,
+    "time": 0x0012,
+    "smallint": 0x0013,
+    "tinyint": 0x0014,
+    "duration": 0x0015,
+}
+_BY_ID: Final[dict[int, NativeType]] = {i: NATIVE_TYPES[name] for name, i in OPTION_IDS.items()}
+_BY_ID[0x000A] = NATIVE_TYPES["text"]  # "text" of protocol v1; harmless to accept
+
+_CUSTOM: Final = 0x0000
+_LIST: Final = 0x0020
+_MAP: Final = 0x0021
+_SET: Final = 0x0022
+_UDT: Final = 0x0030
+_TUPLE: Final = 0x0031
+_MAX_DEPTH: Final = 64
+
+_MARSHAL_OF: Final[dict[str, str]] = {
+    "ascii": "AsciiType", "bigint": "LongType", "blob": "BytesType", "boolean": "BooleanType",
+    "counter": "CounterColumnType", "date": "SimpleDateType", "decimal": "DecimalType",
+    "double": "DoubleType", "duration": "DurationType", "float": "FloatType",
+    "inet": "InetAddressType", "int": "Int32Type", "smallint": "ShortType", "text": "UTF8Type",
+    "time": "TimeType", "timestamp": "TimestampType", "timeuuid": "TimeUUIDType",
+    "tinyint": "ByteType", "uuid": "UUIDType", "varint": "IntegerType",
+}  # fmt: skip
+
+_SHORT: Final = struct.Struct(">H")
+
+
+def _u16(buf: memoryview, pos: int, what: str) -> int:
+    if pos + 2 > len(buf):
+        raise ProtocolError(
+            f"truncated type option: {what} at offset {pos} needs 2 bytes, {len(buf) - pos} left"
+        )
+    return int(_SHORT.unpack_from(buf, pos)[0])
+
+
+def _string(buf: memoryview, pos: int, what: str) -> tuple[str, int]:
+    n = _u16(buf, pos, f"length of {what}")
+    pos += 2
+    end = pos + n
+    if end > len(buf):
+        raise ProtocolError(
+            f"truncated type option: {what} at offset {pos} needs {n} bytes, {len(buf) - pos} left"
+        )
+    try:
+        return str(buf[pos:end], "utf-8"), end
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(f"type option: {what} at offset {pos} is not valid UTF-8") from exc
+
+
+def _custom(class_name: str) -> CqlType:
+    try:
+        return parse_marshal_type(class_name)
+    except TypeStringError:
+        # An exotic class string this driver cannot parse: keep it whole; values stay raw bytes.
+        return CustomType(class_name)
+
+
+def _nested(t: CqlType) -> CqlType:
+    # Collections, tuples and UDTs nested in another type are frozen in Cassandra.
+    if isinstance(t, (ListType, SetType, MapType, UdtType)) and not t.frozen:
+        return dataclasses.replace(t, frozen=True)
+    return t
+
+
+def read_option(buf: memoryview, pos: int) -> tuple[CqlType, int]:
+    """Read one [option] type spec at ``pos``; return the type and the position after it.
+
+    Raises :class:`~aiocql.errors.ProtocolError` on truncated input, an unknown id or absurd
+    nesting; never ``IndexError`` or ``struct.error``.
+
+    Example:
+        >>> read_option(memoryview(bytes.fromhex("00200009")), 0)
+        (ListType(elem=NativeType(name='int'), frozen=False), 4)
+    """
+    return _read(buf, pos, 0)
+
+
+def _read(buf: memoryview, pos: int, _depth: int) -> tuple[CqlType, int]:
+    if _depth > _MAX_DEPTH:
+        raise ProtocolError(f"type option at offset {pos} is nested deeper than {_MAX_DEPTH} levels")
+    type_id = _u16(buf, pos, "option id")
+    pos += 2
+    native = _BY_ID.get(type_id)
+    if native is not None:
+        return native, pos
+    depth = _depth + 1
+    if type_id in (_LIST, _SET):
+        elem, pos = _read(buf, pos, depth)
+        return (ListType if type_id == _LIST else SetType)(_nested(elem)), pos
+    if type_id == _MAP:
+        key, pos = _read(buf, pos, depth)
+        value, pos = _read(buf, pos, depth)
+        return MapType(_nested(key), _nested(value)), pos
+    if type_id == _CUSTOM:
+        class_name, pos = _string(buf, pos, "custom class name")
+        return _custom(class_name), pos
+    if type_id == _UDT:
+        keyspace, pos = _string(buf, pos, "UDT keyspace")
+        name, pos = _string(buf, pos, "UDT name")
+        count = _u16(buf, pos, "UDT field count")
+        pos += 2
+        names: list[str] = []
+        types: list[CqlType] = []
+        for _ in range(count):
+            field, pos = _string(buf, pos, "UDT field name")
+            ftype, pos = _read(buf, pos, depth)
+            names.append(field)
+            types.append(_nested(ftype))
+        return UdtType(keyspace, name, tuple(names), tuple(types)), pos
+    if type_id == _TUPLE:
+        count = _u16(buf, pos, "tuple size")
+        pos += 2
+        elems: list[CqlType] = []
+        for _ in range(count):
+            elem, pos = _read(buf, pos, depth)
+            elems.append(_nested(elem))
+        return TupleType(tuple(elems)), pos
+    raise ProtocolError(f"unknown type option id 0x{type_id:04x} at offset {pos - 2}")
+
+
+def marshal_name(t: CqlType) -> str:
+    """The Java marshal class string of a type (how custom [option]s and vectors are spelled).
+
+    Example:
+        >>> from aiocql.types.cqltypes import FLOAT, VectorType
+        >>> marshal_name(VectorType(FLOAT, 3))
+        'org.apache.cassandra.db.marshal.VectorType(org.apache.cassandra.db.marshal.FloatType,3)'
+    """
+    if isinstance(t, NativeType):
+        return MARSHAL_PREFIX + _MARSHAL_OF[t.name]
+    if isinstance(t, CustomType):
+        return t.class_name
+    if isinstance(t, VectorType):
+        return f"{MARSHAL_PREFIX}VectorType({marshal_name(t.elem)},{t.dimension})"
+    inner: str
+    if isinstance(t, ListType):
+        inner = f"{MARSHAL_PREFIX}ListType({marshal_name(t.elem)})"
+    elif isinstance(t, SetType):
+        inner = f"{MARSHAL_PREFIX}SetType({marshal_name(t.elem)})"
+    elif isinstance(t, MapType):
+        inner = f"{MARSHAL_PREFIX}MapType({marshal_name(t.key)},{marshal_name(t.value)})"
+    elif isinstance(t, TupleType):
+        return f"{MARSHAL_PREFIX}TupleType({','.join(marshal_name(e) for e in t.elems)})"
+    elif isinstance(t, UdtType):
+        fields = "".join(
+            f",{n.encode().hex()}:{marshal_name(ft)}"
+            for n, ft in zip(t.field_names, t.field_types, strict=True)
+        )
+        inner = f"{MARSHAL_PREFIX}UserType({t.keyspace},{t.name.encode().hex()}{fields})"
+    else:
+        raise TypeError(f"cannot name {t!r}")
+    return f"{MARSHAL_PREFIX}FrozenType({inner})" if t.frozen else inner
+
+
+def _string_bytes(value: str) -> bytes:
+    data = value.encode("utf-8")
+    if len(data) > 0xFFFF:
+        raise ValueError(f"string of {len(data)} bytes does not fit a [string]")
+    return _SHORT.pack(len(data)) + data
+
+
+def write_option(t: CqlType, *, protocol_version: int = 5) -> bytes:
+    """Encode a type as an [option] (used by the fake server and tests).
+
+    Vectors are written as custom types; ``duration`` is a custom type before protocol v5.
+
+    Example:
+        >>> from aiocql.types.cqltypes import DURATION
+        >>> write_option(DURATION).hex(), write_option(DURATION, protocol_version=4)[:2].hex()
+        ('0015', '0000')
+    """
+    if isinstance(t, NativeType):
+        if t.name == "duration" and protocol_version < 5:
+            return _SHORT.pack(_CUSTOM) + _string_bytes(marshal_name(t))
+        return _SHORT.pack(OPTION_IDS[t.name])
+    if isinstance(t, ListType):
+        return _SHORT.pack(_LIST) + write_option(t.elem, protocol_version=protocol_version)
+    if isinstance(t, SetType):
+        return _SHORT.pack(_SET) + write_option(t.elem, protocol_version=protocol_version)
+    if isinstance(t, MapType):
+        return (
+            _SHORT.pack(_MAP)
+            + write_option(t.key, protocol_version=protocol_version)
+            + write_option(t.value, protocol_version=protocol_version)
+        )
+    if isinstance(t, TupleType):
+        parts = [_SHORT.pack(_TUPLE), _SHORT.pack(len(t.elems))]
+        parts.extend(write_option(e, protocol_version=protocol_version) for e in t.elems)
+        return b"".join(parts)
+    if isinstance(t, UdtType):
+        parts = [
+            _SHORT.pack(_UDT),
+            _string_bytes(t.keyspace),
+            _string_bytes(t.name),
+            _SHORT.pack(len(t.field_names)),
+        ]
+        for name, ftype in zip(t.field_names, t.field_types, strict=True):
+            parts.append(_string_bytes(name))
+            parts.append(write_option(ftype, protocol_version=protocol_version))
+        return b"".join(parts)
+    if isinstance(t, (VectorType, CustomType)):
+        return _SHORT.pack(_CUSTOM) + _string_bytes(marshal_name(t))
+    raise TypeError(f"cannot encode {t!r} as a type option")
