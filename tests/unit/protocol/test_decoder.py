@@ -31,7 +31,7 @@ def v5_stream(compressor: Lz4Compressor | None) -> tuple[bytes, list[tuple[int, 
     batch1.append((-1, Opcode.EVENT, b"\x00\x0dSTATUS_CHANGE"))
     big = (77, Opcode.RESULT, os.urandom(1000) * 150)  # 150 kB, compressible
     batch2 = [(s, Opcode.RESULT, b"\x00\x00\x00\x01") for s in range(100, 140)]
-    envs = batch1 + [big] + batch2
+    envs = [*batch1, big, *batch2]
     expected += envs
     data += encode_v5_frames([response(s, op, body) for s, op, body in envs], compressor, max_payload=4000)
     return data, expected

@@ -172,7 +172,13 @@ def test_large_envelope_spans_non_self_contained_frames(compressed: bool, random
     # small alone (flushed before the big one), 3 parts of the big one, small again.
     assert [sc for _, sc, _ in frames] == [True, False, False, False, True]
     if not compressed:
-        assert [n for n, _, _ in frames] == [14, MAX_V5_PAYLOAD, MAX_V5_PAYLOAD, len(big) - 2 * MAX_V5_PAYLOAD, 14]
+        assert [n for n, _, _ in frames] == [
+            14,
+            MAX_V5_PAYLOAD,
+            MAX_V5_PAYLOAD,
+            len(big) - 2 * MAX_V5_PAYLOAD,
+            14,
+        ]
     dec = FrameDecoder()
     dec.start_v5_framing(c)
     decoded = dec.feed(data)

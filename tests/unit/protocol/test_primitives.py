@@ -27,7 +27,11 @@ GOLDEN: list[tuple[Callable[..., tuple[Any, int]], bytes, Any]] = [
     (p.read_string, h("0002 c3a9"), "é"),
     (p.read_string, h("0000"), ""),
     (p.read_long_string, h("00000003 616263"), "abc"),
-    (p.read_uuid, h("00112233 4455 6677 8899 aabbccddeeff"), uuid.UUID("00112233-4455-6677-8899-aabbccddeeff")),
+    (
+        p.read_uuid,
+        h("00112233 4455 6677 8899 aabbccddeeff"),
+        uuid.UUID("00112233-4455-6677-8899-aabbccddeeff"),
+    ),
     (p.read_string_list, h("0002 0001 61 0002 6263"), ["a", "bc"]),
     (p.read_bytes, h("00000002 cafe"), b"\xca\xfe"),
     (p.read_bytes, h("00000000"), b""),  # empty, not null
@@ -101,7 +105,9 @@ def test_reader_golden(reader: Callable[..., tuple[Any, int]], data: bytes, expe
 
 
 @pytest.mark.parametrize(("reader", "data", "expected"), GOLDEN)
-def test_reader_truncated_everywhere(reader: Callable[..., tuple[Any, int]], data: bytes, expected: Any) -> None:
+def test_reader_truncated_everywhere(
+    reader: Callable[..., tuple[Any, int]], data: bytes, expected: Any
+) -> None:
     for cut in range(len(data)):
         with pytest.raises(ProtocolError, match="offset"):
             reader(memoryview(data[:cut]), 0)
@@ -113,7 +119,9 @@ def test_writer_golden(writer: Callable[..., bytes], args: tuple[Any, ...], expe
 
 
 def test_error_names_field_and_offset() -> None:
-    with pytest.raises(ProtocolError, match=r"truncated paging state at offset 3: needs 9 bytes, 6 available"):
+    with pytest.raises(
+        ProtocolError, match=r"truncated paging state at offset 3: needs 9 bytes, 6 available"
+    ):
         p.read_bytes(memoryview(h("000000 00000005 6162")), 3, "paging state")
 
 
@@ -190,7 +198,9 @@ def test_vint_round_trip(n: int) -> None:
     assert p.read_vint(data, 0) == (n, len(data))
 
 
-@given(st.text(max_size=50), st.binary(max_size=50), st.dictionaries(st.text(max_size=5), st.text(max_size=5)))
+@given(
+    st.text(max_size=50), st.binary(max_size=50), st.dictionaries(st.text(max_size=5), st.text(max_size=5))
+)
 def test_round_trips(text: str, blob: bytes, mapping: dict[str, str]) -> None:
     assert p.read_string(p.write_string(text), 0)[0] == text
     assert p.read_long_string(p.write_long_string(text), 0)[0] == text
