@@ -1,1 +1,126 @@
-"""aiocql: an asyncio-native client for Apache Cassandra."""
+"""aiocql: an asyncio-native client for Apache Cassandra (CQL native protocol v4 and v5).
+
+One event loop, no threads, no blocking calls.
+
+Example:
+    >>> import asyncio
+    >>> from aiocql import Cluster
+    >>> async def main():
+    ...     async with Cluster(["127.0.0.1"]) as cluster:
+    ...         session = await cluster.connect()
+    ...         return (await session.execute("SELECT release_version FROM system.local")).one()
+    >>> asyncio.run(main())  # doctest: +SKIP
+    Row(release_version='5.0.9')
+"""
+
+from aiocql._version import __version__
+from aiocql.cluster.cluster import Cluster
+from aiocql.connection.auth import Authenticator, AuthProvider, PlainTextAuthProvider
+from aiocql.errors import (
+    AuthenticationError,
+    ConnectionClosed,
+    ConnectionLost,
+    ConnectTimeout,
+    CqlError,
+    DriverError,
+    InvalidValueError,
+    NoHostAvailable,
+    OperationTimedOut,
+    ProtocolError,
+    UnsupportedProtocolVersion,
+)
+from aiocql.errors import ConnectionError_ as ConnectionError
+from aiocql.errors.server import (
+    AlreadyExists,
+    CqlSyntaxError,
+    InvalidRequest,
+    Overloaded,
+    ReadFailure,
+    ReadTimeout,
+    ServerError,
+    Unauthorized,
+    Unavailable,
+    Unprepared,
+    WriteFailure,
+    WriteTimeout,
+)
+from aiocql.policies.retry import (
+    DefaultRetryPolicy,
+    FallthroughRetryPolicy,
+    RetryDecision,
+    RetryInfo,
+    RetryPolicy,
+)
+from aiocql.protocol.constants import BatchType
+from aiocql.protocol.constants import Consistency as ConsistencyLevel
+from aiocql.results import (
+    QueryTrace,
+    ResultSet,
+    dict_factory,
+    named_tuple_factory,
+    object_factory,
+    tuple_factory,
+)
+from aiocql.session.session import ExecutionResult, Session, execute_concurrent
+from aiocql.statements import (
+    UNSET_VALUE,
+    BatchStatement,
+    BoundStatement,
+    PreparedStatement,
+    SimpleStatement,
+)
+from aiocql.types.values import Duration
+
+__all__ = [
+    "UNSET_VALUE",
+    "AlreadyExists",
+    "AuthProvider",
+    "AuthenticationError",
+    "Authenticator",
+    "BatchStatement",
+    "BatchType",
+    "BoundStatement",
+    "Cluster",
+    "ConnectTimeout",
+    "ConnectionClosed",
+    "ConnectionError",
+    "ConnectionLost",
+    "ConsistencyLevel",
+    "CqlError",
+    "CqlSyntaxError",
+    "DefaultRetryPolicy",
+    "DriverError",
+    "Duration",
+    "ExecutionResult",
+    "FallthroughRetryPolicy",
+    "InvalidRequest",
+    "InvalidValueError",
+    "NoHostAvailable",
+    "OperationTimedOut",
+    "Overloaded",
+    "PlainTextAuthProvider",
+    "PreparedStatement",
+    "ProtocolError",
+    "QueryTrace",
+    "ReadFailure",
+    "ReadTimeout",
+    "ResultSet",
+    "RetryDecision",
+    "RetryInfo",
+    "RetryPolicy",
+    "ServerError",
+    "Session",
+    "SimpleStatement",
+    "Unauthorized",
+    "Unavailable",
+    "Unprepared",
+    "UnsupportedProtocolVersion",
+    "WriteFailure",
+    "WriteTimeout",
+    "__version__",
+    "dict_factory",
+    "execute_concurrent",
+    "named_tuple_factory",
+    "object_factory",
+    "tuple_factory",
+]

@@ -1,0 +1,313 @@
+"""``Connection``: open, handshake, request, heartbeat and close one CQL connection.
+
+The byte-level work is :class:`~aiocql.connection.protocol.CqlProtocol`'s; this facade adds the
+handshake (STARTUP with compression and driver name, SASL authentication, the switch to v5 framing),
+typed replies (server errors raised as their exception classes), a heartbeat on idle connections
+and graceful close.
+
+Example:
+    >>> conn = await Connection.open("127.0.0.1", ConnectionOptions())  # doctest: +SKIP
+    >>> conn.version  # doctest: +SKIP
+    5
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiocql._version import __version__
+from aiocql.connection.auth import AuthProvider
+from aiocql.connection.protocol import CqlProtocol, EventCallback
+from aiocql.errors import (
+    AuthenticationError,
+    ConnectionClosed,
+    ConnectionLost,
+    ConnectTimeout,
+    OperationTimedOut,
+    ProtocolError,
+    UnsupportedProtocolVersion,
+)
+from aiocql.errors.server import ProtocolErrorFromServer, ServerError
+from aiocql.protocol.compression import Compressor, Lz4Compressor
+from aiocql.protocol.constants import Opcode
+from aiocql.protocol.envelope import Envelope
+from aiocql.protocol.requests import AuthResponse, Options, Request, Startup, encode_request
+from aiocql.protocol.responses import (
+    AuthChallenge,
+    Authenticate,
+    AuthSuccess,
+    ErrorResponse,
+    Ready,
+    Response,
+    Supported,
+    decode_response,
+)
+
+DRIVER_NAME = "aiocql"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionOptions:
+    """How to open a connection; shared by every connection of a cluster.
+
+    ``protocol_version`` pins a version (4 or 5); ``None`` lets :func:`negotiate` try 5 then 4.
+    ``heartbeat_interval`` is how long a connection may stay idle before an OPTIONS probe is sent
+    (0 turns heartbeats off); a probe unanswered within ``heartbeat_timeout`` closes the connection.
+    """
+
+    port: int = 9042
+    protocol_version: int | None = None
+    compression: bool = False
+    auth_provider: AuthProvider | None = None
+    ssl_context: ssl.SSLContext | None = None
+    server_hostname: str | None = None
+    connect_timeout: float = 5.0
+    heartbeat_interval: float = 30.0
+    heartbeat_timeout: float = 10.0
+    max_streams: int = 32768
+    max_orphans: int = 4096
+
+
+def _is_version_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, ProtocolErrorFromServer) and (
+        "protocol version" in text or "beta" in text or "unsupported" in text
+    )
+
+
+class Connection:
+    """One open, ready CQL connection to one node (see the module docs)."""
+
+    def __init__(self, host: str, proto: CqlProtocol, options: ConnectionOptions) -> None:
+        self.host = host
+        self.proto = proto
+        self.options = options
+        self.version = proto.version
+        self.keyspace: str | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # -- opening ------------------------------------------------------------------------------------
+    @classmethod
+    async def open(
+        cls,
+        host: str,
+        options: ConnectionOptions,
+        *,
+        version: int | None = None,
+        on_event: EventCallback | None = None,
+        on_lost: Callable[[BaseException | None], None] | None = None,
+    ) -> Connection:
+        """Connect to ``host``, run the handshake on ``version`` (or negotiate) and return a ready connection.
+
+        Raises :class:`ConnectTimeout`, :class:`UnsupportedProtocolVersion`,
+        :class:`AuthenticationError`, or an OSError-derived :class:`ConnectionLost`.
+        """
+        if version is None and options.protocol_version is None:
+            return await negotiate(host, options, on_event=on_event, on_lost=on_lost)
+        version = version or options.protocol_version
+        assert version is not None
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(options.connect_timeout):
+                _, proto = await loop.create_connection(
+                    lambda: CqlProtocol(version, max_streams=options.max_streams, on_event=on_event, on_lost=on_lost),
+                    host,
+                    options.port,
+                    ssl=options.ssl_context,
+                    server_hostname=(options.server_hostname or host) if options.ssl_context else None,
+                )
+                conn = cls(host, proto, options)
+                try:
+                    await conn._handshake()
+                except BaseException:
+                    conn.abort()
+                    raise
+        except TimeoutError as exc:
+            raise ConnectTimeout(
+                f"connecting to {host}:{options.port} took more than {options.connect_timeout}s"
+            ) from exc
+        except OSError as exc:
+            raise ConnectionLost(f"cannot connect to {host}:{options.port}: {exc}") from exc
+        sock = proto.transport.get_extra_info("socket") if proto.transport else None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if options.heartbeat_interval > 0:
+            conn._heartbeat = asyncio.ensure_future(conn._heartbeat_loop())
+        return conn
+
+    async def _handshake(self) -> None:
+        opts = self.options
+        startup: dict[str, str] = {
+            "CQL_VERSION": "3.0.0",
+            "DRIVER_NAME": DRIVER_NAME,
+            "DRIVER_VERSION": __version__,
+        }
+        compressor: Compressor | None = None
+        if opts.compression:
+            compressor = Lz4Compressor()
+            startup["COMPRESSION"] = "lz4"
+        if self.version >= 5:
+            self.proto.expect_v5_framing(compressor)
+        else:
+            # v4: the server already compresses its reply to STARTUP (READY/AUTHENTICATE).
+            self.proto.decoder.compressor = compressor
+        reply = await self._request_raw(Startup(startup))
+        if self.version >= 5:
+            self.proto.start_v5_output(compressor)
+        else:
+            self.proto.compressor = compressor
+        if isinstance(reply, Ready):
+            return
+        if isinstance(reply, Authenticate):
+            await self._authenticate(reply.authenticator)
+            return
+        raise ProtocolError(f"unexpected reply to STARTUP: {type(reply).__name__}")
+
+    async def _authenticate(self, authenticator_class: str) -> None:
+        provider = self.options.auth_provider
+        if provider is None:
+            raise AuthenticationError(
+                f"{self.host} requires authentication ({authenticator_class}) but no auth_provider was given"
+            )
+        auth = provider.new_authenticator(self.host, authenticator_class)
+        token = await auth.initial_response()
+        while True:
+            try:
+                reply = await self._request_raw(AuthResponse(token))
+            except ServerError as exc:
+                raise AuthenticationError(f"authentication to {self.host} failed: {exc}") from exc
+            if isinstance(reply, AuthSuccess):
+                await auth.on_authentication_success(reply.token)
+                return
+            if isinstance(reply, AuthChallenge):
+                token = await auth.evaluate_challenge(reply.token)
+                continue
+            raise ProtocolError(f"unexpected reply during authentication: {type(reply).__name__}")
+
+    # -- requests -----------------------------------------------------------------------------------
+    async def _request_raw(self, msg: Request, flags: int = 0) -> Response:
+        opcode, body = encode_request(msg, self.version)
+        env = await self.proto.request(opcode, body, flags)
+        response = decode_response(env, self.version)
+        if isinstance(response, ErrorResponse):
+            raise response.error
+        return response
+
+    async def send(self, msg: Request, *, flags: int = 0, timeout: float | None = None) -> Response:
+        """Send one request and return its decoded reply; server errors are raised as exceptions.
+
+        ``timeout`` bounds the wait (:class:`OperationTimedOut`); the stream id of a timed-out or
+        cancelled request stays reserved until its late reply arrives.
+
+        Example:
+            >>> await conn.send(Options())  # doctest: +SKIP
+            Supported(options={...})
+        """
+        if timeout is None:
+            return await self._request_raw(msg, flags)
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._request_raw(msg, flags)
+        except TimeoutError as exc:
+            raise OperationTimedOut(f"no reply from {self.host} within {timeout}s") from exc
+
+    async def send_envelope(self, opcode: int, body: bytes, flags: int = 0) -> Envelope:
+        """Send a pre-encoded request body and return the raw reply envelope (hot path for executors)."""
+        return await self.proto.request(opcode, body, flags)
+
+    # -- state --------------------------------------------------------------------------------------
+    @property
+    def is_closed(self) -> bool:
+        """True once the connection broke or was closed."""
+        return self.proto.is_closed
+
+    @property
+    def in_flight(self) -> int:
+        """Requests waiting for a reply."""
+        return self.proto.in_flight
+
+    @property
+    def orphaned(self) -> int:
+        """Stream ids held for replies nobody waits for any more."""
+        return self.proto.orphaned
+
+    @property
+    def needs_replacement(self) -> bool:
+        """True when too many stream ids are orphaned: the pool should open a new connection."""
+        return self.proto.orphaned >= self.options.max_orphans
+
+    # -- heartbeat and close ------------------------------------------------------------------------
+    async def _heartbeat_loop(self) -> None:
+        interval = self.options.heartbeat_interval
+        loop = asyncio.get_running_loop()
+        while not self.is_closed:
+            idle = loop.time() - self.proto.last_activity
+            if idle < interval:
+                await asyncio.sleep(interval - idle)
+                continue
+            try:
+                reply = await self.send(Options(), timeout=self.options.heartbeat_timeout)
+                if not isinstance(reply, Supported):
+                    raise ProtocolError(f"heartbeat got {type(reply).__name__}")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.proto._fail(ConnectionLost(f"heartbeat to {self.host} failed: {exc}"))
+                self.abort()
+                return
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Close gracefully: wait up to ``timeout`` for in-flight requests, then close the socket.
+
+        Closing twice is harmless.
+        """
+        if self._closing:
+            return
+        self._closing = True
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.proto.in_flight and loop.time() < deadline and not self.is_closed:
+            await asyncio.sleep(0.01)
+        self.proto._fail(ConnectionClosed(f"connection to {self.host} was closed"))
+        transport = self.proto.transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+
+    def abort(self) -> None:
+        """Close at once; every waiting request fails with a connection error."""
+        self._closing = True
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+        self.proto._fail(ConnectionClosed(f"connection to {self.host} was aborted"))
+        if self.proto.transport is not None:
+            self.proto.transport.abort()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.is_closed else f"in_flight={self.in_flight}"
+        return f"<Connection {self.host}:{self.options.port} v{self.version} {state}>"
+
+
+async def negotiate(host: str, options: ConnectionOptions, **kwargs: Any) -> Connection:
+    """Open a connection on v5, falling back to v4 on a fresh socket if the server refuses v5.
+
+    Beta versions are never chosen (protocol-pitfalls #12).
+    """
+    try:
+        return await Connection.open(host, options, version=5, **kwargs)
+    except (ProtocolErrorFromServer, UnsupportedProtocolVersion) as exc:
+        if not _is_version_error(exc) and not isinstance(exc, UnsupportedProtocolVersion):
+            raise
+    return await Connection.open(host, options, version=4, **kwargs)
+
+
+__all__ = ["Connection", "ConnectionOptions", "Opcode", "negotiate"]

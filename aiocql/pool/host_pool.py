@@ -1,0 +1,169 @@
+"""``HostPool``: N multiplexed connections to one host, least-busy first, refilled in the background.
+
+A connection that breaks or holds too many orphaned stream ids is dropped and replaced by a task on the
+loop; while a host has no open connection it is marked down and reconnection is retried with exponential
+backoff (with jitter) until the pool is closed.
+
+Example:
+    >>> pool = HostPool("127.0.0.1", options, version=5, size=2)  # doctest: +SKIP
+    >>> await pool.open()  # doctest: +SKIP
+    >>> conn = pool.borrow()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Awaitable, Callable
+
+from aiocql.connection.connection import Connection, ConnectionOptions
+from aiocql.errors import ConnectionClosed
+
+SetupHook = Callable[[Connection], Awaitable[None]]
+
+
+class HostPool:
+    """Connections to one host. ``borrow()`` never awaits: it returns the least busy open connection."""
+
+    def __init__(
+        self,
+        host: str,
+        options: ConnectionOptions,
+        *,
+        version: int,
+        size: int = 1,
+        setup: SetupHook | None = None,
+        reconnect_base: float = 0.5,
+        reconnect_max: float = 30.0,
+    ) -> None:
+        self.host = host
+        self.options = options
+        self.version = version
+        self.size = size
+        self.setup = setup
+        self.connections: list[Connection] = []
+        self.is_up = False
+        self.last_error: BaseException | None = None
+        self._closed = False
+        self._refill: asyncio.Task[None] | None = None
+        self._retiring: set[asyncio.Task[None]] = set()
+        self._reconnect_base = reconnect_base
+        self._reconnect_max = reconnect_max
+
+    async def open(self) -> None:
+        """Open the pool's connections; raises the first connection's error if none could be opened."""
+        results = await asyncio.gather(*(self._connect() for _ in range(self.size)), return_exceptions=True)
+        for result in results:
+            if isinstance(result, Connection):
+                self.connections.append(result)
+            elif isinstance(result, BaseException):
+                self.last_error = result
+        if not self.connections:
+            assert self.last_error is not None
+            raise self.last_error
+        self.is_up = True
+        if len(self.connections) < self.size:
+            self._schedule_refill()
+
+    async def _connect(self) -> Connection:
+        conn = await Connection.open(self.host, self.options, version=self.version, on_lost=self._on_lost)
+        if self.setup is not None:
+            try:
+                await self.setup(conn)
+            except BaseException:
+                conn.abort()
+                raise
+        return conn
+
+    def borrow(self) -> Connection:
+        """The open connection with the fewest requests in flight.
+
+        Raises :class:`ConnectionClosed` when the host has no usable connection (the executor then
+        moves to the next host).
+        """
+        best: Connection | None = None
+        best_load = 1 << 30
+        stale = False
+        for conn in self.connections:
+            if conn.is_closed or conn.needs_replacement:
+                stale = True
+                continue
+            load = conn.proto.streams.in_flight
+            if load < best_load:
+                best, best_load = conn, load
+        if stale:
+            self._drop_stale()
+        if best is None:
+            self.is_up = False
+            self._schedule_refill()
+            raise ConnectionClosed(f"no open connection to {self.host}: {self.last_error or 'down'}")
+        return best
+
+    def _on_lost(self, exc: BaseException | None) -> None:
+        if not self._closed:
+            self.last_error = exc or self.last_error
+            asyncio.get_running_loop().call_soon(self._drop_stale)
+
+    def _drop_stale(self) -> None:
+        keep = []
+        for conn in self.connections:
+            if conn.is_closed:
+                continue
+            if conn.needs_replacement:
+                task = asyncio.ensure_future(conn.close())  # drain what is in flight, then close
+                self._retiring.add(task)
+                task.add_done_callback(self._retiring.discard)
+                continue
+            keep.append(conn)
+        self.connections = keep
+        if not keep:
+            self.is_up = False
+        if len(keep) < self.size:
+            self._schedule_refill()
+
+    def _schedule_refill(self) -> None:
+        if self._closed or (self._refill is not None and not self._refill.done()):
+            return
+        self._refill = asyncio.ensure_future(self._refill_loop())
+
+    async def _refill_loop(self) -> None:
+        delay = self._reconnect_base
+        while not self._closed and len(self.connections) < self.size:
+            try:
+                conn = await self._connect()
+            except Exception as exc:  # host down or refusing: back off with jitter and try again
+                self.last_error = exc
+                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+                delay = min(delay * 2, self._reconnect_max)
+                continue
+            if self._closed:
+                conn.abort()
+                return
+            self.connections.append(conn)
+            self.is_up = True
+            delay = self._reconnect_base
+
+    @property
+    def in_flight(self) -> int:
+        """Requests in flight over all connections."""
+        return sum(c.in_flight for c in self.connections)
+
+    @property
+    def orphaned(self) -> int:
+        """Orphaned stream ids over all connections."""
+        return sum(c.orphaned for c in self.connections)
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Close every connection, draining in-flight requests for at most ``timeout`` seconds."""
+        self._closed = True
+        self.is_up = False
+        if self._refill is not None:
+            self._refill.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refill
+        conns, self.connections = self.connections, []
+        await asyncio.gather(*(c.close(timeout) for c in conns), return_exceptions=True)
+
+    def __repr__(self) -> str:
+        return f"<HostPool {self.host} up={self.is_up} connections={len(self.connections)}/{self.size}>"

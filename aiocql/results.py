@@ -1,0 +1,234 @@
+"""Results of :meth:`aiocql.Session.execute` and the row factories.
+
+A :class:`ResultSet` holds one page of rows (``current_rows``) and knows how to fetch the next one.
+``async for row in result`` walks every page, prefetching the next page while the current one is
+consumed (one page ahead at most, so memory stays bounded); ``await result.all()`` collects every page;
+``result.pages()`` streams page by page.
+
+Example:
+    >>> rs = await session.execute("SELECT k, v FROM t")  # doctest: +SKIP
+    >>> async for row in rs:  # doctest: +SKIP
+    ...     print(row.k, row.v)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import namedtuple
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from aiocql.types.cqltypes import CqlType
+
+#: A row factory turns the column names and a page of decoded tuples into the rows users see.
+#: Same signature as cassandra-driver's: ``factory(column_names, rows) -> list``.
+RowFactory = Callable[[tuple[str, ...], list[tuple[Any, ...]]], list[Any]]
+
+
+def tuple_factory(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[Any]:
+    """Rows as plain tuples (the fastest).
+
+    Example:
+        >>> tuple_factory(("k", "v"), [(1, "a")])
+        [(1, 'a')]
+    """
+    return rows
+
+
+@lru_cache(maxsize=512)
+def _row_class(names: tuple[str, ...]) -> Any:
+    try:
+        return namedtuple("Row", names)
+    except ValueError:  # a name that is not an identifier (e.g. "count(*)"): rename it positionally
+        return namedtuple("Row", names, rename=True)
+
+
+def named_tuple_factory(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[Any]:
+    """Rows as named tuples (the default): ``row.k`` and ``row[0]`` both work.
+
+    Example:
+        >>> named_tuple_factory(("k", "v"), [(1, "a")])[0].v
+        'a'
+    """
+    make = _row_class(names)._make
+    return [make(r) for r in rows]
+
+
+def dict_factory(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[Any]:
+    """Rows as dicts keyed by column name.
+
+    Example:
+        >>> dict_factory(("k", "v"), [(1, "a")])
+        [{'k': 1, 'v': 'a'}]
+    """
+    return [dict(zip(names, r, strict=True)) for r in rows]
+
+
+def object_factory(cls: Callable[..., Any]) -> RowFactory:
+    """A factory that builds ``cls(**{column: value})`` per row: dataclasses, pydantic models, ...
+
+    Example:
+        >>> from dataclasses import dataclass
+        >>> @dataclass
+        ... class KV:
+        ...     k: int
+        ...     v: str
+        >>> object_factory(KV)(("k", "v"), [(1, "a")])
+        [KV(k=1, v='a')]
+    """
+
+    def factory(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[Any]:
+        return [cls(**dict(zip(names, r, strict=True))) for r in rows]
+
+    return factory
+
+
+@dataclass(slots=True)
+class Page:
+    """One page of a result as it came from the server."""
+
+    rows: list[Any]
+    paging_state: bytes | None
+
+
+NextPage = Callable[[bytes], Awaitable["ResultSet"]]
+
+
+@dataclass(slots=True, eq=False)
+class ResultSet:
+    """One page of rows plus what is needed to fetch the rest.
+
+    Example:
+        >>> rs = await session.execute("SELECT release_version FROM system.local")  # doctest: +SKIP
+        >>> rs.one().release_version  # doctest: +SKIP
+        '5.0.9'
+    """
+
+    current_rows: list[Any] = field(default_factory=list)
+    column_names: tuple[str, ...] = ()
+    column_types: tuple[CqlType, ...] = ()
+    paging_state: bytes | None = None
+    warnings: tuple[str, ...] = ()
+    tracing_id: uuid.UUID | None = None
+    custom_payload: dict[str, bytes] | None = None
+    coordinator: str | None = None
+    schema_agreement: bool | None = None
+    _next_page: NextPage | None = field(default=None, repr=False)
+    _session: Any = field(default=None, repr=False)
+
+    @property
+    def has_more_pages(self) -> bool:
+        """True while the server says more pages follow (only the absence of a paging state ends paging)."""
+        return self.paging_state is not None
+
+    def one(self) -> Any:
+        """The first row of the current page, or None.
+
+        Example:
+            >>> (await session.execute("SELECT k FROM t WHERE k = 1")).one()  # doctest: +SKIP
+        """
+        return self.current_rows[0] if self.current_rows else None
+
+    @property
+    def was_applied(self) -> bool:
+        """For a lightweight transaction (``IF ...``): whether it was applied.
+
+        Raises :class:`RuntimeError` when the result is not an LWT result.
+        """
+        if not self.column_names or self.column_names[0] != "[applied]" or not self.current_rows:
+            raise RuntimeError("was_applied is only defined for the result of a conditional (IF) statement")
+        row = self.current_rows[0]
+        value = row["[applied]"] if isinstance(row, dict) else row[0]
+        return bool(value)
+
+    async def fetch_next_page(self) -> ResultSet:
+        """Fetch the page after this one (manual paging). Raises StopAsyncIteration when none follows.
+
+        Example:
+            >>> page2 = await rs.fetch_next_page()  # doctest: +SKIP
+        """
+        if self.paging_state is None or self._next_page is None:
+            raise StopAsyncIteration("no more pages")
+        return await self._next_page(self.paging_state)
+
+    async def pages(self) -> AsyncIterator[list[Any]]:
+        """Every page's rows, in order, from this one on; the next page is fetched while one is used.
+
+        Example:
+            >>> async for rows in rs.pages():  # doctest: +SKIP
+            ...     process(rows)
+        """
+        page: ResultSet | None = self
+        pending: asyncio.Task[ResultSet] | None = None
+        try:
+            while page is not None:
+                if page.has_more_pages and page._next_page is not None:
+                    assert page.paging_state is not None
+                    pending = asyncio.ensure_future(page._next_page(page.paging_state))
+                else:
+                    pending = None
+                yield page.current_rows
+                page = await pending if pending is not None else None
+                pending = None
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        async for rows in self.pages():
+            for row in rows:
+                yield row
+
+    async def all(self) -> list[Any]:
+        """Every row of every page from this one on (fetches the remaining pages).
+
+        Example:
+            >>> rows = await (await session.execute("SELECT * FROM t")).all()  # doctest: +SKIP
+        """
+        out: list[Any] = []
+        async for rows in self.pages():
+            out.extend(rows)
+        return out
+
+    async def get_query_trace(self, max_wait: float = 2.0) -> QueryTrace:
+        """The server's trace of this request (it must have been executed with ``trace=True``).
+
+        Waits up to ``max_wait`` seconds for the trace to be complete in ``system_traces``.
+        """
+        if self.tracing_id is None or self._session is None:
+            raise RuntimeError("this result has no trace: execute the statement with trace=True")
+        from aiocql.session.tracing import fetch_trace
+
+        trace: QueryTrace = await fetch_trace(self._session, self.tracing_id, max_wait)
+        return trace
+
+    def __len__(self) -> int:
+        return len(self.current_rows)
+
+    def __bool__(self) -> bool:
+        return bool(self.current_rows) or self.has_more_pages
+
+
+@dataclass(frozen=True, slots=True)
+class TraceEvent:
+    """One event of a query trace."""
+
+    description: str
+    source: str
+    source_elapsed_us: int | None
+    thread: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueryTrace:
+    """A request's trace read from ``system_traces``."""
+
+    trace_id: uuid.UUID
+    request_type: str | None
+    coordinator: str | None
+    duration_us: int | None
+    parameters: dict[str, str]
+    events: Sequence[TraceEvent]

@@ -1,0 +1,49 @@
+"""Result metadata with its row decoder, built once per distinct set of columns.
+
+Every page of every query with the same columns reuses the same :class:`ResultMetadata` (and so the
+same per-column decoders): the per-row loop never resolves a type again.
+
+Example:
+    >>> from aiocql.protocol.results import ColumnSpec
+    >>> from aiocql.types.cqltypes import INT
+    >>> cols = (ColumnSpec("ks", "t", "k", INT),)
+    >>> metadata_for(cols) is metadata_for(cols)
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from aiocql.protocol.results import ColumnSpec
+from aiocql.types.rows import RowDecoder
+
+_CACHE_SIZE = 1024
+
+
+@dataclass(slots=True, eq=False)
+class ResultMetadata:
+    """Column specs of a result plus the row decoder built once for them."""
+
+    columns: tuple[ColumnSpec, ...]
+    names: tuple[str, ...] = field(init=False)
+    decoder: RowDecoder = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.names = tuple(c.name for c in self.columns)
+        self.decoder = RowDecoder([c.type for c in self.columns])
+
+
+_cache: dict[tuple[ColumnSpec, ...], ResultMetadata] = {}
+
+
+def metadata_for(columns: Sequence[ColumnSpec]) -> ResultMetadata:
+    """The shared :class:`ResultMetadata` for these columns (a bounded cache keyed by the specs)."""
+    key = tuple(columns)
+    meta = _cache.get(key)
+    if meta is None:
+        if len(_cache) >= _CACHE_SIZE:
+            _cache.pop(next(iter(_cache)))  # drop the oldest entry
+        meta = _cache[key] = ResultMetadata(key)
+    return meta

@@ -1,0 +1,456 @@
+"""``Session``: execute, prepare, batch, page, stream and close, on one event loop.
+
+Example:
+    >>> async with Cluster(["127.0.0.1"]) as cluster:  # doctest: +SKIP
+    ...     session = await cluster.connect("ks")
+    ...     ps = await session.prepare("SELECT v FROM t WHERE k = ?")
+    ...     print((await session.execute(ps, (1,))).one())
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiocql.connection.connection import Connection
+from aiocql.errors import ConnectionClosed, InvalidValueError
+from aiocql.errors.server import Unprepared
+from aiocql.policies.retry import DefaultRetryPolicy, RetryPolicy
+from aiocql.policies.timestamps import MonotonicTimestampGenerator
+from aiocql.protocol.constants import Consistency, HeaderFlag
+from aiocql.protocol.message import Response
+from aiocql.protocol.primitives import write_bytes_map
+from aiocql.protocol.requests import (
+    Batch,
+    BatchPrepared,
+    BatchQuery,
+    Execute,
+    Prepare,
+    Query,
+    QueryParameters,
+    Request,
+)
+from aiocql.protocol.results import PreparedResult, RowsResult, SchemaChangeResult, SetKeyspaceResult
+from aiocql.results import ResultSet, RowFactory, named_tuple_factory
+from aiocql.session.executor import QueryPlan, RequestSpec, run_with_deadline
+from aiocql.session.metadata_cache import ResultMetadata, metadata_for
+from aiocql.session.schema_agreement import wait_for_schema_agreement
+from aiocql.statements import (
+    BatchStatement,
+    BoundStatement,
+    Parameters,
+    PreparedStatement,
+    SimpleStatement,
+    Statement,
+)
+
+if TYPE_CHECKING:
+    from aiocql.pool.host_pool import HostPool
+
+_DEFAULT: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class SessionDefaults:
+    """Request settings used when neither the call nor the statement gives one."""
+
+    consistency_level: Consistency = Consistency.LOCAL_ONE
+    serial_consistency_level: Consistency | None = None
+    request_timeout: float | None = 10.0
+    fetch_size: int = 5000
+    row_factory: RowFactory = named_tuple_factory
+    retry_policy: RetryPolicy = field(default_factory=DefaultRetryPolicy)
+    client_timestamps: bool = True
+    schema_agreement_wait: float = 10.0
+
+
+class Session:
+    """Runs statements against the cluster's hosts. Made by :meth:`aiocql.Cluster.connect`."""
+
+    def __init__(self, pools: list[HostPool], defaults: SessionDefaults, keyspace: str | None = None) -> None:
+        self.pools = pools
+        self.defaults = defaults
+        self.keyspace = keyspace
+        self.plan = QueryPlan()
+        self.timestamps = MonotonicTimestampGenerator()
+        self._prepared: dict[tuple[str | None, str], PreparedStatement] = {}
+        self._preparing: dict[tuple[str | None, str], asyncio.Future[PreparedStatement]] = {}
+        self._closed = False
+
+    # -- execute ------------------------------------------------------------------------------------
+    async def execute(
+        self,
+        query: str | Statement,
+        parameters: Parameters = None,
+        *,
+        consistency_level: Consistency | None = None,
+        serial_consistency_level: Consistency | None = None,
+        timeout: float | None = _DEFAULT,
+        fetch_size: int | None = None,
+        paging_state: bytes | None = None,
+        timestamp: int | None = None,
+        trace: bool = False,
+        custom_payload: Mapping[str, bytes] | None = None,
+        is_idempotent: bool | None = None,
+        keyspace: str | None = None,
+        row_factory: RowFactory | None = None,
+    ) -> ResultSet:
+        """Execute a query string or statement and return its first page as a :class:`ResultSet`.
+
+        ``parameters`` is a sequence (or a mapping by name) of values for the ``?`` / ``:name``
+        markers; a string with parameters is prepared transparently (once, then cached) so that each
+        value is encoded for its column's type. ``timeout`` (seconds, ``None`` for none) is one
+        deadline for every attempt; a timed-out or cancelled call returns at once.
+
+        Example:
+            >>> rs = await session.execute("SELECT * FROM t WHERE k = ?", (1,))  # doctest: +SKIP
+            >>> rs.one()  # doctest: +SKIP
+            Row(k=1, v='one')
+        """
+        self._check_open()
+        if isinstance(query, str):
+            query = SimpleStatement(query)
+        if isinstance(query, SimpleStatement) and parameters is not None:
+            prepared = await self.prepare(query.query, keyspace=keyspace or query.keyspace)
+            query = BoundStatement(prepared, prepared.encode(parameters), **_options_of(query))
+        elif isinstance(query, PreparedStatement):
+            query = query.bind(parameters)
+        elif parameters is not None and not isinstance(query, SimpleStatement):
+            raise InvalidValueError(f"{type(query).__name__} carries its own values: pass no parameters")
+        call = _Call(
+            consistency=consistency_level or query.consistency_level or self.defaults.consistency_level,
+            serial=serial_consistency_level or query.serial_consistency_level
+            or self.defaults.serial_consistency_level,
+            timeout=self.defaults.request_timeout if timeout is _DEFAULT and query.timeout is None
+            else (query.timeout if timeout is _DEFAULT else timeout),
+            fetch_size=fetch_size or query.fetch_size or self.defaults.fetch_size,
+            timestamp=timestamp if timestamp is not None
+            else (self.timestamps() if self.defaults.client_timestamps else None),
+            idempotent=query.is_idempotent if is_idempotent is None else is_idempotent,
+            keyspace=keyspace or query.keyspace,
+            trace=trace,
+            custom_payload=custom_payload or query.custom_payload,
+            row_factory=row_factory or self.defaults.row_factory,
+        )  # fmt: skip
+        return await self._execute(query, call, paging_state)
+
+    async def _execute(self, stmt: Statement, call: _Call, paging_state: bytes | None) -> ResultSet:
+        spec = self._spec_for(stmt, call, paging_state)
+        response, conn = await run_with_deadline(self.pools, self.plan, spec, self.defaults.retry_policy, call.timeout)
+        return await self._result(response, conn, stmt, call)
+
+    def _spec_for(self, stmt: Statement, call: _Call, paging_state: bytes | None) -> RequestSpec:
+        flags = 0
+        prefix = b""
+        if call.trace:
+            flags |= HeaderFlag.TRACING
+        if call.custom_payload:
+            flags |= HeaderFlag.CUSTOM_PAYLOAD
+            prefix = write_bytes_map(call.custom_payload)
+        keyspace = call.keyspace
+
+        def params(values: Any = (), skip_metadata: bool = False, version: int = 5) -> QueryParameters:
+            return QueryParameters(
+                consistency=call.consistency,
+                values=values,
+                skip_metadata=skip_metadata,
+                page_size=call.fetch_size,
+                paging_state=paging_state,
+                serial_consistency=call.serial,
+                timestamp=call.timestamp,
+                keyspace=keyspace if version >= 5 else None,
+            )
+
+        if isinstance(stmt, SimpleStatement):
+            query = stmt.query
+
+            def build_query(conn: Connection) -> Request:
+                self._check_keyspace(conn, keyspace)
+                return Query(query, params(version=conn.version))
+
+            return RequestSpec(build_query, call.idempotent, flags, prefix)
+
+        if isinstance(stmt, BoundStatement):
+            prepared = stmt.prepared
+            assert prepared is not None
+            values = stmt.values
+
+            def build_execute(conn: Connection) -> Request:
+                # Skip metadata only on v5, where METADATA_CHANGED tells us when our copy is stale.
+                skip = conn.version >= 5 and prepared.result_metadata is not None
+                return Execute(
+                    prepared.query_id,
+                    params(values, skip, conn.version),
+                    prepared.result_metadata_id if conn.version >= 5 else None,
+                )
+
+            return RequestSpec(build_execute, call.idempotent, flags, prefix, self._reprepare(prepared))
+
+        assert isinstance(stmt, BatchStatement)
+        children: list[BatchQuery | BatchPrepared] = []
+        prepared_children: dict[bytes, PreparedStatement] = {}
+        for child, child_params in stmt.entries:
+            if isinstance(child, PreparedStatement):
+                child = child.bind(child_params)
+            if isinstance(child, BoundStatement):
+                assert child.prepared is not None
+                prepared_children[child.prepared.query_id] = child.prepared
+                children.append(BatchPrepared(child.prepared.query_id, child.values))
+            elif child_params is not None:
+                raise InvalidValueError(
+                    "a batch child with parameters must be prepared first: use session.prepare() and add "
+                    "the PreparedStatement (values are then encoded by column type)"
+                )
+            else:
+                children.append(BatchQuery(child.query))
+        if not children:
+            raise InvalidValueError("a BatchStatement needs at least one statement")
+
+        def build_batch(conn: Connection) -> Request:
+            return Batch(
+                children, stmt.batch_type, call.consistency, call.serial, call.timestamp,
+                keyspace if conn.version >= 5 else None,
+            )  # fmt: skip
+
+        async def reprepare_child(conn: Connection, exc: Unprepared) -> None:
+            prepared = prepared_children.get(bytes(exc.statement_id))
+            if prepared is None:
+                raise exc
+            await self._reprepare(prepared)(conn, exc)
+
+        return RequestSpec(build_batch, call.idempotent, flags, prefix, reprepare_child)
+
+    def _check_keyspace(self, conn: Connection, keyspace: str | None) -> None:
+        if keyspace is not None and conn.version < 5 and keyspace != conn.keyspace:
+            raise InvalidValueError(
+                f"a per-request keyspace needs protocol v5 (this connection speaks v{conn.version}): "
+                "qualify the table name or connect with that keyspace"
+            )
+
+    async def _result(self, response: Response, conn: Connection, stmt: Statement, call: _Call) -> ResultSet:
+        rs = ResultSet(
+            warnings=response.warnings,
+            tracing_id=response.tracing_id,
+            custom_payload=dict(response.custom_payload) if response.custom_payload else None,  # type: ignore[arg-type]
+            coordinator=conn.host,
+            _session=self,
+        )
+        if isinstance(response, RowsResult):
+            meta = self._rows_metadata(response, stmt)
+            rows = meta.decoder.decode_rows(response.buffer, response.offset, response.rows_count)
+            rs.current_rows = call.row_factory(meta.names, rows)
+            rs.column_names = meta.names
+            rs.column_types = tuple(c.type for c in meta.columns)
+            rs.paging_state = response.metadata.paging_state
+            if rs.paging_state is not None:
+
+                async def next_page(state: bytes) -> ResultSet:
+                    return await self._execute(stmt, call, state)
+
+                rs._next_page = next_page
+        elif isinstance(response, SetKeyspaceResult):
+            conn.keyspace = response.keyspace
+        elif isinstance(response, SchemaChangeResult):
+            rs.schema_agreement = await wait_for_schema_agreement(conn, self.defaults.schema_agreement_wait)
+        return rs
+
+    def _rows_metadata(self, response: RowsResult, stmt: Statement) -> ResultMetadata:
+        md = response.metadata
+        prepared = stmt.prepared if isinstance(stmt, BoundStatement) else None
+        if md.columns is None:
+            if prepared is None or prepared.result_metadata is None:
+                raise InvalidValueError("the server sent rows without metadata for a statement we have none for")
+            return prepared.result_metadata
+        meta = metadata_for(md.columns)
+        if prepared is not None and (md.metadata_changed or prepared.result_metadata is None):
+            prepared.result_metadata = meta  # the table changed: later executions decode with this
+            if md.new_metadata_id is not None:
+                prepared.result_metadata_id = md.new_metadata_id
+        return meta
+
+    # -- prepare ------------------------------------------------------------------------------------
+    async def prepare(
+        self, query: str, *, keyspace: str | None = None, timeout: float | None = _DEFAULT
+    ) -> PreparedStatement:
+        """Prepare ``query`` (cached per keyspace and query text: preparing twice costs one round trip).
+
+        Example:
+            >>> ps = await session.prepare("INSERT INTO t (k, v) VALUES (?, ?)")  # doctest: +SKIP
+            >>> await session.execute(ps, (1, "one"))  # doctest: +SKIP
+        """
+        self._check_open()
+        key = (keyspace or self.keyspace, query)
+        cached = self._prepared.get(key)
+        if cached is not None:
+            return cached
+        pending = self._preparing.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        fut: asyncio.Future[PreparedStatement] = asyncio.get_running_loop().create_future()
+        self._preparing[key] = fut
+        try:
+            wait = self.defaults.request_timeout if timeout is _DEFAULT else timeout
+            spec = RequestSpec(lambda conn: Prepare(query, keyspace if conn.version >= 5 else None), True)
+            response, _ = await run_with_deadline(self.pools, self.plan, spec, self.defaults.retry_policy, wait)
+            if not isinstance(response, PreparedResult):
+                raise InvalidValueError(f"PREPARE returned {type(response).__name__}")
+            prepared = _prepared_from(response, query, key[0])
+            self._prepared[key] = prepared
+            fut.set_result(prepared)
+            return prepared
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()
+            raise
+        finally:
+            del self._preparing[key]
+
+    def _reprepare(self, prepared: PreparedStatement) -> Any:
+        async def reprepare(conn: Connection, exc: Unprepared) -> None:
+            # The node lost the statement (restart, cache eviction): prepare it again on that node.
+            keyspace = prepared.prepared_keyspace if conn.version >= 5 else None
+            opcode_msg = Prepare(prepared.query, keyspace)
+            response = await conn.send(opcode_msg)
+            if isinstance(response, PreparedResult):
+                if response.query_id != prepared.query_id:
+                    prepared.query_id = response.query_id
+                prepared.result_metadata_id = response.result_metadata_id
+
+        return reprepare
+
+    # -- streaming, concurrency ---------------------------------------------------------------------
+    async def stream(self, query: str | Statement, parameters: Parameters = None, **kwargs: Any) -> AsyncIterator[Any]:
+        """Every row of a query, page after page, with the next page fetched while one is consumed.
+
+        Example:
+            >>> async for row in session.stream("SELECT * FROM big", fetch_size=1000):  # doctest: +SKIP
+            ...     handle(row)
+        """
+        rs = await self.execute(query, parameters, **kwargs)
+        async for row in rs:
+            yield row
+
+    async def set_keyspace(self, keyspace: str) -> None:
+        """``USE keyspace`` on every connection, now and for connections opened later."""
+        self.keyspace = keyspace
+        for pool in self.pools:
+            for conn in list(pool.connections):
+                await use_keyspace(conn, keyspace)
+
+    # -- closing ------------------------------------------------------------------------------------
+    @property
+    def is_closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ConnectionClosed("this session is closed: connect a new one with cluster.connect()")
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Drain in-flight requests (up to ``timeout`` seconds), then close. Closing twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.gather(*(p.close(timeout) for p in self.pools), return_exceptions=True)
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+@dataclass(slots=True)
+class _Call:
+    consistency: Consistency
+    serial: Consistency | None
+    timeout: float | None
+    fetch_size: int
+    timestamp: int | None
+    idempotent: bool
+    keyspace: str | None
+    trace: bool
+    custom_payload: Mapping[str, bytes] | None
+    row_factory: RowFactory
+
+
+def _options_of(stmt: SimpleStatement) -> dict[str, Any]:
+    return {
+        name: getattr(stmt, name)
+        for name in ("consistency_level", "serial_consistency_level", "fetch_size", "timeout", "is_idempotent",
+                     "keyspace", "custom_payload", "routing_key")
+        if getattr(stmt, name) is not None
+    }  # fmt: skip
+
+
+def _prepared_from(response: PreparedResult, query: str, keyspace: str | None) -> PreparedStatement:
+    result_columns = response.result_metadata.columns
+    return PreparedStatement(
+        query=query,
+        query_id=response.query_id,
+        bind_columns=tuple(response.bind_metadata.columns),
+        pk_indexes=tuple(response.bind_metadata.pk_indexes),
+        result_metadata=metadata_for(result_columns) if result_columns else None,
+        result_metadata_id=response.result_metadata_id,
+        prepared_keyspace=keyspace,
+    )
+
+
+async def use_keyspace(conn: Connection, keyspace: str) -> None:
+    """Run ``USE keyspace`` on one connection (quoted, so mixed-case names work)."""
+    from aiocql.types.cqltypes import quote_identifier
+
+    response = await conn.send(Query(f"USE {quote_identifier(keyspace)}", QueryParameters(Consistency.ONE)))
+    if isinstance(response, SetKeyspaceResult):
+        conn.keyspace = response.keyspace
+
+
+async def execute_concurrent(
+    session: Session,
+    statements_and_parameters: Iterable[tuple[str | Statement, Parameters]],
+    *,
+    concurrency: int = 100,
+    raise_on_first_error: bool = True,
+) -> list[ExecutionResult]:
+    """Run many statements with at most ``concurrency`` in flight; results keep the input order.
+
+    With ``raise_on_first_error`` the first failure cancels the rest and is raised; otherwise each
+    :class:`ExecutionResult` says whether its statement succeeded and holds the result or the error.
+
+    Example:
+        >>> ps = await session.prepare("INSERT INTO t (k, v) VALUES (?, ?)")  # doctest: +SKIP
+        >>> results = await execute_concurrent(session, [(ps, (i, str(i))) for i in range(1000)])  # doctest: +SKIP
+    """
+    if concurrency < 1:
+        raise InvalidValueError(f"concurrency must be at least 1, not {concurrency}")
+    items = list(statements_and_parameters)
+    results: list[ExecutionResult | None] = [None] * len(items)
+    cursor = iter(enumerate(items))
+
+    async def worker() -> None:
+        for index, (stmt, params) in cursor:
+            try:
+                results[index] = ExecutionResult(True, await session.execute(stmt, params))
+            except Exception as exc:
+                if raise_on_first_error:
+                    raise
+                results[index] = ExecutionResult(False, exc)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(concurrency, len(items))):
+                group.create_task(worker())
+    except BaseExceptionGroup as group_exc:
+        raise group_exc.exceptions[0] from None  # the first failure; the group cancelled the others
+    return [r for r in results if r is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionResult:
+    """One statement's outcome in :func:`execute_concurrent`."""
+
+    success: bool
+    result_or_exc: ResultSet | BaseException

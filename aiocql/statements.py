@@ -1,0 +1,191 @@
+"""Statements: what a user hands to :meth:`aiocql.Session.execute`.
+
+The nouns are cassandra-driver's (SimpleStatement, PreparedStatement, BoundStatement, BatchStatement);
+each statement carries optional per-request settings that override the session's defaults.
+
+Example:
+    >>> from aiocql import SimpleStatement, ConsistencyLevel
+    >>> stmt = SimpleStatement("SELECT * FROM t WHERE k = ?", consistency_level=ConsistencyLevel.QUORUM)
+    >>> stmt.query
+    'SELECT * FROM t WHERE k = ?'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiocql.errors import InvalidValueError
+from aiocql.protocol.constants import BatchType, Consistency
+from aiocql.protocol.results import ColumnSpec
+from aiocql.protocol.unset import UNSET, Unset
+from aiocql.session.metadata_cache import ResultMetadata
+from aiocql.types.rows import ValuesEncoder
+from aiocql.types.token import composite_routing_key
+
+#: The value a bound parameter takes when it should be left unset (v4+): the column keeps its value.
+UNSET_VALUE = UNSET
+
+EncodedValue = bytes | None | Unset
+Parameters = Sequence[Any] | Mapping[str, Any] | None
+
+
+@dataclass(slots=True, kw_only=True)
+class StatementOptions:
+    """Per-statement settings; ``None`` means the session's (or execution profile's) default."""
+
+    consistency_level: Consistency | None = None
+    serial_consistency_level: Consistency | None = None
+    fetch_size: int | None = None
+    timeout: float | None = None
+    is_idempotent: bool = False
+    keyspace: str | None = None
+    custom_payload: Mapping[str, bytes] | None = None
+    routing_key: bytes | None = None
+
+
+@dataclass(slots=True)
+class SimpleStatement(StatementOptions):
+    """A CQL string, sent as QUERY (or transparently prepared when it has parameters).
+
+    Example:
+        >>> SimpleStatement("SELECT now() FROM system.local", fetch_size=100).fetch_size
+        100
+    """
+
+    query: str = ""
+
+    def __init__(self, query: str, **options: Any) -> None:
+        StatementOptions.__init__(self, **options)
+        self.query = query
+
+
+@dataclass(slots=True, eq=False)
+class PreparedStatement(StatementOptions):
+    """A statement prepared on the server; bind values to it to execute it.
+
+    Built by :meth:`aiocql.Session.prepare`; holds the bind markers' names and types (with a value
+    encoder built once), the partition-key indexes for routing, and the result metadata (with a row
+    decoder built once) that lets executions skip metadata in every reply.
+
+    Example:
+        >>> ps = await session.prepare("SELECT v FROM t WHERE k = ?")  # doctest: +SKIP
+        >>> rows = await session.execute(ps, (1,))  # doctest: +SKIP
+    """
+
+    query: str = ""
+    query_id: bytes = b""
+    bind_columns: tuple[ColumnSpec, ...] = ()
+    pk_indexes: tuple[int, ...] = ()
+    result_metadata: ResultMetadata | None = None
+    result_metadata_id: bytes | None = None
+    prepared_keyspace: str | None = None
+    encoder: ValuesEncoder = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.encoder = ValuesEncoder([c.name for c in self.bind_columns], [c.type for c in self.bind_columns])
+
+    def bind(self, values: Parameters = None) -> BoundStatement:
+        """Encode ``values`` (a sequence, or a mapping by bind-marker name) and return a BoundStatement.
+
+        Raises :class:`aiocql.InvalidValueError` naming the column for a wrong count, type or name.
+
+        Example:
+            >>> bound = ps.bind((1, "one"))  # doctest: +SKIP
+        """
+        return BoundStatement(self, self.encode(values))
+
+    def encode(self, values: Parameters) -> list[EncodedValue]:
+        """The encoded bind values, checked against the bind markers."""
+        if values is None:
+            values = ()
+        if isinstance(values, (str, bytes)):
+            raise InvalidValueError(
+                f"parameters must be a sequence or a mapping, not {type(values).__name__}: wrap it in a tuple"
+            )
+        return self.encoder.encode(values)
+
+    def routing_key_from(self, encoded: Sequence[EncodedValue]) -> bytes | None:
+        """The partition key bytes from encoded bind values (composite keys too), or None if unknown."""
+        if not self.pk_indexes:
+            return None
+        parts = [encoded[i] for i in self.pk_indexes]
+        if any(not isinstance(p, bytes) for p in parts):
+            return None
+        keys = [p for p in parts if isinstance(p, bytes)]
+        return keys[0] if len(keys) == 1 else composite_routing_key(keys)
+
+
+@dataclass(slots=True, eq=False)
+class BoundStatement(StatementOptions):
+    """A prepared statement with its values encoded; options default to the prepared statement's.
+
+    Example:
+        >>> bound = ps.bind((1,))  # doctest: +SKIP
+        >>> await session.execute(bound)  # doctest: +SKIP
+    """
+
+    prepared: PreparedStatement | None = None
+    values: list[EncodedValue] = field(default_factory=list)
+
+    def __init__(self, prepared: PreparedStatement, values: list[EncodedValue], **options: Any) -> None:
+        inherited = {
+            name: getattr(prepared, name)
+            for name in StatementOptions.__dataclass_fields__
+            if getattr(prepared, name) is not None and name not in options
+        }
+        StatementOptions.__init__(self, **inherited, **options)
+        self.prepared = prepared
+        self.values = values
+        if self.routing_key is None:
+            self.routing_key = prepared.routing_key_from(values)
+
+
+@dataclass(slots=True, eq=False)
+class BatchStatement(StatementOptions):
+    """A BATCH of simple and bound statements (logged, unlogged or counter).
+
+    Example:
+        >>> batch = BatchStatement(BatchType.UNLOGGED)
+        >>> batch.add(SimpleStatement("INSERT INTO t (k, v) VALUES (1, 'a')"))
+        >>> len(batch)
+        1
+    """
+
+    batch_type: BatchType = BatchType.LOGGED
+    entries: list[tuple[SimpleStatement | PreparedStatement | BoundStatement, Parameters]] = field(default_factory=list)
+
+    def __init__(self, batch_type: BatchType = BatchType.LOGGED, **options: Any) -> None:
+        StatementOptions.__init__(self, **options)
+        self.batch_type = batch_type
+        self.entries = []
+
+    def add(
+        self,
+        statement: str | SimpleStatement | PreparedStatement | BoundStatement,
+        parameters: Parameters = None,
+    ) -> None:
+        """Add a child statement with its parameters (a query string, simple, prepared or bound statement)."""
+        if isinstance(statement, str):
+            statement = SimpleStatement(statement)
+        if isinstance(statement, BoundStatement) and parameters is not None:
+            raise InvalidValueError("a BoundStatement already carries its values: pass no parameters")
+        self.entries.append((statement, parameters))
+
+    def add_all(self, statements: Sequence[Any], parameters: Sequence[Parameters]) -> None:
+        """Add each statement with the parameters at the same position."""
+        if len(statements) != len(parameters):
+            raise InvalidValueError(f"{len(statements)} statements but {len(parameters)} parameter sets")
+        for stmt, params in zip(statements, parameters, strict=True):
+            self.add(stmt, params)
+
+    def clear(self) -> None:
+        """Remove every child statement."""
+        self.entries.clear()
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+Statement = SimpleStatement | PreparedStatement | BoundStatement | BatchStatement
