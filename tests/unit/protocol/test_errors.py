@@ -34,9 +34,7 @@ CASES: list[tuple[tuple[int, ...], bytes, type[s.ServerError], dict[str, Any]]] 
     ((4, 5), h("00001003", MSG), s.TruncateError, {}),
     (
         (4, 5),
-        h(
-            "00001100", MSG, "0006 00000001 00000002", "0006", a("SIMPLE")
-        ),  # <cl><received><blockfor><writeType>
+        h("00001100", MSG, "0006 00000001 00000002", "0006", a("SIMPLE")),  # <cl><received><blockfor><writeType>
         s.WriteTimeout,
         {
             "consistency": Consistency.LOCAL_QUORUM,
@@ -210,9 +208,7 @@ def test_hierarchy() -> None:
 
 
 @pytest.mark.parametrize(("version", "body", "cls", "fields"), PARAMS)
-def test_pickle_round_trip(
-    version: int, body: bytes, cls: type[s.ServerError], fields: dict[str, Any]
-) -> None:
+def test_pickle_round_trip(version: int, body: bytes, cls: type[s.ServerError], fields: dict[str, Any]) -> None:
     exc = decode_error(body, 0, version)
     copy = pickle.loads(pickle.dumps(exc))
     assert type(copy) is cls
@@ -222,7 +218,5 @@ def test_pickle_round_trip(
 def test_repr_and_construction() -> None:
     exc = s.Unavailable("no", consistency=Consistency.ALL, required=3, alive=2)
     assert repr(exc) == "Unavailable('no', consistency=<Consistency.ALL: 5>, required=3, alive=2)"
-    exc2 = s.WriteFailure(
-        "x", consistency=1, received=0, block_for=1, reason_map={IP1: 0}, write_type="SIMPLE"
-    )
+    exc2 = s.WriteFailure("x", consistency=1, received=0, block_for=1, reason_map={IP1: 0}, write_type="SIMPLE")
     assert exc2.num_failures == 1

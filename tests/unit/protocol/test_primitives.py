@@ -105,9 +105,7 @@ def test_reader_golden(reader: Callable[..., tuple[Any, int]], data: bytes, expe
 
 
 @pytest.mark.parametrize(("reader", "data", "expected"), GOLDEN)
-def test_reader_truncated_everywhere(
-    reader: Callable[..., tuple[Any, int]], data: bytes, expected: Any
-) -> None:
+def test_reader_truncated_everywhere(reader: Callable[..., tuple[Any, int]], data: bytes, expected: Any) -> None:
     for cut in range(len(data)):
         with pytest.raises(ProtocolError, match="offset"):
             reader(memoryview(data[:cut]), 0)
@@ -119,9 +117,7 @@ def test_writer_golden(writer: Callable[..., bytes], args: tuple[Any, ...], expe
 
 
 def test_error_names_field_and_offset() -> None:
-    with pytest.raises(
-        ProtocolError, match=r"truncated paging state at offset 3: needs 9 bytes, 6 available"
-    ):
+    with pytest.raises(ProtocolError, match=r"truncated paging state at offset 3: needs 9 bytes, 6 available"):
         p.read_bytes(memoryview(h("000000 00000005 6162")), 3, "paging state")
 
 
@@ -198,9 +194,7 @@ def test_vint_round_trip(n: int) -> None:
     assert p.read_vint(data, 0) == (n, len(data))
 
 
-@given(
-    st.text(max_size=50), st.binary(max_size=50), st.dictionaries(st.text(max_size=5), st.text(max_size=5))
-)
+@given(st.text(max_size=50), st.binary(max_size=50), st.dictionaries(st.text(max_size=5), st.text(max_size=5)))
 def test_round_trips(text: str, blob: bytes, mapping: dict[str, str]) -> None:
     assert p.read_string(p.write_string(text), 0)[0] == text
     assert p.read_long_string(p.write_long_string(text), 0)[0] == text

@@ -144,9 +144,7 @@ def test_schema_change_event_and_result(body: bytes, fields: tuple[object, ...],
     assert isinstance(event.change_type, SchemaChangeType)
     assert isinstance(event.target, SchemaChangeTarget)
     result = decode(Opcode.RESULT, h("00000005") + body, version)
-    assert result == SchemaChangeResult(
-        SchemaChangeType(change), SchemaChangeTarget(target), str(keyspace), name, args
-    )  # type: ignore[arg-type]
+    assert result == SchemaChangeResult(SchemaChangeType(change), SchemaChangeTarget(target), str(keyspace), name, args)  # type: ignore[arg-type]
 
 
 # -------------------------------------------------------------------------------------------- results

@@ -29,9 +29,7 @@ def test_no_io_imports(path: Path) -> None:
             assert name.split(".")[0] not in FORBIDDEN, f"{path.name} imports {name}"
 
 
-@pytest.mark.parametrize(
-    "path", [*MODULES, PROTOCOL_DIR.parent / "errors" / "server.py"], ids=lambda p: p.name
-)
+@pytest.mark.parametrize("path", [*MODULES, PROTOCOL_DIR.parent / "errors" / "server.py"], ids=lambda p: p.name)
 def test_docstring_examples(path: Path) -> None:
     rel = path.relative_to(PROTOCOL_DIR.parent.parent).with_suffix("")
     module = importlib.import_module(".".join(rel.parts))
