@@ -151,9 +151,7 @@ class Unavailable(RequestExecutionError):
     code = 0x1000
     wire_fields = (("consistency", "consistency"), ("required", "int"), ("alive", "int"))
 
-    def __init__(
-        self, message: str = "", *, consistency: Consistency | int, required: int, alive: int
-    ) -> None:
+    def __init__(self, message: str = "", *, consistency: Consistency | int, required: int, alive: int) -> None:
         super().__init__(message)
         self.consistency = consistency
         self.required = required
@@ -351,9 +349,7 @@ class CASWriteUnknown(RequestExecutionError):
     code = 0x1700
     wire_fields = (("consistency", "consistency"), ("received", "int"), ("block_for", "int"))
 
-    def __init__(
-        self, message: str = "", *, consistency: Consistency | int, received: int, block_for: int
-    ) -> None:
+    def __init__(self, message: str = "", *, consistency: Consistency | int, received: int, block_for: int) -> None:
         super().__init__(message)
         self.consistency = consistency
         self.received = received

@@ -78,9 +78,7 @@ class Compressor(Protocol):
         """Compress a v4 envelope body (with the algorithm's own framing, e.g. a length prefix)."""
         ...
 
-    def decompress_body(
-        self, data: bytes | bytearray | memoryview, max_size: int = MAX_ENVELOPE_BODY
-    ) -> bytes:
+    def decompress_body(self, data: bytes | bytearray | memoryview, max_size: int = MAX_ENVELOPE_BODY) -> bytes:
         """Decompress a v4 envelope body; refuse to produce more than ``max_size`` bytes."""
         ...
 
@@ -125,9 +123,7 @@ class Lz4Compressor:
         except Exception as exc:  # lz4 raises LZ4BlockError (and ValueError for odd sizes)
             raise ProtocolError(f"corrupt LZ4 data: {exc}") from None
         if len(out) != uncompressed_size:
-            raise ProtocolError(
-                f"LZ4 data expanded to {len(out)} bytes, the header announced {uncompressed_size}"
-            )
+            raise ProtocolError(f"LZ4 data expanded to {len(out)} bytes, the header announced {uncompressed_size}")
         return out
 
     def compress_body(self, data: bytes | bytearray | memoryview) -> bytes:
@@ -139,9 +135,7 @@ class Lz4Compressor:
         """
         return _BE_INT.pack(len(data)) + self.compress_block(data)
 
-    def decompress_body(
-        self, data: bytes | bytearray | memoryview, max_size: int = MAX_ENVELOPE_BODY
-    ) -> bytes:
+    def decompress_body(self, data: bytes | bytearray | memoryview, max_size: int = MAX_ENVELOPE_BODY) -> bytes:
         """Decompress a v4 envelope body (4-byte big-endian length + LZ4 block).
 
         Example:

@@ -284,9 +284,7 @@ class FrameDecoder:
         if total < 0 or len(large) < total:
             return
         if len(large) > total:
-            raise ProtocolError(
-                f"non-self-contained v5 frames carry {len(large) - total} bytes past their envelope"
-            )
+            raise ProtocolError(f"non-self-contained v5 frames carry {len(large) - total} bytes past their envelope")
         vbyte, flags, stream, opcode, _ = HEADER.unpack_from(large, 0)
         self._large = None
         self._large_total = -1

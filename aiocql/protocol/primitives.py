@@ -362,9 +362,7 @@ def read_string_map(buf: Buffer, pos: int, what: str = "[string map]") -> tuple[
     return out, p
 
 
-def read_string_multimap(
-    buf: Buffer, pos: int, what: str = "[string multimap]"
-) -> tuple[dict[str, list[str]], int]:
+def read_string_multimap(buf: Buffer, pos: int, what: str = "[string multimap]") -> tuple[dict[str, list[str]], int]:
     """Read a [string multimap]: a [short] count then (key [string], value [string list]) pairs.
 
     Example:
@@ -607,9 +605,7 @@ def write_string_map(values: Mapping[str, str]) -> bytes:
         >>> write_string_map({"k": "v"})
         b'\\x00\\x01\\x00\\x01k\\x00\\x01v'
     """
-    return _count(values, "[string map]") + b"".join(
-        write_string(k) + write_string(v) for k, v in values.items()
-    )
+    return _count(values, "[string map]") + b"".join(write_string(k) + write_string(v) for k, v in values.items())
 
 
 def write_string_multimap(values: Mapping[str, Sequence[str]]) -> bytes:
@@ -631,9 +627,7 @@ def write_bytes_map(values: Mapping[str, bytes | None]) -> bytes:
         >>> write_bytes_map({"k": b"v"})
         b'\\x00\\x01\\x00\\x01k\\x00\\x00\\x00\\x01v'
     """
-    return _count(values, "[bytes map]") + b"".join(
-        write_string(k) + write_bytes(v) for k, v in values.items()
-    )
+    return _count(values, "[bytes map]") + b"".join(write_string(k) + write_bytes(v) for k, v in values.items())
 
 
 def _count(items: Iterable[object] | Mapping[str, object], what: str) -> bytes:

@@ -243,3 +243,66 @@ def test_bad_parameters(params: QueryParameters) -> None:
 def test_custom_payload_prefix() -> None:
     body = with_custom_payload(Options().encode(4), {"k": b"v", "n": None})
     assert body == h("0002", "0001 6b 00000001 76", "0001 6e ffffffff")
+
+
+@pytest.mark.parametrize("version", [4, 5])
+def test_cross_check_with_datastax_driver(version: int) -> None:
+    """An independent encoder (the DataStax Python driver) produces the same bodies."""
+    import io
+
+    proto = pytest.importorskip("cassandra.protocol")
+    from cassandra import ConsistencyLevel
+    from cassandra.query import BatchType as TheirBatchType
+
+    def theirs(msg: object) -> bytes:
+        buf = io.BytesIO()
+        msg.send_body(buf, version)  # type: ignore[attr-defined]
+        return buf.getvalue()
+
+    keyspace = "ks" if version == 5 else None
+    query = proto.QueryMessage(
+        "SELECT ?",
+        ConsistencyLevel.QUORUM,
+        serial_consistency_level=ConsistencyLevel.LOCAL_SERIAL,
+        fetch_size=100,
+        paging_state=b"\x01\x02",
+        timestamp=123,
+        keyspace=keyspace,
+    )
+    query.query_params = [b"\x01", None]
+    ours = QueryParameters(
+        Consistency.QUORUM,
+        [b"\x01", None],
+        page_size=100,
+        paging_state=b"\x01\x02",
+        serial_consistency=Consistency.LOCAL_SERIAL,
+        timestamp=123,
+        keyspace=keyspace,
+    )
+    assert Query("SELECT ?", ours).encode(version) == theirs(query)
+
+    execute = proto.ExecuteMessage(
+        b"\xca\xfe", [b"\x05"], ConsistencyLevel.ONE, fetch_size=50, result_metadata_id=b"\xbe\xef"
+    )
+    ours_execute = Execute(b"\xca\xfe", QueryParameters(Consistency.ONE, [b"\x05"], page_size=50), b"\xbe\xef")
+    assert ours_execute.encode(version) == theirs(execute)
+
+    assert Prepare("SELECT 1", keyspace).encode(version) == theirs(proto.PrepareMessage("SELECT 1", keyspace))
+
+    batch = proto.BatchMessage(
+        TheirBatchType.UNLOGGED,
+        [(False, "INSERT a", [b"\x01"]), (True, b"\xca\xfe", [None])],
+        ConsistencyLevel.QUORUM,
+        serial_consistency_level=ConsistencyLevel.SERIAL,
+        timestamp=7,
+        keyspace=keyspace,
+    )
+    ours_batch = Batch(
+        [BatchQuery("INSERT a", [b"\x01"]), BatchPrepared(b"\xca\xfe", [None])],
+        BatchType.UNLOGGED,
+        Consistency.QUORUM,
+        Consistency.SERIAL,
+        7,
+        keyspace=keyspace,
+    )
+    assert ours_batch.encode(version) == theirs(batch)
