@@ -134,9 +134,7 @@ def _plain_uuid(data: bytes | memoryview) -> object:
 def _check_fast_uuid() -> bool:
     try:
         sample = bytes(range(16))
-        return _fast_uuid(sample) == _UUID(bytes=sample) and str(_fast_uuid(sample)) == str(
-            _UUID(bytes=sample)
-        )
+        return _fast_uuid(sample) == _UUID(bytes=sample) and str(_fast_uuid(sample)) == str(_UUID(bytes=sample))
     except Exception:
         return False
 

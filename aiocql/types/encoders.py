@@ -441,9 +441,7 @@ def _tuple_encoder(t: TupleType, label: str, child: ChildEncoder) -> Encoder:
 
 def _udt_encoder(t: UdtType, label: str, child: ChildEncoder) -> Encoder:
     names = t.field_names
-    encoders = [
-        child(ft, f"{label} ({t.cql_name}) field {n!r}") for n, ft in zip(names, t.field_types, strict=True)
-    ]
+    encoders = [child(ft, f"{label} ({t.cql_name}) field {n!r}") for n, ft in zip(names, t.field_types, strict=True)]
     known = frozenset(names)
     expected = "a mapping of field names, a tuple, or an object with the fields as attributes"
 

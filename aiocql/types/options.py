@@ -89,9 +89,7 @@ _SHORT: Final = struct.Struct(">H")
 
 def _u16(buf: memoryview, pos: int, what: str) -> int:
     if pos + 2 > len(buf):
-        raise ProtocolError(
-            f"truncated type option: {what} at offset {pos} needs 2 bytes, {len(buf) - pos} left"
-        )
+        raise ProtocolError(f"truncated type option: {what} at offset {pos} needs 2 bytes, {len(buf) - pos} left")
     return int(_SHORT.unpack_from(buf, pos)[0])
 
 
@@ -100,9 +98,7 @@ def _string(buf: memoryview, pos: int, what: str) -> tuple[str, int]:
     pos += 2
     end = pos + n
     if end > len(buf):
-        raise ProtocolError(
-            f"truncated type option: {what} at offset {pos} needs {n} bytes, {len(buf) - pos} left"
-        )
+        raise ProtocolError(f"truncated type option: {what} at offset {pos} needs {n} bytes, {len(buf) - pos} left")
     try:
         return str(buf[pos:end], "utf-8"), end
     except UnicodeDecodeError as exc:
@@ -205,8 +201,7 @@ def marshal_name(t: CqlType) -> str:
         return f"{MARSHAL_PREFIX}TupleType({','.join(marshal_name(e) for e in t.elems)})"
     elif isinstance(t, UdtType):
         fields = "".join(
-            f",{n.encode().hex()}:{marshal_name(ft)}"
-            for n, ft in zip(t.field_names, t.field_types, strict=True)
+            f",{n.encode().hex()}:{marshal_name(ft)}" for n, ft in zip(t.field_names, t.field_types, strict=True)
         )
         inner = f"{MARSHAL_PREFIX}UserType({t.keyspace},{t.name.encode().hex()}{fields})"
     else:

@@ -64,6 +64,7 @@ class RowDecoder:
         rows: list[tuple[object, ...]] = []
         append_row = rows.append
         at = 0
+        length = len(data)
         try:
             for _ in range(count):
                 row: list[object] = []
@@ -75,13 +76,13 @@ class RowDecoder:
                         append(None)
                     else:
                         end = at + size
+                        if end > length:
+                            raise struct.error
                         append(decode(data[at:end]))
                         at = end
                 append_row(tuple(row))
         except struct.error:
             raise ProtocolError(f"truncated rows: row {len(rows)} of {count} ends past the body") from None
-        if at > len(data):
-            raise ProtocolError(f"truncated rows: row {len(rows)} of {count} ends past the body")
         return rows, pos + at
 
 
@@ -107,8 +108,7 @@ class ValuesEncoder:
         self.column_names: tuple[str, ...] = tuple(column_names)
         self.column_types: tuple[CqlType, ...] = tuple(column_types)
         self._encoders = tuple(
-            encoder_for(t, f"column {name!r}")
-            for name, t in zip(self.column_names, self.column_types, strict=True)
+            encoder_for(t, f"column {name!r}") for name, t in zip(self.column_names, self.column_types, strict=True)
         )
         self._index: frozenset[str] = frozenset(self.column_names)
 

@@ -44,9 +44,7 @@ def _extend(children: st.SearchStrategy[ct.CqlType]) -> st.SearchStrategy[ct.Cql
         st.builds(ct.MapType, children, children),
         st.lists(children, min_size=1, max_size=4).map(lambda elems: ct.TupleType(tuple(elems))),
         _udt(children),
-        st.builds(
-            ct.VectorType, st.sampled_from(VECTOR_ELEMS) | children.filter(_vector_ok), st.integers(1, 4)
-        ),
+        st.builds(ct.VectorType, st.sampled_from(VECTOR_ELEMS) | children.filter(_vector_ok), st.integers(1, 4)),
     )
 
 
@@ -63,9 +61,7 @@ def _durations() -> st.SearchStrategy[Duration]:
     i32 = 2**31 - 1
     i64 = 2**63 - 1
     positive = st.builds(Duration, st.integers(0, i32), st.integers(0, i32), st.integers(0, i64))
-    negative = st.builds(
-        Duration, st.integers(-i32 - 1, 0), st.integers(-i32 - 1, 0), st.integers(-i64 - 1, 0)
-    )
+    negative = st.builds(Duration, st.integers(-i32 - 1, 0), st.integers(-i32 - 1, 0), st.integers(-i64 - 1, 0))
     return positive | negative
 
 

@@ -208,9 +208,7 @@ def test_empty_values(t: ct.CqlType) -> None:
     assert encoder_for(t, "x")(EMPTY) == b""
 
 
-@pytest.mark.parametrize(
-    ("t", "value"), [(ct.TEXT, ""), (ct.ASCII, ""), (ct.BLOB, b""), (ct.CustomType("X"), b"")]
-)
+@pytest.mark.parametrize(("t", "value"), [(ct.TEXT, ""), (ct.ASCII, ""), (ct.BLOB, b""), (ct.CustomType("X"), b"")])
 def test_empty_strings_are_values(t: ct.CqlType, value: object) -> None:
     assert decoder_for(t)(b"") == value
     assert encoder_for(t, "x")(EMPTY) == b""
@@ -219,9 +217,7 @@ def test_empty_strings_are_values(t: ct.CqlType, value: object) -> None:
 def test_null_elements_decode_as_none() -> None:
     null = "ffffffff"
     assert decoder_for(ct.ListType(ct.INT))(bytes.fromhex("00000001" + null)) == [None]
-    assert decoder_for(ct.MapType(ct.INT, ct.INT))(bytes.fromhex("000000010000000400000001" + null)) == {
-        1: None
-    }
+    assert decoder_for(ct.MapType(ct.INT, ct.INT))(bytes.fromhex("000000010000000400000001" + null)) == {1: None}
     assert decoder_for(ct.TupleType((ct.INT, ct.INT)))(bytes.fromhex(null + null)) == (None, None)
 
 
