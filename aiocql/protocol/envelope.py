@@ -97,20 +97,21 @@ def encode_envelope(
 
     With a ``compressor`` and ``version < 5`` the body is compressed and the COMPRESSION flag set,
     unless compression would not make it smaller (allowed: the flag is per envelope). In v5 the
-    compressor is ignored: compression belongs to the outer frames. ``response=True`` sets the
+    compressor is ignored: compression belongs to the outer frames. A COMPRESSION bit passed in
+    ``flags`` is ignored: the flag always describes the body as sent. ``response=True`` sets the
     direction bit (for fake servers and tests).
 
     Example:
         >>> encode_envelope(5, 0, -1, Opcode.EVENT, b"\\x00", response=True).hex()
         '8500ffff0c0000000100'
     """
+    # The COMPRESSION flag is ours to set: it must describe the body actually sent.
+    flags &= ~_COMPRESSION
     if compressor is not None and version < 5 and body:
         packed = compressor.compress_body(body)
         if len(packed) < len(body):
             body = packed
             flags |= _COMPRESSION
-        else:
-            flags &= ~_COMPRESSION
     vbyte = version | RESPONSE_BIT if response else version
     try:
         header = HEADER.pack(vbyte, flags, stream, opcode, len(body))

@@ -35,6 +35,10 @@ def test_v4_envelope_golden() -> None:
     assert Envelope(5, 8, 7, Opcode.RESULT, b"x").encode() == h("85 08 0007 08 00000001 78")
 
 
+def test_compression_flag_always_describes_the_body() -> None:
+    assert encode_envelope(4, 0x03, 1, Opcode.QUERY, b"") == h("04 02 0001 07 00000000")
+
+
 def test_envelope_header_out_of_range() -> None:
     with pytest.raises(ProtocolError, match="cannot encode envelope header"):
         encode_envelope(4, 0, 40000, Opcode.QUERY, b"")
