@@ -64,13 +64,11 @@ def test_v5_stream_in_one_piece(compressor: Lz4Compressor | None) -> None:
 @pytest.mark.parametrize("compressor", COMPRESSORS)
 def test_v5_stream_one_byte_at_a_time(compressor: Lz4Compressor | None) -> None:
     data, expected = v5_stream(compressor)
-    small = data[: len(data) // 8] if compressor is None else data  # keep the test fast
     dec = FrameDecoder()
     dec.expect_v5_framing(compressor)
     out: list[Envelope] = []
-    for i in range(len(small)):
-        out += dec.feed(small[i : i + 1])
-    out += dec.feed(data[len(small) :])
+    for i in range(len(data)):
+        out += dec.feed(data[i : i + 1])
     assert summary(out) == expected
 
 
