@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import cast
 
 from aiocql.errors import ConnectionClosed, ConnectionLost, DriverError
 from aiocql.protocol.compression import Compressor
@@ -61,8 +62,8 @@ class CqlProtocol(asyncio.Protocol):
 
     # -- asyncio.Protocol ---------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports implement the interface without subclassing asyncio.Transport.
+        self.transport = cast(asyncio.Transport, transport)
         if not self.connected.done():
             self.connected.set_result(None)
 

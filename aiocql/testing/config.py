@@ -6,7 +6,7 @@ built-in defaults), ``logback.xml`` and TLS keystore; nothing is taken from a ta
 Example:
     >>> opts = NodeOptions(index=2, nodes=3)
     >>> opts.address, opts.jmx_port
-    ('127.0.0.2', 7299)
+    ('127.0.0.2', 7302)
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ class NodeOptions:
     """What makes one node of a local cluster different from the others, and the cluster-wide modes."""
 
     index: int = 1
+    base: int = 1  # the first node's last address byte: nodes are 127.0.0.base .. base+nodes-1
     nodes: int = 1
     cluster_name: str = "aiocql_test"
     auth: bool = False
@@ -93,13 +94,18 @@ class NodeOptions:
 
     @property
     def address(self) -> str:
-        """This node's loopback address, 127.0.0.N."""
-        return f"127.0.0.{self.index}"
+        """This node's loopback address, 127.0.0.(base + index - 1)."""
+        return f"127.0.0.{self.base + self.index - 1}"
+
+    @property
+    def seed(self) -> str:
+        """The first node's address: the only seed."""
+        return f"127.0.0.{self.base}"
 
     @property
     def jmx_port(self) -> int:
-        """A JMX port per node (7199, 7299, 7399, ...): all nodes share the machine's JMX namespace."""
-        return 7199 + 100 * (self.index - 1)
+        """A JMX port per address (7300 + last byte): all nodes share the machine's port space."""
+        return 7300 + self.base + self.index - 1
 
     @property
     def token(self) -> int:
@@ -126,7 +132,7 @@ def cassandra_yaml(opts: NodeOptions, node_dir: Path) -> str:
         "seed_provider:",
         "  - class_name: org.apache.cassandra.locator.SimpleSeedProvider",
         "    parameters:",
-        '      - seeds: "127.0.0.1:7000"',
+        f'      - seeds: "{opts.seed}:7000"',
         f"listen_address: {opts.address}",
         f"rpc_address: {opts.address}",
         "native_transport_port: 9042",
@@ -207,10 +213,10 @@ def jvm_command(opts: NodeOptions, node_dir: Path, classpath: str, jamm_jar: Pat
     ]
 
 
-def make_tls_material(tls_dir: Path) -> Path:
+def make_tls_material(tls_dir: Path, addresses: list[str]) -> Path:
     """Create a self-signed PKCS12 keystore for all local node addresses; return the client CA file (PEM).
 
-    The certificate names 127.0.0.1-3 and ``localhost`` as subject alternative names, so clients can
+    The certificate names every node address and ``localhost`` as subject alternative names, so clients can
     keep hostname checking on.
     """
     tls_dir.mkdir(parents=True, exist_ok=True)
@@ -219,12 +225,13 @@ def make_tls_material(tls_dir: Path) -> Path:
     if keystore.exists() and ca_file.exists():
         return ca_file
     keystore.unlink(missing_ok=True)
+    sans = ",".join(f"IP:{a}" for a in addresses)
     common = ["-keystore", str(keystore), "-storepass", KEYSTORE_PASSWORD, "-storetype", "PKCS12"]
     steps = [
         [
             "keytool", "-genkeypair", "-alias", "node", "-keyalg", "RSA", "-keysize", "2048",
             "-validity", "3650", "-keypass", KEYSTORE_PASSWORD, "-dname", "CN=aiocql-test-node",
-            "-ext", "SAN=IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3,DNS:localhost", *common,
+            "-ext", f"SAN={sans},DNS:localhost", *common,
         ],
         ["keytool", "-exportcert", "-rfc", "-alias", "node", "-file", str(ca_file), *common],
     ]  # fmt: skip

@@ -98,9 +98,7 @@ def fetch(version: str | None = None) -> Distribution:
         if (lib / ".complete").exists():
             return Distribution(candidate, lib)
     if shutil.which("mvn") is None:
-        raise LauncherError(
-            "Maven ('mvn') is not on PATH: it is needed to fetch Cassandra from Maven Central"
-        )
+        raise LauncherError("Maven ('mvn') is not on PATH: it is needed to fetch Cassandra from Maven Central")
     failures: list[str] = []
     for candidate in candidates:
         work = root / candidate

@@ -121,13 +121,21 @@ class LocalCluster:
         benchmark: bool = False,
         heap: str | None = None,
         version: str | None = None,
+        base: int | None = None,
     ) -> None:
         if not 1 <= nodes <= 9:
             raise LauncherError(f"nodes must be between 1 and 9, not {nodes}")
         self.nodes = nodes
+        # AIOCQL_NODE_BASE moves every local cluster to 127.0.0.<base>.. so that two people (or a
+        # benchmark and a test run) can each run their own server on one machine.
+        self.base = base if base is not None else int(os.environ.get("AIOCQL_NODE_BASE", "1"))
+        if not 1 <= self.base <= 250 - nodes:
+            raise LauncherError(f"node base must be between 1 and {250 - nodes}, not {self.base}")
         self.name = name or ("bench" if benchmark else f"test{nodes}") + ("_auth" if auth else "") + (
             "_tls" if tls else ""
         )
+        if self.base != 1:
+            self.name += f"_at{self.base}"
         self.auth, self.tls, self.benchmark = auth, tls, benchmark
         self.heap = heap or ("1G" if benchmark else "512M")
         self.version = version
@@ -157,7 +165,7 @@ class LocalCluster:
     @property
     def contact_points(self) -> list[str]:
         """The nodes' addresses."""
-        return [f"127.0.0.{i}" for i in range(1, self.nodes + 1)]
+        return [f"127.0.0.{self.base + i}" for i in range(self.nodes)]
 
     @property
     def ca_file(self) -> str | None:
@@ -193,7 +201,7 @@ class LocalCluster:
         if fresh:
             shutil.rmtree(self.root, ignore_errors=True)
         self.root.mkdir(parents=True, exist_ok=True)
-        ca_file = str(make_tls_material(self.root / "tls")) if self.tls else None
+        ca_file = str(make_tls_material(self.root / "tls", self.contact_points)) if self.tls else None
         self.state = ClusterState(
             name=self.name, version=dist.version, auth=self.auth, tls=self.tls, benchmark=self.benchmark,
             ca_file=ca_file,
@@ -295,7 +303,7 @@ class LocalCluster:
     def _launch(self, dist: Distribution, index: int, *, rewrite: bool = True) -> None:
         assert self.state is not None
         opts = NodeOptions(
-            index=index, nodes=self.nodes, auth=self.auth, tls=self.tls, benchmark=self.benchmark,
+            index=index, base=self.base, nodes=self.nodes, auth=self.auth, tls=self.tls, benchmark=self.benchmark,
             heap=self.heap, cluster_name=f"aiocql_{self.name}",
         )  # fmt: skip
         node_dir = self.root / f"node{index}"

@@ -23,9 +23,11 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -138,12 +140,65 @@ def cassandra(request: pytest.FixtureRequest) -> ServerInfo:
     return _MANAGER.get(mode)
 
 
-@pytest.fixture(scope="session")
-def event_loop_policy(request: pytest.FixtureRequest) -> Iterator[asyncio.AbstractEventLoopPolicy]:
+def cluster_kwargs(info: ServerInfo, **extra: Any) -> dict[str, Any]:
+    """Keyword arguments for :class:`aiocql.Cluster` that reach ``info``'s server (auth and TLS included).
+
+    Example:
+        >>> Cluster(**cluster_kwargs(cassandra, compression=True))  # doctest: +SKIP
+    """
+    kwargs: dict[str, Any] = {"contact_points": list(info.contact_points), "port": info.port}
+    if info.username is not None:
+        from aiocql import PlainTextAuthProvider
+
+        kwargs["auth_provider"] = PlainTextAuthProvider(info.username, info.password or "")
+    if info.ca_file is not None:
+        import ssl
+
+        kwargs["ssl_context"] = ssl.create_default_context(cafile=info.ca_file)
+    kwargs.update(extra)
+    return kwargs
+
+
+async def _run_ddl(info: ServerInfo, statements: list[str]) -> None:
+    from aiocql import Cluster
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while True:  # with auth on, the default superuser appears a moment after the node is up
+        try:
+            async with Cluster(**cluster_kwargs(info)) as cluster:
+                session = await cluster.connect()
+                for stmt in statements:
+                    await session.execute(stmt, timeout=60)
+                return
+        except Exception:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def keyspace(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh keyspace (SimpleStrategy, RF 1; RF 3 on three nodes) for one test module, dropped after it."""
+    mode = _mode_of(request.node) or ServerMode()
+    for item in getattr(request.node, "items", None) or []:
+        mode = _mode_of(item) or mode
+    info = _MANAGER.get(mode)
+    name = "ks_" + request.module.__name__.rsplit(".", 1)[-1].lower()[:40]
+    rf = 3 if mode.nodes >= 3 else 1
+    create = f"CREATE KEYSPACE {name} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': {rf}}}"
+    asyncio.run(_run_ddl(info, [f"DROP KEYSPACE IF EXISTS {name}", create]))
+    yield name
+    still_up = os.environ.get("AIOCQL_CONTACT_POINTS") or (_MANAGER.current and _MANAGER.current[0] == mode)
+    if still_up:  # never restart a server just to drop a keyspace: a fresh start wipes it anyway
+        with contextlib.suppress(Exception):
+            asyncio.run(_run_ddl(_MANAGER.get(mode), [f"DROP KEYSPACE IF EXISTS {name}"]))
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
     """The loop every async test runs on: asyncio's default, or uvloop with ``--loop uvloop``."""
-    if request.config.getoption("--loop") == "uvloop":
+    if config.getoption("--loop") == "uvloop":
         import uvloop
 
-        yield uvloop.EventLoopPolicy()
-    else:
-        yield asyncio.DefaultEventLoopPolicy()
+        return {"uvloop": uvloop.new_event_loop}
+    return {"asyncio": asyncio.new_event_loop}
