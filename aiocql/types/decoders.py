@@ -16,6 +16,7 @@ import ipaddress
 import keyword
 import re
 import struct
+import types
 import uuid
 from collections.abc import Callable
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
@@ -36,7 +37,7 @@ from aiocql.types.cqltypes import (
 from aiocql.types.values import EMPTY, Date, Duration, FrozenMap, Time
 from aiocql.types.vint import decode_unsigned_vint, decode_vint
 
-__all__ = ["Decoder", "udt_class"]  # build_decoder is for aiocql.types.codecs
+__all__ = ["Decoder", "timestamp_from_ms", "udt_class"]  # build_decoder is for aiocql.types.codecs
 
 #: A decoder: the value's bytes (``bytes`` or ``memoryview``) -> the Python value.
 Decoder = Callable[[bytes | memoryview], object]
@@ -109,37 +110,61 @@ def _decode_decimal(data: bytes | memoryview) -> object:
     return Decimal(unscaled).scaleb(-scale, _EXACT)
 
 
-# uuid.UUID(bytes=...) validates and copies; building the slotted object directly is 2x faster.
+# uuid.UUID(bytes=...) validates and copies; filling the slots of a bare instance through their
+# descriptors (which bypass UUID.__setattr__) is 2-3x faster. Checked at import, else the public way.
 _new_object = object.__new__
-_set_attr = object.__setattr__
 _UUID = uuid.UUID
 _SAFE_UNKNOWN = uuid.SafeUUID.unknown
+_uuid_slots = (_UUID.__dict__.get("int"), _UUID.__dict__.get("is_safe"))
 
 
-def _fast_uuid(data: bytes | memoryview) -> object:
-    if len(data) != 16:
-        return _bad_size(data, 16, "uuid")
-    u = _new_object(_UUID)
-    _set_attr(u, "int", int.from_bytes(data, "big"))
-    _set_attr(u, "is_safe", _SAFE_UNKNOWN)
+def _uuid_from_int_slots(value: int) -> uuid.UUID:
+    """Build a :class:`uuid.UUID` from its 128-bit integer (fast path; see :data:`uuid_from_int`).
+
+    Example:
+        >>> _uuid_from_int_slots(1) == uuid.UUID(int=1)
+        True
+    """
+    u: uuid.UUID = _new_object(_UUID)
+    _set_int(u, value)
+    _set_safe(u, _SAFE_UNKNOWN)
     return u
 
 
-def _plain_uuid(data: bytes | memoryview) -> object:
-    if len(data) != 16:
-        return _bad_size(data, 16, "uuid")
-    return _UUID(bytes=bytes(data))
+def _uuid_from_int_public(value: int) -> uuid.UUID:
+    """Build a :class:`uuid.UUID` from its 128-bit integer (portable path).
+
+    Example:
+        >>> _uuid_from_int_public(1) == uuid.UUID(int=1)
+        True
+    """
+    return _UUID(int=value)
 
 
-def _check_fast_uuid() -> bool:
+def _fast_uuid_works() -> bool:
+    if not all(isinstance(slot, types.MemberDescriptorType) for slot in _uuid_slots):
+        return False
+    sample = int.from_bytes(bytes(range(1, 17)), "big")
     try:
-        sample = bytes(range(16))
-        return _fast_uuid(sample) == _UUID(bytes=sample) and str(_fast_uuid(sample)) == str(_UUID(bytes=sample))
+        fast, slow = _uuid_from_int_slots(sample), _UUID(int=sample)
+        return fast == slow and str(fast) == str(slow) and hash(fast) == hash(slow) and fast.is_safe == slow.is_safe
     except Exception:
         return False
 
 
-_decode_uuid: Decoder = _fast_uuid if _check_fast_uuid() else _plain_uuid
+if all(isinstance(slot, types.MemberDescriptorType) for slot in _uuid_slots):
+    _set_int = _uuid_slots[0].__set__  # type: ignore[union-attr]
+    _set_safe = _uuid_slots[1].__set__  # type: ignore[union-attr]
+#: (set_int, set_is_safe) slot setters when the fast path works (the row plan inlines them), else None.
+UUID_SLOT_SETTERS: Final = (_set_int, _set_safe) if _fast_uuid_works() else None
+#: Builds a :class:`uuid.UUID` from its 128-bit integer, as fast as this Python allows.
+uuid_from_int: Callable[[int], uuid.UUID] = _uuid_from_int_slots if UUID_SLOT_SETTERS else _uuid_from_int_public
+
+
+def _decode_uuid(data: bytes | memoryview) -> object:
+    if len(data) != 16:
+        return _bad_size(data, 16, "uuid")
+    return uuid_from_int(int.from_bytes(data, "big"))
 
 
 def _decode_inet(data: bytes | memoryview) -> object:
@@ -155,6 +180,27 @@ def _decode_inet(data: bytes | memoryview) -> object:
 
 _int64_unpack = struct.Struct(">q").unpack
 _timedelta = _dt.timedelta
+_fromtimestamp = _dt.datetime.fromtimestamp
+_UTC = _dt.UTC
+# For 0 <= ms < 2**31 * 1000 (1970..2038) the float seconds ms / 1000 are within 0.12 us of the exact
+# value, so fromtimestamp (which rounds to microseconds) is exact, and faster than datetime arithmetic.
+FAST_TIMESTAMP_LIMIT: Final = 2**31 * 1000
+
+
+def timestamp_from_ms(ms: int) -> object:
+    """An aware UTC datetime for milliseconds since the epoch; the int itself outside years 1..9999.
+
+    Example:
+        >>> timestamp_from_ms(1_000), timestamp_from_ms(-(2**63))
+        (datetime.datetime(1970, 1, 1, 0, 0, 1, tzinfo=datetime.timezone.utc), -9223372036854775808)
+    """
+    if 0 <= ms < FAST_TIMESTAMP_LIMIT:
+        return _fromtimestamp(ms / 1000, _UTC)
+    try:
+        return EPOCH + _timedelta(0, 0, 0, ms)
+    except OverflowError:
+        # Outside datetime's years 1..9999: keep the exact milliseconds rather than fail or clamp.
+        return ms
 
 
 def _decode_timestamp(data: bytes | memoryview) -> object:
@@ -162,11 +208,7 @@ def _decode_timestamp(data: bytes | memoryview) -> object:
         ms = _int64_unpack(data)[0]
     except struct.error:
         return _bad_size(data, 8, "timestamp")
-    try:
-        return EPOCH + _timedelta(0, 0, 0, ms)
-    except OverflowError:
-        # Outside datetime's years 1..9999: keep the exact milliseconds rather than fail or clamp.
-        return ms
+    return timestamp_from_ms(ms)
 
 
 _uint32_unpack = _UINT32.unpack
@@ -229,24 +271,6 @@ def _truncated(what: str) -> ProtocolError:
     return ProtocolError(f"truncated {what} value")
 
 
-def _element_reader(what: str) -> Callable[[bytes | memoryview, int], tuple[int, int]]:
-    """Read a [bytes] length at pos; return (length or -1, start of the element)."""
-
-    def read(data: bytes | memoryview, pos: int) -> tuple[int, int]:
-        try:
-            size: int = _int32_from(data, pos)[0]
-        except struct.error:
-            raise _truncated(what) from None
-        pos += 4
-        if size < 0:
-            return -1, pos
-        if pos + size > len(data):
-            raise _truncated(what)
-        return size, pos
-
-    return read
-
-
 def _count(data: bytes | memoryview, what: str) -> int:
     try:
         n: int = _int32_from(data)[0]
@@ -257,54 +281,132 @@ def _count(data: bytes | memoryview, what: str) -> int:
     return n
 
 
+_PackedReader = Callable[[bytes | memoryview, int], tuple[Any, ...] | None]
+
+
+def _packed_reader(unit: list[CqlType]) -> _PackedReader | None:
+    """For collections whose elements (or key and value) are struct-coded natives: read all the
+    ``[bytes]`` lengths and values of n elements with one precompiled struct, or return None when
+    any length differs from the type's size (null, empty, malformed: the generic loop decides).
+    """
+    specs = [(STRUCT_CODES.get(t.name), struct.calcsize(">" + STRUCT_CODES[t.name])) if
+             isinstance(t, NativeType) and t.name in STRUCT_CODES else (None, 0) for t in unit]  # fmt: skip
+    if any(code is None for code, _ in specs):
+        return None
+    pattern = "".join(f"i{code}" for code, _ in specs)
+    unit_bytes = sum(4 + size for _, size in specs)
+    width = len(specs)
+    sizes = [size for _, size in specs]
+    same_size = len(set(sizes)) == 1
+    cache: dict[int, Callable[[bytes | memoryview, int], tuple[Any, ...]]] = {}
+
+    def read(data: bytes | memoryview, n: int) -> tuple[Any, ...] | None:
+        if len(data) != 4 + n * unit_bytes:
+            return None
+        unpack = cache.get(n)
+        if unpack is None:
+            unpack = struct.Struct(">" + pattern * n).unpack_from
+            if len(cache) < 64:
+                cache[n] = unpack
+        raw = unpack(data, 4)
+        lengths = raw[0::2]
+        if same_size:
+            if lengths.count(sizes[0]) != n * width:
+                return None
+        elif any(lengths[i::width].count(sizes[i]) != n for i in range(width)):
+            return None
+        return raw[1::2]
+
+    return read
+
+
 def _sequence_decoder(t: ListType | SetType, elem: Decoder, hashable: bool) -> Decoder:
     what = t.cql_name
-    read = _element_reader(what)
     is_set = isinstance(t, SetType)
+    finish: Callable[[Any], object] = (frozenset if hashable else set) if is_set else (tuple if hashable else list)
+    packed = _packed_reader([t.elem])
+    unpack_from = _int32_from
 
     def decode(data: bytes | memoryview) -> object:
-        if not data:
-            return EMPTY
-        n = _count(data, what)
+        try:
+            n = unpack_from(data)[0]
+        except struct.error:
+            if not data:
+                return EMPTY
+            raise _truncated(what) from None
+        if n < 0:
+            raise ProtocolError(f"{what} value has a negative element count {n}")
+        if packed is not None:
+            values = packed(data, n)
+            if values is not None:
+                return finish(values)
         items: list[object] = []
         append = items.append
         pos = 4
-        for _ in range(n):
-            size, pos = read(data, pos)
-            if size < 0:
-                append(None)
-            else:
-                append(elem(data[pos : pos + size]))
-                pos += size
-        if pos != len(data):
-            raise ProtocolError(f"{what} value has {len(data) - pos} trailing bytes")
-        if is_set:
-            return frozenset(items) if hashable else set(items)
-        return tuple(items) if hashable else items
+        length = len(data)
+        try:
+            for _ in range(n):
+                size = unpack_from(data, pos)[0]
+                pos += 4
+                if size < 0:
+                    append(None)
+                    continue
+                end = pos + size
+                if end > length:
+                    raise _truncated(what)
+                append(elem(data[pos:end]))
+                pos = end
+        except struct.error:
+            raise _truncated(what) from None
+        if pos != length:
+            raise ProtocolError(f"{what} value has {length - pos} trailing bytes")
+        return finish(items)
 
     return decode
 
 
 def _map_decoder(t: MapType, key: Decoder, value: Decoder, hashable: bool) -> Decoder:
     what = t.cql_name
-    read = _element_reader(what)
+    packed = _packed_reader([t.key, t.value])
+    unpack_from = _int32_from
 
     def decode(data: bytes | memoryview) -> object:
         if not data:
             return EMPTY
         n = _count(data, what)
+        if packed is not None:
+            values = packed(data, n)
+            if values is not None:
+                pairs = dict(zip(values[0::2], values[1::2], strict=True))
+                return FrozenMap(pairs) if hashable else pairs
         out: dict[object, object] = {}
         pos = 4
-        for _ in range(n):
-            size, pos = read(data, pos)
-            k = None if size < 0 else key(data[pos : pos + size])
-            pos += max(size, 0)
-            size, pos = read(data, pos)
-            v = None if size < 0 else value(data[pos : pos + size])
-            pos += max(size, 0)
-            out[k] = v
-        if pos != len(data):
-            raise ProtocolError(f"{what} value has {len(data) - pos} trailing bytes")
+        length = len(data)
+        try:
+            for _ in range(n):
+                size = unpack_from(data, pos)[0]
+                pos += 4
+                k = None
+                if size >= 0:
+                    end = pos + size
+                    if end > length:
+                        raise _truncated(what)
+                    k = key(data[pos:end])
+                    pos = end
+                size = unpack_from(data, pos)[0]
+                pos += 4
+                v = None
+                if size >= 0:
+                    end = pos + size
+                    if end > length:
+                        raise _truncated(what)
+                    v = value(data[pos:end])
+                    pos = end
+                out[k] = v
+        except struct.error:
+            raise _truncated(what) from None
+        if pos != length:
+            raise ProtocolError(f"{what} value has {length - pos} trailing bytes")
         return FrozenMap(out) if hashable else out
 
     return decode
@@ -313,22 +415,29 @@ def _map_decoder(t: MapType, key: Decoder, value: Decoder, hashable: bool) -> De
 def _fields_decoder(what: str, decoders: list[Decoder], make: Callable[[list[object]], object]) -> Decoder:
     # Tuples and UDTs: successive [bytes]; missing trailing fields decode as None (so zero bytes
     # is a value whose fields are all missing, not EMPTY).
-    read = _element_reader(what)
     count = len(decoders)
+    unpack_from = _int32_from
 
     def decode(data: bytes | memoryview) -> object:
         values: list[object] = [None] * count
         pos = 0
-        end = len(data)
-        for i, dec in enumerate(decoders):
-            if pos == end:
-                break
-            size, pos = read(data, pos)
-            if size >= 0:
-                values[i] = dec(data[pos : pos + size])
-                pos += size
-        if pos != end:
-            raise ProtocolError(f"{what} value has {end - pos} bytes after its last field")
+        length = len(data)
+        try:
+            for i, dec in enumerate(decoders):
+                if pos == length:
+                    break
+                size = unpack_from(data, pos)[0]
+                pos += 4
+                if size >= 0:
+                    end = pos + size
+                    if end > length:
+                        raise _truncated(what)
+                    values[i] = dec(data[pos:end])
+                    pos = end
+        except struct.error:
+            raise _truncated(what) from None
+        if pos != length:
+            raise ProtocolError(f"{what} value has {length - pos} bytes after its last field")
         return make(values)
 
     return decode

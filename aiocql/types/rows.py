@@ -18,22 +18,26 @@ Example:
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from aiocql.errors.base import InvalidValueError, ProtocolError
-from aiocql.types.codecs import decoder_for, encoder_for
+from aiocql.errors.base import InvalidValueError
+from aiocql.types.codecs import encoder_for
 from aiocql.types.cqltypes import CqlType
+from aiocql.types.rowplan import PADDING, row_function
 from aiocql.types.values import UNSET, Unset
 
 __all__ = ["RowDecoder", "ValuesEncoder"]
 
-_INT32: Final = struct.Struct(">i")
+_PADDING: Final = bytes(PADDING)
+_PAD_JOIN: Final = b"".join
 
 
 class RowDecoder:
     """Decodes rows of [bytes] values with decoders resolved once from the column types.
+
+    The per-row work runs in a function generated for the column types
+    (:func:`aiocql.types.rowplan.row_function`, cached per tuple of types).
 
     Example:
         >>> from aiocql.types.cqltypes import BIGINT
@@ -41,11 +45,11 @@ class RowDecoder:
         [(None,)]
     """
 
-    __slots__ = ("_decoders", "column_types")
+    __slots__ = ("_function", "column_types")
 
     def __init__(self, column_types: Sequence[CqlType]) -> None:
         self.column_types: tuple[CqlType, ...] = tuple(column_types)
-        self._decoders = tuple(decoder_for(t) for t in self.column_types)
+        self._function = row_function(self.column_types)[0]
 
     def decode_rows(self, buf: memoryview, pos: int, count: int) -> list[tuple[object, ...]]:
         """Decode ``count`` rows starting at ``pos``; a length of -1 (null) gives ``None``.
@@ -56,34 +60,11 @@ class RowDecoder:
 
     def decode_rows_end(self, buf: memoryview, pos: int, count: int) -> tuple[list[tuple[object, ...]], int]:
         """Like :meth:`decode_rows`, also returning the position after the last row."""
-        # One copy of the rest of the body makes every slice a bytes object: faster to decode
-        # than memoryview slices, and blob values need no second copy.
-        data = bytes(buf[pos:]) if pos else bytes(buf)
-        unpack_from = _INT32.unpack_from
-        decoders = self._decoders
-        rows: list[tuple[object, ...]] = []
-        append_row = rows.append
-        at = 0
-        length = len(data)
-        try:
-            for _ in range(count):
-                row: list[object] = []
-                append = row.append
-                for decode in decoders:
-                    size = unpack_from(data, at)[0]
-                    at += 4
-                    if size < 0:
-                        append(None)
-                    else:
-                        end = at + size
-                        if end > length:
-                            raise struct.error
-                        append(decode(data[at:end]))
-                        at = end
-                append_row(tuple(row))
-        except struct.error:
-            raise ProtocolError(f"truncated rows: row {len(rows)} of {count} ends past the body") from None
-        return rows, pos + at
+        # One copy of the rest of the body (plus zero padding, see rowplan) makes every slice a
+        # bytes object: faster to decode than memoryview slices, and blobs need no second copy.
+        data = _PAD_JOIN((buf[pos:], _PADDING))
+        rows, end = self._function(data, 0, count, len(data) - PADDING)
+        return rows, pos + end
 
 
 class ValuesEncoder:

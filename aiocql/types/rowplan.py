@@ -1,0 +1,264 @@
+"""A row-decoding function specialised, once, for a list of column types.
+
+:class:`aiocql.types.rows.RowDecoder` is the hottest loop of the driver, so instead of looping over
+per-column decoder callables for every value it runs a function generated for its column types:
+
+* consecutive fixed-size columns (int, bigint, double, boolean, timestamp, uuid, ...) are read with
+  ONE precompiled ``struct`` call covering their [bytes] lengths and values; if any length is not
+  the expected size (null, empty, malformed) the generic decoders take over for that group;
+* variable-size columns read their length, then decode inline (``text``: ``bytes.decode``, ``blob``:
+  the slice itself) or through the column's decoder from :func:`aiocql.types.codecs.decoder_for`;
+* each row is built as one tuple display, with no per-row list.
+
+The generated source uses only fixed templates and column indices (no names from the server) and is
+cached per tuple of column types, so results of unprepared queries do not pay for compilation again.
+The input must be followed by at least :data:`PADDING` readable bytes (zeros), so a group read near
+the end never fails inside struct; the function checks the real length itself.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import struct
+import uuid
+from collections.abc import Callable, Sequence
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+from typing import Any, Final
+
+from aiocql.errors.base import ProtocolError
+from aiocql.types.codecs import decoder_for
+from aiocql.types.cqltypes import CqlType, NativeType
+from aiocql.types.decoders import (
+    FAST_TIMESTAMP_LIMIT,
+    UUID_SLOT_SETTERS,
+    Decoder,
+    timestamp_from_ms,
+    uuid_from_int,
+)
+from aiocql.types.values import Date
+
+__all__ = ["PADDING", "RowFunction", "row_function"]
+
+#: Zero bytes the caller appends after the rows (at least the largest fixed group's size).
+PADDING: Final = 64
+#: (data, position, row count, data length) -> (rows, position after the last row)
+RowFunction = Callable[[bytes, int, int, int], tuple[list[tuple[object, ...]], int]]
+
+# Native types read in fixed groups: struct code, value size, conversion template ("{v}" = value).
+_FIXED: Final[dict[str, tuple[str, int, str | None]]] = {
+    "int": ("i", 4, None),
+    "bigint": ("q", 8, None),
+    "counter": ("q", 8, None),
+    "smallint": ("h", 2, None),
+    "tinyint": ("b", 1, None),
+    "double": ("d", 8, None),
+    "float": ("f", 4, None),
+    "boolean": ("?", 1, None),
+    "timestamp": ("q", 8, "timestamp"),
+    "uuid": ("16s", 16, "uuid"),
+    "timeuuid": ("16s", 16, "uuid"),
+    "date": ("I", 4, "date"),
+}
+_INLINE_VARIABLE: Final[dict[str, str]] = {
+    "text": "data[at:end].decode()",
+    "ascii": "data[at:end].decode('ascii')",
+    "blob": "data[at:end]",
+    # decimal: [int] scale + varint; scaleb in an unlimited context is exact (see decoders)
+    "decimal": "_decimal_at(data, at, end) if _n > 4 else _d{i}(data[at:end])",
+}
+_MAX_GROUP_BYTES: Final = PADDING
+_MAX_COLUMNS: Final = 400  # beyond this, the generic loop (compile time grows with the source)
+
+_EPOCH_ORDINAL: Final = _dt.date(1970, 1, 1).toordinal()
+
+
+def _conversion(kind: str, v: str) -> list[str]:
+    if kind == "timestamp":  # same result as decoders.timestamp_from_ms, inlined
+        return [
+            f"if 0 <= {v} < {FAST_TIMESTAMP_LIMIT}:",
+            f"    {v} = _fromtimestamp({v} / 1000, _UTC)",
+            "else:",
+            f"    {v} = _timestamp_from_ms({v})",
+        ]
+    if kind == "uuid":  # same result as decoders.uuid_from_int, inlined when possible
+        if UUID_SLOT_SETTERS is None:
+            return [f"{v} = _uuid_from_int(_from_bytes({v}, 'big'))"]
+        return [
+            "_u = _new(_UUID)",
+            f"_set_int(_u, _from_bytes({v}, 'big'))",
+            "_set_safe(_u, _SAFE)",
+            f"{v} = _u",
+        ]
+    if kind == "date":
+        return [
+            f"_o = {v} + {_EPOCH_ORDINAL - 2**31}",
+            f"{v} = _fromordinal(_o) if 1 <= _o <= {_dt.date.max.toordinal()} else _Date({v} - {2**31})",
+        ]
+    raise AssertionError(kind)
+
+
+_exact = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+_scale_at = struct.Struct(">i").unpack_from
+
+
+def _decimal_at(data: bytes, start: int, end: int) -> Decimal:
+    return Decimal(int.from_bytes(data[start + 4 : end], "big", signed=True)).scaleb(-_scale_at(data, start)[0], _exact)
+
+
+def _slow_group(decoders: Sequence[Decoder]) -> Callable[[bytes, int, int], tuple[list[object], int]]:
+    """Generic decoding of one fixed group, used when a length is not the type's size."""
+
+    unpack_from = struct.Struct(">i").unpack_from
+
+    def slow(data: bytes, at: int, length: int) -> tuple[list[object], int]:
+        values: list[object] = []
+        for decode in decoders:
+            size = unpack_from(data, at)[0]
+            at += 4
+            if size < 0:
+                values.append(None)
+                continue
+            end = at + size
+            if end > length:
+                raise struct.error("value past the end")
+            values.append(decode(data[at:end]))
+            at = end
+        return values, at
+
+    return slow
+
+
+def _source(types: Sequence[CqlType], env: dict[str, Any]) -> str:
+    lines = [
+        "def decode_rows(data, at, count, length):",
+        "    rows = []",
+        "    append_row = rows.append",
+        "    try:",
+        "        for _ in range(count):",
+    ]
+    body: list[str] = []
+    i = 0
+    n = len(types)
+    while i < n:
+        t = types[i]
+        fixed = _FIXED.get(t.name) if isinstance(t, NativeType) else None
+        if fixed is not None:
+            group = [i]
+            size = 4 + fixed[1]
+            while i + len(group) < n:
+                nxt = types[i + len(group)]
+                f2 = _FIXED.get(nxt.name) if isinstance(nxt, NativeType) else None
+                if f2 is None or size + 4 + f2[1] > _MAX_GROUP_BYTES:
+                    break
+                group.append(i + len(group))
+                size += 4 + f2[1]
+            specs = [_FIXED[types[c].name] for c in group]  # type: ignore[attr-defined]
+            g = f"_g{i}"
+            env[g] = struct.Struct(">" + "".join("i" + code for code, _, _ in specs)).unpack_from
+            env[f"_slow{i}"] = _slow_group([decoder_for(types[c]) for c in group])
+            targets = ", ".join(f"_n{c}, v{c}" for c in group)
+            checks = " and ".join(f"_n{c} == {spec[1]}" for c, spec in zip(group, specs, strict=True))
+            body.append(f"{targets} = {g}(data, at)")
+            body.append(f"if {checks}:")
+            body.append(f"    at += {size}")
+            for c, (_, _, kind) in zip(group, specs, strict=True):
+                if kind is not None:
+                    body.extend("    " + line for line in _conversion(kind, f"v{c}"))
+            body.append("else:")
+            body.append(f"    ({', '.join(f'v{c}' for c in group)},), at = _slow{i}(data, at, length)")
+            i += len(group)
+            continue
+        inline = _INLINE_VARIABLE.get(t.name) if isinstance(t, NativeType) else None
+        env[f"_d{i}"] = decoder_for(t)
+        inline = f"_d{i}(data[at:end])" if inline is None else inline.replace("{i}", str(i))
+        body += [
+            "_n = _len(data, at)[0]",
+            "at += 4",
+            "if _n < 0:",
+            f"    v{i} = None",
+            "else:",
+            "    end = at + _n",
+            "    if end > length:",
+            "        raise _StructError",
+            f"    v{i} = {inline}",
+            "    at = end",
+        ]
+        i += 1
+    body.append("if at > length:")
+    body.append("    raise _StructError")
+    body.append(f"append_row(({''.join(f'v{c}, ' for c in range(n))}))")
+    lines += ["            " + line for line in body]
+    lines += [
+        "    except (_StructError, IndexError):",
+        "        raise _ProtocolError(f'truncated rows: row {len(rows)} of {count} ends past the body') from None",
+        "    except UnicodeDecodeError as exc:",
+        "        raise _ProtocolError(f'row {len(rows)}: invalid text value: {exc}') from None",
+        "    return rows, at",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@functools.lru_cache(maxsize=1024)
+def row_function(types: tuple[CqlType, ...]) -> tuple[RowFunction, str]:
+    """The specialised row function for ``types`` and its source (for debugging and tests).
+
+    Example:
+        >>> from aiocql.types.cqltypes import INT, TEXT
+        >>> fn, source = row_function((INT, TEXT))
+        >>> data = bytes.fromhex("00000004" "00000007" "00000002" "6869") + bytes(PADDING)
+        >>> fn(data, 0, 1, len(data) - PADDING)
+        ([(7, 'hi')], 14)
+    """
+    env: dict[str, Any] = {
+        "_len": struct.Struct(">i").unpack_from,
+        "_StructError": struct.error,
+        "_ProtocolError": ProtocolError,
+        "_fromtimestamp": _dt.datetime.fromtimestamp,
+        "_UTC": _dt.UTC,
+        "_timestamp_from_ms": timestamp_from_ms,
+        "_uuid_from_int": uuid_from_int,
+        "_UUID": uuid.UUID,
+        "_new": object.__new__,
+        "_set_int": UUID_SLOT_SETTERS[0] if UUID_SLOT_SETTERS else None,
+        "_set_safe": UUID_SLOT_SETTERS[1] if UUID_SLOT_SETTERS else None,
+        "_SAFE": uuid.SafeUUID.unknown,
+        "_from_bytes": int.from_bytes,
+        "_fromordinal": _dt.date.fromordinal,
+        "_Date": Date,
+        "_decimal_at": _decimal_at,
+    }
+    if len(types) > _MAX_COLUMNS:
+        return _generic(types), "# generic loop"
+    source = _source(types, env)
+    exec(compile(source, f"<aiocql row decoder {len(types)} columns>", "exec"), env)
+    function: RowFunction = env["decode_rows"]
+    return function, source
+
+
+def _generic(types: Sequence[CqlType]) -> RowFunction:
+    decoders = tuple(decoder_for(t) for t in types)
+    unpack_from = struct.Struct(">i").unpack_from
+
+    def decode_rows(data: bytes, at: int, count: int, length: int) -> tuple[list[tuple[object, ...]], int]:
+        rows: list[tuple[object, ...]] = []
+        try:
+            for _ in range(count):
+                row: list[object] = []
+                for decode in decoders:
+                    size = unpack_from(data, at)[0]
+                    at += 4
+                    if size < 0:
+                        row.append(None)
+                        continue
+                    end = at + size
+                    if end > length:
+                        raise struct.error("value past the end")
+                    row.append(decode(data[at:end]))
+                    at = end
+                rows.append(tuple(row))
+        except struct.error:
+            raise ProtocolError(f"truncated rows: row {len(rows)} of {count} ends past the body") from None
+        return rows, at
+
+    return decode_rows
