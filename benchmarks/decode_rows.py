@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from aiocql.types import cqltypes as ct
 from aiocql.types.codecs import encoder_for
@@ -110,7 +111,7 @@ def main() -> None:
     try:
         from cassandra import protocol as cprotocol
 
-        def theirs(handler: type) -> Callable[[], object]:
+        def theirs(handler: Any) -> Callable[[], object]:
             return lambda: handler.decode_message(5, {}, 0, 0, 0x08, body, None, None).parsed_rows
 
         check = theirs(cprotocol.ProtocolHandler)()

@@ -129,67 +129,87 @@ def _slow_group(decoders: Sequence[Decoder]) -> Callable[[bytes, int, int], tupl
     return slow
 
 
+def _fixed_spec(t: CqlType) -> tuple[str, int, str | None] | None:
+    return _FIXED.get(t.name) if isinstance(t, NativeType) else None
+
+
+def _group_lines(types: Sequence[CqlType], group: list[int], env: dict[str, Any], read_next: bool) -> list[str]:
+    """One struct call for a group of fixed-size columns (and the [bytes] length of the next column
+    when ``read_next``, left in ``_n`` with ``at`` past it, as a variable column expects)."""
+    first = group[0]
+    specs = [_fixed_spec(types[c]) or ("", 0, None) for c in group]
+    size = sum(4 + spec[1] for spec in specs)
+    env[f"_g{first}"] = struct.Struct(
+        ">" + "".join("i" + code for code, _, _ in specs) + ("i" if read_next else "")
+    ).unpack_from
+    env[f"_slow{first}"] = _slow_group([decoder_for(types[c]) for c in group])
+    targets = ", ".join(f"_n{c}, v{c}" for c in group) + (", _n" if read_next else "")
+    checks = " and ".join(f"_n{c} == {spec[1]}" for c, spec in zip(group, specs, strict=True))
+    lines = [f"{targets} = _g{first}(data, at)", f"if {checks}:", f"    at += {size + 4 * read_next}"]
+    for c, (_, _, kind) in zip(group, specs, strict=True):
+        if kind is not None:
+            lines += ["    " + line for line in _conversion(kind, f"v{c}")]
+    lines += ["else:", f"    ({', '.join(f'v{c}' for c in group)},), at = _slow{first}(data, at, length)"]
+    if read_next:
+        lines += ["    _n = _len(data, at)[0]", "    at += 4"]
+    return lines
+
+
+def _variable_lines(t: CqlType, i: int, env: dict[str, Any], length_read: bool) -> list[str]:
+    """Decode variable column ``i``; its length is read here unless a group already left it in ``_n``."""
+    env[f"_d{i}"] = decoder_for(t)
+    inline = _INLINE_VARIABLE.get(t.name) if isinstance(t, NativeType) else None
+    expression = f"_d{i}(data[at:end])" if inline is None else inline.replace("{i}", str(i))
+    return [
+        *([] if length_read else ["_n = _len(data, at)[0]", "at += 4"]),
+        "if _n < 0:",
+        f"    v{i} = None",
+        "else:",
+        "    end = at + _n",
+        "    if end > length:",
+        "        raise _StructError",
+        f"    v{i} = {expression}",
+        "    at = end",
+    ]
+
+
 def _source(types: Sequence[CqlType], env: dict[str, Any]) -> str:
+    body: list[str] = []
+    i = 0
+    n = len(types)
+    length_read = False  # whether the previous group already read this column's [bytes] length
+    while i < n:
+        spec = _fixed_spec(types[i])
+        if spec is None:
+            body += _variable_lines(types[i], i, env, length_read)
+            length_read = False
+            i += 1
+            continue
+        group = [i]
+        size = 4 + spec[1]
+        while i + len(group) < n:
+            nxt = _fixed_spec(types[i + len(group)])
+            if nxt is None or size + 4 + nxt[1] > _MAX_GROUP_BYTES:
+                break
+            group.append(i + len(group))
+            size += 4 + nxt[1]
+        i += len(group)
+        length_read = i < n and _fixed_spec(types[i]) is None
+        body += _group_lines(types, group, env, length_read)
+    body += [
+        "if at > length:",
+        "    raise _StructError",
+        f"append_row(({''.join(f'v{c}, ' for c in range(n))}))",
+    ]
+    # Every helper is bound as a keyword-only default: LOAD_FAST in the loop, not LOAD_GLOBAL.
+    helpers = ", ".join(f"{name}={name}" for name in env if name.startswith("_"))
     lines = [
-        "def decode_rows(data, at, count, length):",
+        f"def decode_rows(data, at, count, length, *, {helpers}):",
         "    rows = []",
         "    append_row = rows.append",
         "    try:",
         "        for _ in range(count):",
-    ]
-    body: list[str] = []
-    i = 0
-    n = len(types)
-    while i < n:
-        t = types[i]
-        fixed = _FIXED.get(t.name) if isinstance(t, NativeType) else None
-        if fixed is not None:
-            group = [i]
-            size = 4 + fixed[1]
-            while i + len(group) < n:
-                nxt = types[i + len(group)]
-                f2 = _FIXED.get(nxt.name) if isinstance(nxt, NativeType) else None
-                if f2 is None or size + 4 + f2[1] > _MAX_GROUP_BYTES:
-                    break
-                group.append(i + len(group))
-                size += 4 + f2[1]
-            specs = [_FIXED[types[c].name] for c in group]  # type: ignore[attr-defined]
-            g = f"_g{i}"
-            env[g] = struct.Struct(">" + "".join("i" + code for code, _, _ in specs)).unpack_from
-            env[f"_slow{i}"] = _slow_group([decoder_for(types[c]) for c in group])
-            targets = ", ".join(f"_n{c}, v{c}" for c in group)
-            checks = " and ".join(f"_n{c} == {spec[1]}" for c, spec in zip(group, specs, strict=True))
-            body.append(f"{targets} = {g}(data, at)")
-            body.append(f"if {checks}:")
-            body.append(f"    at += {size}")
-            for c, (_, _, kind) in zip(group, specs, strict=True):
-                if kind is not None:
-                    body.extend("    " + line for line in _conversion(kind, f"v{c}"))
-            body.append("else:")
-            body.append(f"    ({', '.join(f'v{c}' for c in group)},), at = _slow{i}(data, at, length)")
-            i += len(group)
-            continue
-        inline = _INLINE_VARIABLE.get(t.name) if isinstance(t, NativeType) else None
-        env[f"_d{i}"] = decoder_for(t)
-        inline = f"_d{i}(data[at:end])" if inline is None else inline.replace("{i}", str(i))
-        body += [
-            "_n = _len(data, at)[0]",
-            "at += 4",
-            "if _n < 0:",
-            f"    v{i} = None",
-            "else:",
-            "    end = at + _n",
-            "    if end > length:",
-            "        raise _StructError",
-            f"    v{i} = {inline}",
-            "    at = end",
-        ]
-        i += 1
-    body.append("if at > length:")
-    body.append("    raise _StructError")
-    body.append(f"append_row(({''.join(f'v{c}, ' for c in range(n))}))")
-    lines += ["            " + line for line in body]
-    lines += [
+        *("            " + line for line in body),
         "    except (_StructError, IndexError):",
         "        raise _ProtocolError(f'truncated rows: row {len(rows)} of {count} ends past the body') from None",
         "    except UnicodeDecodeError as exc:",
