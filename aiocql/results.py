@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections import namedtuple
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -38,12 +39,28 @@ def tuple_factory(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[A
     return rows
 
 
+_EDGE_JUNK = re.compile(r"^[^a-zA-Z0-9]+|[^a-zA-Z0-9_]+$")
+_INNER_JUNK = re.compile(r"[^a-zA-Z0-9_]")
+
+
+def _clean_name(name: str) -> str:
+    """A column name as a Python identifier, as cassandra-driver does: ``[applied]`` -> ``applied``,
+    ``writetime(v)`` -> ``writetime_v``."""
+    return _INNER_JUNK.sub("_", _EDGE_JUNK.sub("", name))
+
+
 @lru_cache(maxsize=512)
 def _row_class(names: tuple[str, ...]) -> Any:
+    """The namedtuple class of a result's rows, built once per set of column names.
+
+    Example:
+        >>> _row_class(("[applied]", "k", "writetime(v)"))._fields
+        ('applied', 'k', 'writetime_v')
+    """
     try:
         return namedtuple("Row", names)
-    except ValueError:  # a name that is not an identifier (e.g. "count(*)"): rename it positionally
-        return namedtuple("Row", names, rename=True)
+    except ValueError:  # not identifiers (e.g. "[applied]"): clean them; what still clashes is renamed _N
+        return namedtuple("Row", [_clean_name(n) for n in names], rename=True)
 
 
 def named_tuple_factory(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[Any]:

@@ -16,12 +16,23 @@ from typing import Any
 
 from aiocql.connection.auth import AuthProvider
 from aiocql.connection.connection import Connection, ConnectionOptions, negotiate
-from aiocql.errors import ConnectionClosed, NoHostAvailable
+from aiocql.errors import AuthenticationError, ConnectionClosed, CqlError, NoHostAvailable
 from aiocql.policies.retry import DefaultRetryPolicy, RetryPolicy
 from aiocql.pool.host_pool import HostPool
 from aiocql.protocol.constants import Consistency
 from aiocql.results import RowFactory, named_tuple_factory
 from aiocql.session.session import Session, SessionDefaults, use_keyspace
+
+
+def _no_host(errors: dict[str, BaseException]) -> CqlError:
+    """The error of a failed connect: NoHostAvailable, or AuthenticationError when every host refused
+    the credentials (a configuration problem to fix, not a host problem to wait out)."""
+    failure = NoHostAvailable("could not connect to any contact point", errors)
+    if errors and all(isinstance(e, AuthenticationError) for e in errors.values()):
+        auth = AuthenticationError(f"authentication failed: {'; '.join(f'{h}: {e}' for h, e in errors.items())}")
+        auth.__cause__ = failure
+        return auth
+    return failure
 
 
 async def resolve(host: str, port: int) -> list[str]:
@@ -121,10 +132,14 @@ class Cluster:
             except OSError as exc:
                 errors[point] = exc
         version = await self._negotiate(hosts, errors)
+        made: list[Session] = []
 
         async def setup(conn: Connection) -> None:
-            if keyspace is not None:
-                await use_keyspace(conn, keyspace)
+            # A connection opened later (refill, reconnect) joins the session's *current* keyspace,
+            # which a USE may have changed since connect().
+            current = made[0].keyspace if made else keyspace
+            if current is not None:
+                await use_keyspace(conn, current)
 
         pools = [HostPool(h, self.options, version=version, size=self.connections_per_host, setup=setup) for h in hosts]
         results = await asyncio.gather(*(p.open() for p in pools), return_exceptions=True)
@@ -136,8 +151,10 @@ class Cluster:
             else:
                 live.append(pool)
         if not live:
-            raise NoHostAvailable("could not connect to any contact point", errors)
+            raise _no_host(errors)
         session = Session(live, self.defaults, keyspace)
+        made.append(session)
+        self.sessions = [s for s in self.sessions if not s.is_closed]
         self.sessions.append(session)
         return session
 
@@ -155,7 +172,7 @@ class Cluster:
             await conn.close()
             self.protocol_version = version
             return version
-        raise NoHostAvailable("could not connect to any contact point", errors)
+        raise _no_host(errors)
 
     async def close(self) -> None:
         """Close every session (draining in-flight requests briefly). Closing twice is harmless."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiocql.connection.connection import Connection
-from aiocql.errors import ConnectionClosed, InvalidValueError
+from aiocql.errors import ConnectionClosed, InvalidValueError, ProtocolError
 from aiocql.errors.server import Unprepared
 from aiocql.policies.retry import DefaultRetryPolicy, RetryPolicy
 from aiocql.policies.timestamps import MonotonicTimestampGenerator
@@ -119,20 +119,21 @@ class Session:
             query = query.bind(parameters)
         elif parameters is not None and not isinstance(query, SimpleStatement):
             raise InvalidValueError(f"{type(query).__name__} carries its own values: pass no parameters")
+        defaults = self.defaults
         call = _Call(
-            consistency=consistency_level or query.consistency_level or self.defaults.consistency_level,
-            serial=serial_consistency_level or query.serial_consistency_level
-            or self.defaults.serial_consistency_level,
-            timeout=self.defaults.request_timeout if timeout is _DEFAULT and query.timeout is None
+            # `is not None`, not `or`: ConsistencyLevel.ANY is 0.
+            consistency=_first(consistency_level, query.consistency_level, defaults.consistency_level),
+            serial=_first(serial_consistency_level, query.serial_consistency_level, defaults.serial_consistency_level),
+            timeout=defaults.request_timeout if timeout is _DEFAULT and query.timeout is None
             else (query.timeout if timeout is _DEFAULT else timeout),
-            fetch_size=fetch_size or query.fetch_size or self.defaults.fetch_size,
+            fetch_size=fetch_size or query.fetch_size or defaults.fetch_size,
             timestamp=timestamp if timestamp is not None
-            else (self.timestamps() if self.defaults.client_timestamps else None),
+            else (self.timestamps() if defaults.client_timestamps else None),
             idempotent=query.is_idempotent if is_idempotent is None else is_idempotent,
             keyspace=keyspace or query.keyspace,
             trace=trace,
             custom_payload=custom_payload or query.custom_payload,
-            row_factory=row_factory or self.defaults.row_factory,
+            row_factory=row_factory or defaults.row_factory,
         )  # fmt: skip
         return await self._execute(query, call, paging_state)
 
@@ -179,10 +180,13 @@ class Session:
 
             def build_execute(conn: Connection) -> Request:
                 # Skip metadata only on v5, where METADATA_CHANGED tells us when our copy is stale.
-                skip = conn.version >= 5 and prepared.result_metadata is not None
+                # The reply is decoded with the metadata that matches the id sent *now*: a re-prepare
+                # (after UNPREPARED) or another reply may replace the statement's copy meanwhile.
+                meta = prepared.result_metadata if conn.version >= 5 else None
+                call.sent_metadata = meta
                 return Execute(
                     prepared.query_id,
-                    params(values, skip, conn.version),
+                    params(values, meta is not None, conn.version),
                     prepared.result_metadata_id if conn.version >= 5 else None,
                 )
 
@@ -209,6 +213,7 @@ class Session:
             raise InvalidValueError("a BatchStatement needs at least one statement")
 
         def build_batch(conn: Connection) -> Request:
+            self._check_keyspace(conn, keyspace)
             return Batch(
                 children, stmt.batch_type, call.consistency, call.serial, call.timestamp,
                 keyspace if conn.version >= 5 else None,
@@ -238,7 +243,7 @@ class Session:
             _session=self,
         )
         if isinstance(response, RowsResult):
-            meta = self._rows_metadata(response, stmt)
+            meta = self._rows_metadata(response, stmt, call)
             rows = meta.decoder.decode_rows(response.buffer, response.offset, response.rows_count)
             rs.current_rows = call.row_factory(meta.names, rows)
             rs.column_names = meta.names
@@ -247,22 +252,26 @@ class Session:
             if rs.paging_state is not None:
 
                 async def next_page(state: bytes) -> ResultSet:
+                    self._check_open()
                     return await self._execute(stmt, call, state)
 
                 rs._next_page = next_page
         elif isinstance(response, SetKeyspaceResult):
+            # USE through execute(): every connection (and every one opened later) must follow, or
+            # the next statement would run in whichever keyspace its connection happens to be in.
             conn.keyspace = response.keyspace
+            await self.set_keyspace(response.keyspace)
         elif isinstance(response, SchemaChangeResult):
             rs.schema_agreement = await wait_for_schema_agreement(conn, self.defaults.schema_agreement_wait)
         return rs
 
-    def _rows_metadata(self, response: RowsResult, stmt: Statement) -> ResultMetadata:
+    def _rows_metadata(self, response: RowsResult, stmt: Statement, call: _Call) -> ResultMetadata:
         md = response.metadata
         prepared = stmt.prepared if isinstance(stmt, BoundStatement) else None
         if md.columns is None:
-            if prepared is None or prepared.result_metadata is None:
-                raise InvalidValueError("the server sent rows without metadata for a statement we have none for")
-            return prepared.result_metadata
+            if call.sent_metadata is None:
+                raise ProtocolError("the server sent rows without metadata for a statement we have none for")
+            return call.sent_metadata
         meta = metadata_for(md.columns)
         if prepared is not None and (md.metadata_changed or prepared.result_metadata is None):
             prepared.result_metadata = meta  # the table changed: later executions decode with this
@@ -292,7 +301,12 @@ class Session:
         self._preparing[key] = fut
         try:
             wait = self.defaults.request_timeout if timeout is _DEFAULT else timeout
-            spec = RequestSpec(lambda conn: Prepare(query, keyspace if conn.version >= 5 else None), True)
+
+            def build(conn: Connection) -> Request:
+                self._check_keyspace(conn, keyspace)
+                return Prepare(query, keyspace if conn.version >= 5 else None)
+
+            spec = RequestSpec(build, True)
             response, _ = await run_with_deadline(self.pools, self.plan, spec, self.defaults.retry_policy, wait)
             if not isinstance(response, PreparedResult):
                 raise InvalidValueError(f"PREPARE returned {type(response).__name__}")
@@ -316,6 +330,11 @@ class Session:
             if isinstance(response, PreparedResult):
                 if response.query_id != prepared.query_id:
                     prepared.query_id = response.query_id
+                # The statement may have been evicted because its table changed (ALTER TABLE): the
+                # new metadata id comes with new columns. Replace both together, or the next EXECUTE
+                # would skip metadata under the new id and have its rows decoded with the old columns.
+                columns = response.result_metadata.columns
+                prepared.result_metadata = metadata_for(columns) if columns else None
                 prepared.result_metadata_id = response.result_metadata_id
 
         return reprepare
@@ -337,7 +356,8 @@ class Session:
         self.keyspace = keyspace
         for pool in self.pools:
             for conn in list(pool.connections):
-                await use_keyspace(conn, keyspace)
+                if conn.keyspace != keyspace and not conn.is_closed:
+                    await use_keyspace(conn, keyspace)
 
     # -- closing ------------------------------------------------------------------------------------
     @property
@@ -375,6 +395,12 @@ class _Call:
     trace: bool
     custom_payload: Mapping[str, bytes] | None
     row_factory: RowFactory
+    sent_metadata: ResultMetadata | None = None  # the result metadata an EXECUTE skipped (v5)
+
+
+def _first(*values: Any) -> Any:
+    """The first value that is not None (unlike ``or``, keeps falsy settings such as ``Consistency.ANY``)."""
+    return next((v for v in values if v is not None), None)
 
 
 def _options_of(stmt: SimpleStatement) -> dict[str, Any]:
