@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import datetime as _dt
+import functools
 import ipaddress
 import keyword
 import re
@@ -446,20 +447,23 @@ def _fields_decoder(what: str, decoders: list[Decoder], make: Callable[[list[obj
 _NON_IDENT = re.compile(r"\W|^(?=\d)")
 
 
+@functools.lru_cache(maxsize=1024)
 def udt_class(t: UdtType) -> type[Any]:
-    """The namedtuple class a UDT decodes to (fields that are not identifiers become ``_0``...).
+    """The namedtuple class a UDT decodes to, one per UDT type (fields that are not identifiers
+    are renamed ``_<index>``; the class keeps the CQL names in ``_cql_fields``).
 
     Example:
         >>> from aiocql.types.cqltypes import INT, TEXT, UdtType
         >>> cls = udt_class(UdtType("ks", "address", ("street", "zip code"), (TEXT, INT)))
-        >>> cls("Main St", 12345)
-        address(street='Main St', _1=12345)
+        >>> cls("Main St", 12345), cls._cql_fields
+        (address(street='Main St', _1=12345), ('street', 'zip code'))
     """
     name = _NON_IDENT.sub("_", t.name) or "udt"
     if keyword.iskeyword(name) or name.startswith("_"):
         name = "udt_" + name
     cls = collections.namedtuple(name, t.field_names, rename=True)  # type: ignore[misc]
     cls.__doc__ = f"Value of user type {t.keyspace}.{t.name}: fields {', '.join(t.field_names)}"
+    cls._cql_fields = t.field_names  # type: ignore[attr-defined]
     result: type[Any] = cls
     return result
 

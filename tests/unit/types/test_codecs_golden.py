@@ -13,6 +13,7 @@ import pytest
 from aiocql.errors import ProtocolError
 from aiocql.types import cqltypes as ct
 from aiocql.types.codecs import decoder_for, encoder_for
+from aiocql.types.decoders import udt_class
 from aiocql.types.values import EMPTY, Date, Duration, FrozenMap, Time
 
 UTC = dt.UTC
@@ -166,6 +167,11 @@ def test_decode_forms() -> None:
     assert v == {(9,)}
     udt = decoder_for(ct.UdtType("ks", "u", ("a", "b"), (ct.INT, ct.TEXT)))(bytes.fromhex("0000000400000001"))
     assert udt == (1, None) and udt.a == 1 and udt.b is None  # type: ignore[attr-defined]
+    assert type(udt) is udt_class(ct.UdtType("ks", "u", ("a", "b"), (ct.INT, ct.TEXT)))
+    in_set = decoder_for(ct.SetType(ct.UdtType("ks", "u", ("a", "b"), (ct.INT, ct.TEXT))))(
+        bytes.fromhex("000000010000000c0000000400000001ffffffff")
+    )
+    assert in_set == {(1, None)} and type(next(iter(in_set))) is type(udt)
 
 
 def test_timestamp_is_aware_utc() -> None:

@@ -122,7 +122,7 @@ def test_fast_uuid(value: int) -> None:
 
 
 @pytest.mark.parametrize("t", NATIVES, ids=str)
-def test_every_native_alone(t: ct.CqlType) -> None:
+def test_every_native_alone(t: ct.NativeType) -> None:
     cells = [b"\xff\xff\xff\xff", b"\x00\x00\x00\x00"]
     value = {"ascii": "a", "text": "é", "blob": b"x", "boolean": True, "uuid": uuid.UUID(int=3),
              "timeuuid": uuid.UUID("00112233-4455-1677-8899-aabbccddeeff"), "inet": "::1",
