@@ -1,0 +1,635 @@
+"""An in-process fake CQL server for fault-injection tests: scripted replies, delays, errors, drops.
+
+It speaks the native protocol v4 and v5 (v5 framing starts after READY/AUTHENTICATE, optional LZ4)
+with :mod:`aiocql.protocol` and answers sensibly by default: STARTUP (READY, or AUTHENTICATE when
+``authenticator`` is set, then PLAIN SASL), OPTIONS, REGISTER, PREPARE (ids it remembers, so an
+unknown id gets UNPREPARED like a restarted node), ``USE ks``, ``SELECT ... FROM system.local``
+and the peers tables (enough for schema agreement polling); any other SELECT gets an empty page
+and anything else a Void result. A request in a version not in ``versions`` gets the server's
+"Invalid or unsupported protocol version" error and the connection is closed, so a driver falls
+back to a lower version on a fresh socket.
+
+Rules change the answers. :meth:`FakeServer.on` matches requests by opcode and predicate; the newest
+matching rule wins; ``times`` limits how often it applies; ``delay`` holds the reply back. A rule's
+``reply`` is a :class:`~aiocql.testing.replies.Reply`, an action (:data:`NO_REPLY`, :data:`CLOSE`,
+:data:`ABORT`), or a function of the :class:`ReceivedRequest` (plain or ``async``) returning one of
+those, or ``None`` for the default answer. Every request is recorded in :attr:`FakeServer.requests`.
+
+Example:
+    >>> from aiocql.errors.server import Overloaded
+    >>> async def demo():
+    ...     async with FakeServer() as server:
+    ...         server.on(Opcode.QUERY, match=lambda r: "kv" in r.query, reply=Error(Overloaded("busy")), times=1)
+    ...         server.on(Opcode.QUERY, match=lambda r: "slow" in r.query, reply=Void(), delay=0.5)
+    ...         ...  # point a Cluster at server.host, port=server.port
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import inspect
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias, cast
+
+from aiocql.errors.base import ProtocolError
+from aiocql.errors.server import BadCredentials, InternalServerError, ProtocolErrorFromServer, Unprepared
+from aiocql.protocol.compression import Compressor, Lz4Compressor
+from aiocql.protocol.constants import HeaderFlag, Opcode
+from aiocql.protocol.decoder import FrameDecoder
+from aiocql.protocol.envelope import Envelope, encode_envelope
+from aiocql.protocol.frames import V5FrameEncoder
+from aiocql.protocol.primitives import read_bytes_map
+from aiocql.protocol.requests import AuthResponse, Batch, BatchPrepared, Execute, Prepare, Query, Startup
+from aiocql.testing.polling import wait_until
+from aiocql.testing.replies import (
+    ABORT,
+    CLOSE,
+    NO_REPLY,
+    Action,
+    Authenticate,
+    AuthSuccess,
+    CloseConnection,
+    Column,
+    Error,
+    Event,
+    NoReply,
+    Prepared,
+    Raw,
+    Ready,
+    ReceivedRequest,
+    Reply,
+    Rows,
+    SchemaChange,
+    SetKeyspace,
+    Supported,
+    Void,
+    prepared_id,
+)
+from aiocql.testing.requestcodec import decode_request
+from aiocql.types.cqltypes import BLOB, INET, INT, TEXT, UUID, CqlType, SetType
+
+__all__ = [
+    "ABORT",
+    "CLOSE",
+    "NO_REPLY",
+    "Column",
+    "Error",
+    "Event",
+    "FakeServer",
+    "Opcode",
+    "Prepared",
+    "Raw",
+    "Ready",
+    "ReceivedRequest",
+    "Rows",
+    "Rule",
+    "SchemaChange",
+    "ServerConnection",
+    "SetKeyspace",
+    "Supported",
+    "Void",
+    "start_fake_servers",
+]
+
+Outcome: TypeAlias = Reply | Action
+Handler: TypeAlias = Callable[[ReceivedRequest], "Outcome | Awaitable[Outcome | None] | None"]
+"""A function deciding the answer to one request; ``None`` means the server's default answer."""
+
+_DEFAULT_AUTHENTICATOR = "org.apache.cassandra.auth.PasswordAuthenticator"
+_STARTUP_REPLIES = (Opcode.READY, Opcode.AUTHENTICATE)
+_UNSUPPORTED = "Invalid or unsupported protocol version ({version}); supported versions are ({supported})"
+
+
+@dataclass(eq=False)
+class Rule:
+    """One scripted answer (see :meth:`FakeServer.on`). ``hits`` counts the requests it answered."""
+
+    opcodes: frozenset[Opcode] | None
+    match: Callable[[ReceivedRequest], bool] | None
+    reply: Outcome | Handler | None
+    delay: float = 0.0
+    times: int | None = None
+    hits: int = 0
+    server: FakeServer | None = field(default=None, repr=False)
+
+    def matches(self, req: ReceivedRequest) -> bool:
+        """True if this rule applies to ``req`` (and has uses left)."""
+        if self.times is not None and self.hits >= self.times:
+            return False
+        if self.opcodes is not None and req.opcode not in self.opcodes:
+            return False
+        return self.match is None or bool(self.match(req))
+
+    def remove(self) -> None:
+        """Stop applying this rule."""
+        if self.server is not None and self in self.server.rules:
+            self.server.rules.remove(self)
+
+
+class ServerConnection(asyncio.Protocol):
+    """The server side of one client connection: decoding, framing and writing replies."""
+
+    def __init__(self, server: FakeServer, conn_id: int) -> None:
+        self.server = server
+        self.id = conn_id
+        self.transport: asyncio.Transport | None = None
+        self.version: int | None = None
+        self.decoder = FrameDecoder()
+        self.compressor: Compressor | None = None  # v4 envelope compression, after READY
+        self.frame_encoder: V5FrameEncoder | None = None  # v5 framing, after READY/AUTHENTICATE
+        self.startup_options: dict[str, str] = {}
+        self.keyspace: str | None = None
+        self.closed = asyncio.get_running_loop().create_future()
+        self._outbox: list[bytes] = []
+        self._flush_handle: asyncio.Handle | None = None
+
+    # -- asyncio.Protocol ---------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self.server._connection_made(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.version is None and data:
+            self.version = data[0] & 0x7F
+        try:
+            envelopes = self.decoder.feed(data)
+        except ProtocolError as exc:
+            self.server.errors.append(exc)
+            self.abort()
+            return
+        for env in envelopes:
+            self.server._dispatch(self, env)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+        self.server._connection_lost(self)
+
+    # -- state --------------------------------------------------------------------------------------
+    @property
+    def is_open(self) -> bool:
+        """True until the connection closes."""
+        return not self.closed.done()
+
+    @property
+    def framed(self) -> bool:
+        """True once replies travel in v5 frames."""
+        return self.frame_encoder is not None
+
+    # -- writing ------------------------------------------------------------------------------------
+    def send(self, stream: int, reply: Reply, *, request: ReceivedRequest | None = None) -> None:
+        """Write ``reply`` on ``stream`` (-1 for an event). Replies written in one loop iteration share a
+        v5 frame. The reply to STARTUP switches compression and v5 framing on, as a server does."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        version = self.version or 4
+        opcode, flags, body = reply.encode(version)
+        switch = request is not None and request.opcode == Opcode.STARTUP and opcode in _STARTUP_REPLIES
+        compressor = self.compressor if self.frame_encoder is None else None
+        if switch and version < 5 and self.startup_options.get("COMPRESSION") == "lz4":
+            compressor = Lz4Compressor()  # v4: the reply to STARTUP is already compressed
+        self._outbox.append(encode_envelope(version, flags, stream, opcode, body, compressor, response=True))
+        self.server.replies_sent += 1
+        if switch:
+            self._flush()  # this reply leaves unframed; everything after it is framed (v5)
+            self._start_session(version)
+        elif self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
+
+    def push_event(self, event: Event) -> None:
+        """Push an EVENT on stream -1."""
+        self.send(-1, event)
+
+    def _start_session(self, version: int) -> None:
+        lz4 = self.startup_options.get("COMPRESSION") == "lz4"
+        if version >= 5:
+            compressor = Lz4Compressor() if lz4 else None
+            self.decoder.start_v5_framing(compressor)
+            self.frame_encoder = V5FrameEncoder(compressor)
+        elif lz4:
+            self.compressor = Lz4Compressor()
+            self.decoder.compressor = self.compressor
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        out, self._outbox = self._outbox, []
+        if not out or self.transport is None or self.transport.is_closing():
+            return
+        data = self.frame_encoder.encode(out) if self.frame_encoder is not None else b"".join(out)
+        self.transport.write(data)
+
+    def close(self) -> None:
+        """Close gracefully (FIN) after what is already written."""
+        self._flush()
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        """Close at once (RST), dropping unsent replies."""
+        self._outbox.clear()
+        if self.transport is not None:
+            self.transport.abort()
+
+    def __repr__(self) -> str:
+        return f"<ServerConnection #{self.id} v{self.version} {'open' if self.is_open else 'closed'}>"
+
+
+class FakeServer:
+    """A scriptable CQL server on ``host`` (an ephemeral port unless ``port`` is given).
+
+    ``versions`` are the protocol versions it accepts; ``authenticator`` turns on SASL PLAIN with
+    ``credentials``; ``release_version`` and ``cluster_name`` show up in ``system.local``.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        versions: Sequence[int] = (4, 5),
+        authenticator: str | None = None,
+        credentials: tuple[str, str] = ("cassandra", "cassandra"),
+        release_version: str = "5.0.6",
+        cluster_name: str = "fake",
+        schema_version: uuid.UUID | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.versions = tuple(versions)
+        self.authenticator = authenticator
+        self.credentials = credentials
+        self.release_version = release_version
+        self.cluster_name = cluster_name
+        self.schema_version = schema_version or uuid.uuid4()
+        self.host_id = uuid.uuid4()
+        self.rules: list[Rule] = []
+        self.requests: list[ReceivedRequest] = []
+        self.connections: list[ServerConnection] = []
+        self.errors: list[BaseException] = []
+        self.prepared: dict[bytes, str] = {}
+        self.replies_sent = 0
+        self.pending = 0  # replies scheduled for later (delays, async handlers) and not sent yet
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._reading_paused = False
+        self._next_id = 0
+
+    # -- lifetime -----------------------------------------------------------------------------------
+    async def start(self) -> FakeServer:
+        """Start listening; ``port`` is set to the bound port."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._new_connection, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        """Stop listening, drop every connection and cancel scheduled replies."""
+        if self._server is not None:
+            self._server.close()
+        for conn in self.connections:
+            conn.abort()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+            self._server = None
+
+    async def __aenter__(self) -> FakeServer:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """(host, port) to connect to."""
+        return self.host, self.port
+
+    # -- scripting ----------------------------------------------------------------------------------
+    def on(
+        self,
+        opcode: Opcode | Iterable[Opcode] | None = None,
+        *,
+        match: Callable[[ReceivedRequest], bool] | None = None,
+        reply: Outcome | Handler | None = None,
+        delay: float = 0.0,
+        times: int | None = None,
+    ) -> Rule:
+        """Script the answer to requests with ``opcode`` (any if None) for which ``match`` is true.
+
+        ``reply=None`` keeps the default answer (useful with ``delay``). Newest rules are tried first.
+
+        Example:
+            >>> server.on(Opcode.EXECUTE, reply=NO_REPLY, times=1)  # doctest: +SKIP
+        """
+        if opcode is None:
+            opcodes = None
+        elif isinstance(opcode, Opcode):
+            opcodes = frozenset((opcode,))
+        else:
+            opcodes = frozenset(opcode)
+        rule = Rule(opcodes, match, reply, delay, times, server=self)
+        self.rules.insert(0, rule)
+        return rule
+
+    def clear_rules(self) -> None:
+        """Back to the default answers."""
+        self.rules.clear()
+
+    def forget_prepared(self) -> None:
+        """Forget every prepared statement (as a restart does): EXECUTE then gets UNPREPARED."""
+        self.prepared.clear()
+
+    # -- observing ----------------------------------------------------------------------------------
+    def received(
+        self, opcode: Opcode | None = None, match: Callable[[ReceivedRequest], bool] | None = None
+    ) -> list[ReceivedRequest]:
+        """The requests received so far, optionally only those with ``opcode`` matching ``match``."""
+        return [r for r in self.requests if (opcode is None or r.opcode == opcode) and (match is None or match(r))]
+
+    async def wait_for_requests(
+        self,
+        count: int,
+        opcode: Opcode | None = None,
+        match: Callable[[ReceivedRequest], bool] | None = None,
+        *,
+        timeout: float = 5.0,
+    ) -> list[ReceivedRequest]:
+        """Wait until at least ``count`` matching requests arrived; return them."""
+
+        def enough() -> list[ReceivedRequest]:
+            found = self.received(opcode, match)
+            return found if len(found) >= count else []
+
+        return await wait_until(
+            enough,
+            timeout=timeout,
+            message=lambda: f"{len(self.received(opcode, match))} of {count} requests arrived",
+        )
+
+    @property
+    def open_connections(self) -> list[ServerConnection]:
+        """The client connections still open."""
+        return [c for c in self.connections if c.is_open]
+
+    # -- faults -------------------------------------------------------------------------------------
+    def drop_connections(self, *, abort: bool = True) -> None:
+        """Close every open connection: RST (``abort``) or FIN."""
+        for conn in self.open_connections:
+            if abort:
+                conn.abort()
+            else:
+                conn.close()
+
+    def pause_reading(self) -> None:
+        """Stop reading from every connection (new ones too): clients' writes back up."""
+        self._reading_paused = True
+        for conn in self.open_connections:
+            if conn.transport is not None:
+                conn.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Read again after :meth:`pause_reading`."""
+        self._reading_paused = False
+        for conn in self.open_connections:
+            if conn.transport is not None:
+                conn.transport.resume_reading()
+
+    # -- internals ----------------------------------------------------------------------------------
+    def _new_connection(self) -> ServerConnection:
+        self._next_id += 1
+        return ServerConnection(self, self._next_id)
+
+    def _connection_made(self, conn: ServerConnection) -> None:
+        self.connections.append(conn)
+        if self._reading_paused and conn.transport is not None:
+            conn.transport.pause_reading()
+
+    def _connection_lost(self, conn: ServerConnection) -> None:
+        pass
+
+    def _dispatch(self, conn: ServerConnection, env: Envelope) -> None:
+        loop = asyncio.get_running_loop()
+        body: bytes | memoryview = env.body
+        payload = None
+        try:
+            if env.flags & HeaderFlag.CUSTOM_PAYLOAD:
+                payload, pos = read_bytes_map(body, 0, "custom payload")
+                body = body[pos:]
+            message = decode_request(env.opcode, body, env.version)
+        except ProtocolError as exc:
+            if env.version not in self.versions:
+                self._refuse(conn, env)
+                return
+            self.errors.append(exc)
+            conn.send(env.stream, Error(ProtocolErrorFromServer(f"cannot decode request: {exc}")))
+            return
+        req = ReceivedRequest(
+            conn.id, env.version, env.stream, env.opcode, env.flags, message, self._query_of(message),
+            payload, loop.time(),
+        )  # fmt: skip
+        self.requests.append(req)
+        if env.version not in self.versions:
+            self._refuse(conn, env)
+            return
+        if isinstance(message, Startup):
+            conn.startup_options = dict(message.options)
+        rule = next((r for r in self.rules if r.matches(req)), None)
+        if rule is not None:
+            rule.hits += 1
+        reply = rule.reply if rule is not None else None
+        delay = rule.delay if rule is not None else 0.0
+        if delay <= 0 and not callable(reply):
+            self._answer(conn, req, reply)
+            return
+        self.pending += 1
+        task = loop.create_task(self._answer_later(conn, req, reply, delay))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer_later(
+        self, conn: ServerConnection, req: ReceivedRequest, reply: Outcome | Handler | None, delay: float
+    ) -> None:
+        try:
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if callable(reply):
+                try:
+                    result = reply(req)
+                    if inspect.isawaitable(result):
+                        result = await result
+                except Exception as exc:
+                    self.errors.append(exc)
+                    result = Error(InternalServerError(f"fake server handler failed: {exc!r}"))
+                self._answer(conn, req, result)
+            else:
+                self._answer(conn, req, reply)
+        finally:
+            self.pending -= 1
+
+    def _answer(self, conn: ServerConnection, req: ReceivedRequest, outcome: Outcome | None) -> None:
+        if outcome is None:
+            outcome = self.default_reply(req, conn)
+        if isinstance(outcome, NoReply):
+            return
+        if isinstance(outcome, CloseConnection):
+            if outcome.abort:
+                conn.abort()
+            else:
+                conn.close()
+            return
+        assert isinstance(outcome, Reply), f"a rule answered {outcome!r}"
+        if isinstance(outcome, Prepared) and isinstance(req.message, Prepare):
+            if not outcome.query_id:
+                outcome = _with_query_id(outcome, prepared_id(req.message.query, req.message.keyspace))
+            self.prepared[outcome.query_id] = req.message.query
+        conn.send(req.stream, outcome, request=req)
+
+    def _refuse(self, conn: ServerConnection, env: Envelope) -> None:
+        supported = ", ".join(f"{v}/v{v}" for v in self.versions)
+        error = ProtocolErrorFromServer(_UNSUPPORTED.format(version=env.version, supported=supported))
+        opcode, flags, body = Error(error).encode(max(self.versions))
+        if conn.transport is not None and not conn.transport.is_closing():
+            envelope = encode_envelope(max(self.versions), flags, env.stream, opcode, body, response=True)
+            conn.transport.write(envelope)
+            self.replies_sent += 1
+        conn.close()
+
+    def _query_of(self, message: object) -> str | None:
+        if isinstance(message, (Query, Prepare)):
+            return message.query
+        if isinstance(message, Execute):
+            return self.prepared.get(message.query_id)
+        if isinstance(message, Batch):
+            texts = [
+                (self.prepared.get(c.query_id) or "?") if isinstance(c, BatchPrepared) else c.query
+                for c in message.statements
+            ]
+            return "; ".join(texts)
+        return None
+
+    # -- default answers ----------------------------------------------------------------------------
+    def default_reply(self, req: ReceivedRequest, conn: ServerConnection | None = None) -> Outcome:
+        """What the server answers when no rule says otherwise (handlers may delegate to it)."""
+        msg = req.message
+        if req.opcode == Opcode.STARTUP:
+            return Authenticate(self.authenticator) if self.authenticator else Ready()
+        if isinstance(msg, AuthResponse):
+            user, password = self.credentials
+            if msg.token == b"\x00" + user.encode() + b"\x00" + password.encode():
+                return AuthSuccess()
+            return Error(BadCredentials("Provided username and/or password are incorrect"))
+        if req.opcode == Opcode.OPTIONS:
+            versions = [f"{v}/v{v}" for v in self.versions]
+            return Supported({"CQL_VERSION": ["3.4.7"], "COMPRESSION": ["lz4"], "PROTOCOL_VERSIONS": versions})
+        if req.opcode == Opcode.REGISTER:
+            return Ready()
+        if isinstance(msg, Prepare):
+            markers = msg.query.count("?")
+            return Prepared(bind=[(f"p{i}", BLOB) for i in range(markers)])
+        if isinstance(msg, Execute) and msg.query_id not in self.prepared:
+            return Error(
+                Unprepared(f"Prepared query with ID {msg.query_id.hex()} not found", statement_id=msg.query_id)
+            )
+        if isinstance(msg, Batch):
+            for child in msg.statements:
+                if isinstance(child, BatchPrepared) and child.query_id not in self.prepared:
+                    return Error(Unprepared("Prepared query not found", statement_id=child.query_id))
+            return Void()
+        if req.query is not None:
+            return self._default_query(req.query, conn)
+        return Void()
+
+    def _default_query(self, query: str, conn: ServerConnection | None) -> Reply:
+        text = query.strip()
+        use = re.match(r"(?is)use\s+\"?([\w]+)\"?\s*;?$", text)
+        if use:
+            if conn is not None:
+                conn.keyspace = use.group(1)
+            return SetKeyspace(use.group(1))
+        select = re.match(r"(?is)select\s+(.*?)\s+from\s+([\w.\"]+)", text)
+        if select is None:
+            return Void()
+        table = select.group(2).replace('"', "").lower()
+        wanted = [c.strip() for c in select.group(1).split(",")]
+        if table == "system.local":
+            local = self._local_row()
+            names = list(local) if wanted == ["*"] else wanted
+            columns = [(n, _SYSTEM_TYPES.get(n, TEXT)) for n in names]
+            return Rows(columns, [[local.get(n) for n in names]], keyspace="system", table="local")
+        names = [] if wanted == ["*"] else wanted
+        columns = [(n, _SYSTEM_TYPES.get(n, TEXT)) for n in names]
+        keyspace, _, table_name = table.rpartition(".")
+        return Rows(columns, [], keyspace=keyspace or "ks", table=table_name)
+
+    def _local_row(self) -> dict[str, object]:
+        return {
+            "key": "local",
+            "bootstrapped": "COMPLETED",
+            "broadcast_address": self.host,
+            "cluster_name": self.cluster_name,
+            "cql_version": "3.4.7",
+            "data_center": "datacenter1",
+            "host_id": self.host_id,
+            "listen_address": self.host,
+            "native_protocol_version": str(max(self.versions)),
+            "partitioner": "org.apache.cassandra.dht.Murmur3Partitioner",
+            "rack": "rack1",
+            "release_version": self.release_version,
+            "rpc_address": self.host,
+            "rpc_port": self.port,
+            "schema_version": self.schema_version,
+            "tokens": {"0"},
+        }
+
+    def __repr__(self) -> str:
+        return f"<FakeServer {self.host}:{self.port} v{'/'.join(map(str, self.versions))}>"
+
+
+_SYSTEM_TYPES: dict[str, CqlType] = {
+    "broadcast_address": INET,
+    "host_id": UUID,
+    "listen_address": INET,
+    "peer": INET,
+    "preferred_ip": INET,
+    "rpc_address": INET,
+    "native_address": INET,
+    "rpc_port": INT,
+    "native_port": INT,
+    "peer_port": INT,
+    "schema_version": UUID,
+    "tokens": SetType(TEXT),
+}
+
+
+def _with_query_id(reply: Prepared, query_id: bytes) -> Prepared:
+    return dataclasses.replace(reply, query_id=query_id)
+
+
+async def start_fake_servers(count: int, **kwargs: Any) -> list[FakeServer]:
+    """Start ``count`` fake servers on 127.0.0.1, 127.0.0.2, ... sharing one ephemeral port, so that
+    one ``Cluster(contact_points, port=...)`` reaches them all (Linux routes all of 127/8 to lo).
+
+    Example:
+        >>> servers = await start_fake_servers(2)  # doctest: +SKIP
+        >>> Cluster([s.host for s in servers], port=servers[0].port)  # doctest: +SKIP
+    """
+    for _ in range(20):
+        first = await FakeServer("127.0.0.1", **kwargs).start()
+        servers = [first]
+        try:
+            for i in range(2, count + 1):
+                servers.append(await FakeServer(f"127.0.0.{i}", first.port, **kwargs).start())
+        except OSError:  # the port is taken on another address: try another one
+            for server in servers:
+                await server.close()
+            continue
+        return servers
+    raise OSError(f"could not find a port free on 127.0.0.1..{count}")
