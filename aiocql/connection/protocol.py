@@ -143,7 +143,9 @@ class CqlProtocol(asyncio.Protocol):
 
     def abandon(self, stream: int, fut: asyncio.Future[Envelope]) -> None:
         """The caller of ``stream`` gave up (cancelled or timed out): orphan the id until its reply comes."""
-        if self.waiting.get(stream) is fut and not fut.done():
+        # Still in ``waiting`` means no reply yet. The future itself is usually already cancelled
+        # (cancelling the task cancels the future it awaits), so its state cannot tell us that.
+        if self.waiting.get(stream) is fut:
             fut.cancel()
             self.streams.orphan(stream)
 
