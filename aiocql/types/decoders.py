@@ -111,55 +111,52 @@ def _decode_decimal(data: bytes | memoryview) -> object:
     return Decimal(unscaled).scaleb(-scale, _EXACT)
 
 
-# uuid.UUID(bytes=...) validates and copies; filling the slots of a bare instance through their
+# uuid.UUID(bytes=...) validates and copies; filling the two slots of a bare instance through their
 # descriptors (which bypass UUID.__setattr__) is 2-3x faster. Checked at import, else the public way.
-_new_object = object.__new__
 _UUID = uuid.UUID
 _SAFE_UNKNOWN = uuid.SafeUUID.unknown
-_uuid_slots = (_UUID.__dict__.get("int"), _UUID.__dict__.get("is_safe"))
+_SlotSetter = Callable[[Any, Any], None]
 
 
-def _uuid_from_int_slots(value: int) -> uuid.UUID:
-    """Build a :class:`uuid.UUID` from its 128-bit integer (fast path; see :data:`uuid_from_int`).
+def _uuid_slot_setters() -> tuple[_SlotSetter, _SlotSetter] | None:
+    int_slot, safe_slot = _UUID.__dict__.get("int"), _UUID.__dict__.get("is_safe")
+    if not (isinstance(int_slot, types.MemberDescriptorType) and isinstance(safe_slot, types.MemberDescriptorType)):
+        return None
+    set_int, set_safe = int_slot.__set__, safe_slot.__set__
+    sample = int.from_bytes(bytes(range(1, 17)), "big")
+    try:
+        fast: uuid.UUID = object.__new__(_UUID)
+        set_int(fast, sample)
+        set_safe(fast, _SAFE_UNKNOWN)
+        slow = _UUID(int=sample)
+        same = fast == slow and str(fast) == str(slow) and hash(fast) == hash(slow) and fast.is_safe == slow.is_safe
+    except Exception:
+        return None
+    return (set_int, set_safe) if same else None
 
-    Example:
-        >>> _uuid_from_int_slots(1) == uuid.UUID(int=1)
-        True
-    """
+
+#: (set "int", set "is_safe") slot setters of uuid.UUID when the fast path works (the row plan
+#: inlines them), else None.
+UUID_SLOT_SETTERS: Final = _uuid_slot_setters()
+
+
+def _uuid_from_slots(value: int) -> uuid.UUID:
     u: uuid.UUID = _new_object(_UUID)
     _set_int(u, value)
     _set_safe(u, _SAFE_UNKNOWN)
     return u
 
 
-def _uuid_from_int_public(value: int) -> uuid.UUID:
-    """Build a :class:`uuid.UUID` from its 128-bit integer (portable path).
-
-    Example:
-        >>> _uuid_from_int_public(1) == uuid.UUID(int=1)
-        True
-    """
+def _uuid_from_constructor(value: int) -> uuid.UUID:
     return _UUID(int=value)
 
 
-def _fast_uuid_works() -> bool:
-    if not all(isinstance(slot, types.MemberDescriptorType) for slot in _uuid_slots):
-        return False
-    sample = int.from_bytes(bytes(range(1, 17)), "big")
-    try:
-        fast, slow = _uuid_from_int_slots(sample), _UUID(int=sample)
-        return fast == slow and str(fast) == str(slow) and hash(fast) == hash(slow) and fast.is_safe == slow.is_safe
-    except Exception:
-        return False
-
-
-if all(isinstance(slot, types.MemberDescriptorType) for slot in _uuid_slots):
-    _set_int = _uuid_slots[0].__set__  # type: ignore[union-attr]
-    _set_safe = _uuid_slots[1].__set__  # type: ignore[union-attr]
-#: (set_int, set_is_safe) slot setters when the fast path works (the row plan inlines them), else None.
-UUID_SLOT_SETTERS: Final = (_set_int, _set_safe) if _fast_uuid_works() else None
-#: Builds a :class:`uuid.UUID` from its 128-bit integer, as fast as this Python allows.
-uuid_from_int: Callable[[int], uuid.UUID] = _uuid_from_int_slots if UUID_SLOT_SETTERS else _uuid_from_int_public
+_new_object = object.__new__
+if UUID_SLOT_SETTERS is not None:
+    _set_int, _set_safe = UUID_SLOT_SETTERS
+#: Builds a :class:`uuid.UUID` from its 128-bit integer, as fast as this Python allows
+#: (e.g. ``uuid_from_int(1) == uuid.UUID(int=1)``).
+uuid_from_int: Callable[[int], uuid.UUID] = _uuid_from_slots if UUID_SLOT_SETTERS else _uuid_from_constructor
 
 
 def _decode_uuid(data: bytes | memoryview) -> object:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from aiocql.errors.base import InvalidValueError
+from aiocql.errors.base import InvalidValueError, ProtocolError
 from aiocql.types.codecs import encoder_for
 from aiocql.types.cqltypes import CqlType
 from aiocql.types.rowplan import PADDING, row_function
@@ -62,8 +62,12 @@ class RowDecoder:
         """Like :meth:`decode_rows`, also returning the position after the last row."""
         # One copy of the rest of the body (plus zero padding, see rowplan) makes every slice a
         # bytes object: faster to decode than memoryview slices, and blobs need no second copy.
+        available = len(buf) - pos
+        # Every value takes at least its 4-byte length: refuse absurd counts before allocating.
+        if count < 0 or count * 4 * len(self.column_types) > available or (not self.column_types and count > 65536):
+            raise ProtocolError(f"{count} rows of {len(self.column_types)} columns cannot fit in {available} bytes")
         data = _PAD_JOIN((buf[pos:], _PADDING))
-        rows, end = self._function(data, 0, count, len(data) - PADDING)
+        rows, end = self._function(data, 0, count, available)
         return rows, pos + end
 
 

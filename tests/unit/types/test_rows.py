@@ -72,9 +72,15 @@ def test_truncation_is_a_protocol_error(cut: int) -> None:
 
 
 def test_too_many_rows_is_a_protocol_error() -> None:
-    body = _rows([ct.INT], [(1,)])
-    with pytest.raises(ProtocolError, match=r"row 1 of 2"):
-        RowDecoder([ct.INT]).decode_rows(memoryview(body), 0, 2)
+    body = _rows([ct.INT], [(1,), (2,)])
+    with pytest.raises(ProtocolError, match=r"row 2 of 3"):
+        RowDecoder([ct.INT]).decode_rows(memoryview(body + b"\x00\x00\x00\x04"), 0, 3)
+    with pytest.raises(ProtocolError, match=r"2147483647 rows of 1 columns cannot fit in 16 bytes"):
+        RowDecoder([ct.INT]).decode_rows(memoryview(body), 0, 2**31 - 1)
+    with pytest.raises(ProtocolError, match="cannot fit"):
+        RowDecoder([]).decode_rows(memoryview(b""), 0, 2**31 - 1)
+    with pytest.raises(ProtocolError, match="cannot fit"):
+        RowDecoder([ct.INT]).decode_rows(memoryview(body), 0, -1)
 
 
 def test_a_bad_value_is_a_protocol_error() -> None:
