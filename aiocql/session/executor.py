@@ -24,6 +24,7 @@ from aiocql.protocol.envelope import Envelope
 from aiocql.protocol.message import Response
 from aiocql.protocol.requests import Request, encode_request
 from aiocql.protocol.responses import ErrorResponse, decode_response
+from aiocql.protocol.results import VoidResult
 
 if TYPE_CHECKING:
     from aiocql.pool.host_pool import HostPool
@@ -83,7 +84,8 @@ async def run(
     overloaded/server error, whatever the policy says. The caller applies the one deadline.
     """
     errors: dict[str, BaseException] = {}
-    retries = 0
+    retries = 0  # what the retry policy sees; re-preparing is not a retry
+    reprepares = 0
     hosts = plan.hosts(pools)
     pool = next(hosts, None)
     while pool is not None:
@@ -96,14 +98,16 @@ async def run(
         try:
             return await _attempt(conn, spec), conn
         except Unprepared as exc:
-            if spec.reprepare is None or retries > 2:
+            if spec.reprepare is None or reprepares > 2:
                 raise
             await spec.reprepare(conn, exc)
-            retries += 1
+            reprepares += 1
             continue  # same host, same connection's node
         except (ServerError, ConnectionError_) as exc:
             errors[pool.host] = exc
             decision = retry_policy.decide(RetryInfo(exc, retries, spec.is_idempotent))
+            if decision is RetryDecision.IGNORE:
+                return VoidResult(), conn  # the policy accepts the failure: an empty result, nothing resent
             if decision is RetryDecision.RETHROW or (not spec.is_idempotent and _unsafe_to_retry(exc)):
                 raise
             retries += 1

@@ -1,0 +1,46 @@
+"""A server that dies while requests wait: every waiting request fails at once, nothing hangs."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from aiocql import Cluster, ConnectionError, ConnectionLost
+from aiocql.testing.fakeserver import NO_REPLY, FakeServer, Opcode
+from aiocql.testing.polling import wait_until
+
+from .conftest import echo_row, is_kv
+
+
+@pytest.mark.parametrize("version", [4, 5])
+@pytest.mark.parametrize("abort", [True, False], ids=["rst", "fin"])
+async def test_all_waiting_requests_fail_promptly_when_the_server_dies(
+    server: FakeServer, version: int, abort: bool
+) -> None:
+    rule = server.on(Opcode.QUERY, match=is_kv, reply=NO_REPLY)
+    loop = asyncio.get_running_loop()
+    async with Cluster([server.host], port=server.port, protocol_version=version, request_timeout=30) as cluster:
+        session = await cluster.connect()
+        old_conn = session.pools[0].connections[0]
+        tasks = [asyncio.ensure_future(session.execute(f"SELECT k, v FROM kv WHERE k = {k}")) for k in range(100)]
+        await server.wait_for_requests(100, Opcode.QUERY, is_kv)
+        assert not any(t.done() for t in tasks)
+        dropped_at = loop.time()
+        server.drop_connections(abort=abort)
+        done, pending = await asyncio.wait(tasks, timeout=1.0)
+        elapsed = loop.time() - dropped_at
+        assert not pending, f"{len(pending)} requests still waiting 1s after the server died"
+        errors = [t.exception() for t in done]
+        assert all(isinstance(e, ConnectionLost) and isinstance(e, ConnectionError) for e in errors), errors[:3]
+        assert elapsed < 1.0
+        how = "RST" if abort else "FIN"
+        print(f"\nv{version} {how}: 100 waiting requests failed {elapsed * 1000:.1f} ms after the drop")
+
+        # The pool notices, reconnects in the background, and the session works again.
+        rule.remove()
+        server.on(Opcode.QUERY, match=is_kv, reply=echo_row)
+        pool = session.pools[0]
+        await wait_until(lambda: pool.is_up and pool.connections and pool.connections[0] is not old_conn, timeout=5.0)
+        row = (await session.execute("SELECT k, v FROM kv WHERE k = 5", timeout=1.0)).one()
+        assert row == (5, "value-5")
