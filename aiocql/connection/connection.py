@@ -57,7 +57,8 @@ class ConnectionOptions:
     """How to open a connection; shared by every connection of a cluster.
 
     ``protocol_version`` pins a version (4 or 5); ``None`` lets :func:`negotiate` try 5 then 4.
-    ``heartbeat_interval`` is how long a connection may stay idle before an OPTIONS probe is sent
+    ``heartbeat_interval`` is how long a connection may go without receiving anything (writes do not
+    count: a server that stopped answering must be noticed) before an OPTIONS probe is sent
     (0 turns heartbeats off); a probe unanswered within ``heartbeat_timeout`` closes the connection.
     """
 

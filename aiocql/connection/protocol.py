@@ -55,7 +55,7 @@ class CqlProtocol(asyncio.Protocol):
         self.on_lost = on_lost
         self.closed_exc: BaseException | None = None
         self.connected = asyncio.get_running_loop().create_future()
-        self.last_activity = self.loop.time()
+        self.last_activity = self.loop.time()  # when bytes last came from the server (heartbeat)
         self._outbox: list[bytes] = []
         self._flush_handle: asyncio.Handle | None = None
         self._writable: asyncio.Future[None] | None = None  # set while the transport is paused
@@ -174,7 +174,7 @@ class CqlProtocol(asyncio.Protocol):
             data = self.frame_encoder.encode(out)
         else:
             data = out[0] if len(out) == 1 else b"".join(out)
-        self.last_activity = self.loop.time()
+        # Writes do not count as activity: a server that receives but never answers must be probed.
         self.transport.write(data)
 
     def expect_v5_framing(self, compressor: Compressor | None) -> None:
