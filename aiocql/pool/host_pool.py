@@ -79,21 +79,32 @@ class HostPool:
     def borrow(self) -> Connection:
         """The open connection with the fewest requests in flight.
 
-        Raises :class:`ConnectionClosed` when the host has no usable connection (the executor then
+        A connection holding too many orphaned stream ids is being replaced: it is used only while
+        its replacement is not ready, so requests never fail for want of a fresh connection.
+        Raises :class:`ConnectionClosed` when the host has no open connection (the executor then
         moves to the next host).
         """
         best: Connection | None = None
         best_load = 1 << 30
+        worn: Connection | None = None
+        worn_load = 1 << 30
         stale = False
         for conn in self.connections:
-            if conn.is_closed or conn.needs_replacement:
+            if conn.is_closed:
                 stale = True
                 continue
             load = conn.proto.streams.in_flight
+            if conn.needs_replacement:
+                stale = True
+                if load < worn_load:
+                    worn, worn_load = conn, load
+                continue
             if load < best_load:
                 best, best_load = conn, load
         if stale:
             self._drop_stale()
+        if best is None:
+            best = worn
         if best is None:
             self.is_up = False
             self._schedule_refill()
@@ -105,12 +116,17 @@ class HostPool:
             self.last_error = exc or self.last_error
             asyncio.get_running_loop().call_soon(self._drop_stale)
 
+    def _healthy(self) -> list[Connection]:
+        return [c for c in self.connections if not c.is_closed and not c.needs_replacement]
+
     def _drop_stale(self) -> None:
+        """Forget closed connections; retire worn ones (too many orphans) once a healthy one exists."""
+        have_healthy = bool(self._healthy())
         keep = []
         for conn in self.connections:
             if conn.is_closed:
                 continue
-            if conn.needs_replacement:
+            if conn.needs_replacement and have_healthy:
                 task = asyncio.ensure_future(conn.close())  # drain what is in flight, then close
                 self._retiring.add(task)
                 task.add_done_callback(self._retiring.discard)
@@ -119,7 +135,7 @@ class HostPool:
         self.connections = keep
         if not keep:
             self.is_up = False
-        if len(keep) < self.size:
+        if len(self._healthy()) < self.size:
             self._schedule_refill()
 
     def _schedule_refill(self) -> None:
@@ -129,7 +145,7 @@ class HostPool:
 
     async def _refill_loop(self) -> None:
         delay = self._reconnect_base
-        while not self._closed and len(self.connections) < self.size:
+        while not self._closed and len(self._healthy()) < self.size:
             try:
                 conn = await self._connect()
             except Exception as exc:  # host down or refusing: back off with jitter and try again
@@ -143,6 +159,7 @@ class HostPool:
             self.connections.append(conn)
             self.is_up = True
             delay = self._reconnect_base
+            self._drop_stale()  # a replacement is here: retire worn connections
 
     @property
     def in_flight(self) -> int:

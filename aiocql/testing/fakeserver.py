@@ -242,7 +242,9 @@ class ServerConnection(asyncio.Protocol):
 class FakeServer:
     """A scriptable CQL server on ``host`` (an ephemeral port unless ``port`` is given).
 
-    ``versions`` are the protocol versions it accepts; ``authenticator`` turns on SASL PLAIN with
+    ``versions`` are the protocol versions it accepts (a request in another version gets the error
+    Cassandra sends, then the connection is closed unless ``close_on_refusal`` is False);
+    ``authenticator`` turns on SASL PLAIN with
     ``credentials``; ``release_version`` and ``cluster_name`` show up in ``system.local``.
     """
 
@@ -257,6 +259,7 @@ class FakeServer:
         release_version: str = "5.0.6",
         cluster_name: str = "fake",
         schema_version: uuid.UUID | None = None,
+        close_on_refusal: bool = True,
     ) -> None:
         self.host = host
         self.port = port
@@ -266,6 +269,7 @@ class FakeServer:
         self.release_version = release_version
         self.cluster_name = cluster_name
         self.schema_version = schema_version or uuid.uuid4()
+        self.close_on_refusal = close_on_refusal
         self.host_id = uuid.uuid4()
         self.rules: list[Rule] = []
         self.requests: list[ReceivedRequest] = []
@@ -500,7 +504,8 @@ class FakeServer:
             envelope = encode_envelope(max(self.versions), flags, env.stream, opcode, body, response=True)
             conn.transport.write(envelope)
             self.replies_sent += 1
-        conn.close()
+        if self.close_on_refusal:
+            conn.close()
 
     def _query_of(self, message: object) -> str | None:
         if isinstance(message, (Query, Prepare)):
