@@ -103,7 +103,8 @@ class TokenMap:
     """
 
     __slots__ = (
-        "_cache", "_dc_shape", "_host_dc", "_host_rack", "_hosts", "_keyspaces", "_owner_index", "_owners", "_tokens",
+        "_by_keyspace", "_cache", "_dc_shape", "_host_dc", "_host_rack", "_hosts", "_keyspaces", "_owner_index",
+        "_owners", "_tokens",
     )  # fmt: skip
 
     def __init__(self, hosts: Iterable[Host], keyspaces: Mapping[str, ReplicationSettings] | None = None) -> None:
@@ -134,7 +135,10 @@ class TokenMap:
         self._keyspaces: Mapping[str, ReplicationSettings] = (
             MappingProxyType(dict(keyspaces)) if keyspaces else _EMPTY_MAPPING
         )
+        # Memo per distinct settings (an empty list: nothing to route to), and the same lists per keyspace
+        # name so that the hot path hashes a string, not the settings.
         self._cache: dict[ReplicationSettings, _Slots] = {}
+        self._by_keyspace: dict[str, tuple[ReplicationSettings, _Slots]] = {}
 
     # ------------------------------------------------------------------------------------------
     # Reading the ring
@@ -197,10 +201,24 @@ class TokenMap:
             >>> [h.address for h in TokenMap(hs, {"ks": nts}).replicas("ks", 2)]
             ['h2', 'h3']
         """
-        settings = self._keyspaces.get(keyspace) if keyspace is not None else None
-        if settings is None:
+        if keyspace is None:
             return ()
-        return self.replicas_for(settings, token)
+        entry = self._by_keyspace.get(keyspace)
+        if entry is None:
+            settings = self._keyspaces.get(keyspace)
+            if settings is None:
+                return ()
+            entry = self._by_keyspace[keyspace] = (settings, self._slots(settings))
+        settings, slots = entry
+        if not slots:
+            return ()
+        i = bisect_left(self._tokens, token)
+        if i == len(slots):
+            i = 0
+        found = slots[i]
+        if found is None:
+            found = slots[i] = self._compute(settings, i)
+        return found
 
     def replicas_for(self, settings: ReplicationSettings, token: int) -> tuple[Host, ...]:
         """Like :meth:`replicas`, for replication settings given directly (no keyspace needed).
@@ -214,18 +232,23 @@ class TokenMap:
             >>> [h.address for h in TokenMap(hs).replicas_for(every, 15)]
             ['h2', 'h0', 'h1']
         """
-        slots = self._cache.get(settings)
-        if slots is None:
-            if not self._tokens or _placement(settings) is None:
-                return ()
-            slots = self._cache[settings] = [None] * len(self._tokens)
+        slots = self._slots(settings)
+        if not slots:
+            return ()
         i = bisect_left(self._tokens, token)
-        if i == len(self._tokens):
+        if i == len(slots):
             i = 0
         found = slots[i]
         if found is None:
             found = slots[i] = self._compute(settings, i)
         return found
+
+    def _slots(self, settings: ReplicationSettings) -> _Slots:
+        slots = self._cache.get(settings)
+        if slots is None:
+            routable = self._tokens and _placement(settings) is not None
+            slots = self._cache[settings] = [None] * len(self._tokens) if routable else []
+        return slots
 
     def with_keyspaces(self, keyspaces: Mapping[str, ReplicationSettings]) -> TokenMap:
         """A map over the same ring with new keyspace settings (after a schema change).
@@ -247,6 +270,7 @@ class TokenMap:
         new._keyspaces = MappingProxyType(dict(keyspaces)) if keyspaces else _EMPTY_MAPPING
         wanted = set(new._keyspaces.values())
         new._cache = {s: slots for s, slots in self._cache.items() if s in wanted}
+        new._by_keyspace = {}
         return new
 
     def _compute(self, settings: ReplicationSettings, start: int) -> tuple[Host, ...]:

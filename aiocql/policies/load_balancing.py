@@ -325,8 +325,8 @@ class TokenAwarePolicy:
         replicas = token_map.replicas(info.keyspace, token)
         if not replicas:
             return child_plan
-        distance, local = self.child.distance, HostDistance.LOCAL
-        first = [r for r in replicas if state.is_up(r) and distance(r, state) is local]
+        distance, is_up, local = self.child.distance, state.is_up, HostDistance.LOCAL
+        first = [r for r in replicas if is_up(r) and distance(r, state) is local]
         if not first:
             return child_plan
         if self.shuffle_replicas and len(first) > 1:
