@@ -277,12 +277,14 @@ class Connection:
             self._heartbeat.cancel()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self.proto.in_flight and loop.time() < deadline and not self.is_closed:
-            await asyncio.sleep(0.01)
-        self.proto._fail(ConnectionClosed(f"connection to {self.host} was closed"))
-        transport = self.proto.transport
-        if transport is not None and not transport.is_closing():
-            transport.close()
+        try:
+            while self.proto.in_flight and loop.time() < deadline and not self.is_closed:
+                await asyncio.sleep(0.01)
+        finally:  # cancelled while draining: close anyway, or the socket would stay open for good
+            self.proto._fail(ConnectionClosed(f"connection to {self.host} was closed"))
+            transport = self.proto.transport
+            if transport is not None and not transport.is_closing():
+                transport.close()
 
     def abort(self) -> None:
         """Close at once; every waiting request fails with a connection error."""

@@ -13,7 +13,6 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections.abc import Awaitable, Callable
 
@@ -53,7 +52,14 @@ class HostPool:
 
     async def open(self) -> None:
         """Open the pool's connections; raises the first connection's error if none could be opened."""
-        results = await asyncio.gather(*(self._connect() for _ in range(self.size)), return_exceptions=True)
+        tasks = [asyncio.ensure_future(self._connect()) for _ in range(self.size)]
+        try:
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        except BaseException:  # cancelled: the pool is abandoned; no connection may leak or be refilled
+            self.abort()
+            for task in tasks:
+                task.add_done_callback(_abort_opened)
+            raise
         for result in results:
             if isinstance(result, Connection):
                 self.connections.append(result)
@@ -177,10 +183,24 @@ class HostPool:
         self.is_up = False
         if self._refill is not None:
             self._refill.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refill
+            await asyncio.wait([self._refill])  # not 'await task': that would swallow our own cancellation
         conns, self.connections = self.connections, []
         await asyncio.gather(*(c.close(timeout) for c in conns), return_exceptions=True)
 
+    def abort(self) -> None:
+        """Close at once, without draining: every waiting request fails with a connection error."""
+        self._closed = True
+        self.is_up = False
+        if self._refill is not None:
+            self._refill.cancel()
+        conns, self.connections = self.connections, []
+        for conn in conns:
+            conn.abort()
+
     def __repr__(self) -> str:
         return f"<HostPool {self.host} up={self.is_up} connections={len(self.connections)}/{self.size}>"
+
+
+def _abort_opened(task: asyncio.Future[Connection]) -> None:
+    if not task.cancelled() and task.exception() is None:
+        task.result().abort()
