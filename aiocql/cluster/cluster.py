@@ -142,14 +142,19 @@ class Cluster:
                 await use_keyspace(conn, current)
 
         pools = [HostPool(h, self.options, version=version, size=self.connections_per_host, setup=setup) for h in hosts]
-        results = await asyncio.gather(*(p.open() for p in pools), return_exceptions=True)
         live = []
-        for pool, result in zip(pools, results, strict=True):
-            if isinstance(result, BaseException):
-                errors[pool.host] = result
-                await pool.close()
-            else:
-                live.append(pool)
+        try:
+            results = await asyncio.gather(*(p.open() for p in pools), return_exceptions=True)
+            for pool, result in zip(pools, results, strict=True):
+                if isinstance(result, BaseException):
+                    errors[pool.host] = result
+                    await pool.close()
+                else:
+                    live.append(pool)
+        except BaseException:  # cancelled: pools already open must not leak their connections
+            for pool in pools:
+                pool.abort()
+            raise
         if not live:
             raise _no_host(errors)
         session = Session(live, self.defaults, keyspace)
