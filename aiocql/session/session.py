@@ -296,7 +296,14 @@ class Session:
             return cached
         pending = self._preparing.get(key)
         if pending is not None:
-            return await asyncio.shield(pending)
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not pending.cancelled() or (task is not None and task.cancelling()):
+                    raise  # we were cancelled ourselves
+                # The caller that was preparing it gave up; that is not our cancellation: prepare it.
+                return await self.prepare(query, keyspace=keyspace, timeout=timeout)
         fut: asyncio.Future[PreparedStatement] = asyncio.get_running_loop().create_future()
         self._preparing[key] = fut
         try:
@@ -315,8 +322,11 @@ class Session:
             fut.set_result(prepared)
             return prepared
         except BaseException as exc:
-            fut.set_exception(exc)
-            fut.exception()
+            if isinstance(exc, asyncio.CancelledError):
+                fut.cancel()  # waiters must not mistake our cancellation for theirs
+            else:
+                fut.set_exception(exc)
+                fut.exception()
             raise
         finally:
             del self._preparing[key]
