@@ -1,0 +1,120 @@
+"""Backpressure: while the transport's write buffer is over its high-water mark (pause_writing), new
+requests wait before taking a stream id or a byte of buffer; resume_writing releases them."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from aiocql import Cluster, ConnectionError
+from aiocql.connection.protocol import CqlProtocol
+from aiocql.protocol.constants import Opcode
+from aiocql.protocol.decoder import FrameDecoder
+from aiocql.protocol.envelope import encode_envelope
+from aiocql.protocol.primitives import write_string_multimap
+from aiocql.testing.fakeserver import FakeServer
+from aiocql.testing.polling import wait_until
+
+from .conftest import is_kv
+
+
+class FakeTransport(asyncio.Transport):
+    """Records what is written; never blocks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closing = False
+
+    def write(self, data: Any) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+
+    def abort(self) -> None:
+        self.closing = True
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+
+def supported(stream: int) -> bytes:
+    return encode_envelope(4, 0, stream, Opcode.SUPPORTED, write_string_multimap({}), response=True)
+
+
+async def settle() -> None:
+    """Let every ready callback run (a few loop iterations); nothing here waits for time to pass."""
+    for _ in range(10):
+        await asyncio.sleep(0)
+
+
+async def test_paused_transport_holds_new_requests_until_resumed() -> None:
+    proto = CqlProtocol(4)
+    transport = FakeTransport()
+    proto.connection_made(transport)
+    proto.pause_writing()
+    tasks = [asyncio.ensure_future(proto.request(Opcode.OPTIONS, b"")) for _ in range(3)]
+    await settle()
+    assert transport.writes == [] and proto.in_flight == 0 and not any(t.done() for t in tasks)
+    proto.resume_writing()
+    await wait_until(lambda: proto.in_flight == 3 and transport.writes)
+    assert len(transport.writes) == 1  # coalesced into one transport.write
+    sent = FrameDecoder().feed(transport.writes[0])
+    assert [(e.opcode, e.stream) for e in sent] == [(Opcode.OPTIONS, s) for s in range(3)]
+    proto.data_received(b"".join(supported(s) for s in range(3)))
+    replies = await asyncio.gather(*tasks)
+    assert [env.opcode for env in replies] == [Opcode.SUPPORTED] * 3
+    assert proto.in_flight == 0
+
+
+async def test_cancel_while_paused_takes_no_stream_id() -> None:
+    proto = CqlProtocol(4)
+    transport = FakeTransport()
+    proto.connection_made(transport)
+    proto.pause_writing()
+    task = asyncio.ensure_future(proto.request(Opcode.OPTIONS, b""))
+    await settle()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    proto.resume_writing()
+    await settle()
+    assert transport.writes == [] and proto.in_flight == 0 and proto.orphaned == 0
+
+
+async def test_connection_lost_while_paused_fails_waiting_requests() -> None:
+    proto = CqlProtocol(4)
+    proto.connection_made(FakeTransport())
+    proto.pause_writing()
+    task = asyncio.ensure_future(proto.request(Opcode.OPTIONS, b""))
+    await settle()
+    proto.connection_lost(ConnectionResetError("reset"))
+    with pytest.raises(ConnectionError):
+        await asyncio.wait_for(task, 1.0)
+
+
+async def test_a_server_that_stops_reading_pauses_the_driver(server: FakeServer) -> None:
+    """Real sockets: the fake server stops reading, 1 MiB queries fill the socket buffers until
+    asyncio pauses the transport; later requests wait without taking stream ids; all complete once
+    the server reads again."""
+    big = "SELECT k, v FROM kv WHERE k = 1 AND pad = '" + "x" * (1 << 20) + "'"
+    async with Cluster([server.host], port=server.port, protocol_version=5) as cluster:
+        session = await cluster.connect()
+        conn = session.pools[0].connections[0]
+        server.pause_reading()
+        first = [asyncio.ensure_future(session.execute(big, timeout=30)) for _ in range(64)]
+        await wait_until(lambda: conn.proto._writable is not None, timeout=5.0, message="transport never paused")
+        in_flight = conn.in_flight
+        later = [asyncio.ensure_future(session.execute(big, timeout=30)) for _ in range(10)]
+        await settle()
+        assert conn.in_flight == in_flight  # held back before taking stream ids
+        server.resume_reading()
+        done = await asyncio.gather(*first, *later)
+        assert len(done) == 74 and conn.proto._writable is None
+        assert len(server.received(Opcode.QUERY, is_kv)) == 74
