@@ -1,0 +1,266 @@
+"""The control connection: topology, events and schema from one node.
+
+One connection (besides the request pools) reads ``system.local`` and ``system.peers_v2`` (falling back to
+``system.peers`` on servers without it), registers for TOPOLOGY_CHANGE, STATUS_CHANGE and SCHEMA_CHANGE
+events, and reports what it learns to its owner through callbacks. Events are debounced: a burst of events
+causes one refresh. When its node fails it moves to another known host.
+
+Example:
+    >>> control = ControlConnection(options, version=5, listener=cluster)  # doctest: +SKIP
+    >>> await control.connect(["127.0.0.1"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from aiocql.cluster.host import Host
+from aiocql.connection.connection import Connection, ConnectionOptions
+from aiocql.errors import CqlError, NoHostAvailable
+from aiocql.errors.server import InvalidRequest
+from aiocql.protocol.constants import Consistency, EventType, StatusChangeType
+from aiocql.protocol.envelope import Envelope
+from aiocql.protocol.events import Event, SchemaChangeEvent, StatusChangeEvent, TopologyChangeEvent
+from aiocql.protocol.requests import Query, QueryParameters, Register
+from aiocql.protocol.responses import decode_response
+from aiocql.protocol.results import RowsResult
+from aiocql.session.metadata_cache import metadata_for
+
+log = logging.getLogger(__name__)
+
+_ONE = QueryParameters(Consistency.ONE, page_size=5000)
+LOCAL_QUERY = (
+    "SELECT host_id, broadcast_address, rpc_address, rpc_port, native_port, data_center, rack, tokens, "
+    "release_version, schema_version, partitioner FROM system.local WHERE key='local'"
+)
+PEERS_V2_QUERY = (
+    "SELECT host_id, peer, native_address, native_port, data_center, rack, tokens, release_version, "
+    "schema_version FROM system.peers_v2"
+)
+PEERS_QUERY = (
+    "SELECT host_id, peer, rpc_address, data_center, rack, tokens, release_version, schema_version FROM system.peers"
+)
+
+
+class ControlListener(Protocol):
+    """What the control connection tells its owner (the cluster)."""
+
+    def on_topology(self, hosts: Sequence[Host], partitioner: str | None) -> None:
+        """The full, fresh list of hosts (after connect and after each topology refresh)."""
+        ...
+
+    def on_status(self, address: str, up: bool) -> None:
+        """A node's native transport went up or down (a STATUS_CHANGE event)."""
+        ...
+
+    def on_schema_change(self, event: SchemaChangeEvent | None) -> None:
+        """The schema changed (``None``: refresh everything, e.g. after a reconnect)."""
+        ...
+
+
+async def query_rows(conn: Connection, cql: str) -> list[dict[str, Any]]:
+    """Run a system-table query on one connection and return its rows as dicts (all pages)."""
+    out: list[dict[str, Any]] = []
+    paging_state: bytes | None = None
+    while True:
+        params = QueryParameters(Consistency.ONE, page_size=5000, paging_state=paging_state)
+        response = await conn.send(Query(cql, params), timeout=10.0)
+        if not isinstance(response, RowsResult) or response.metadata.columns is None:
+            return out
+        meta = metadata_for(response.metadata.columns)
+        for row in meta.decoder.decode_rows(response.buffer, response.offset, response.rows_count):
+            out.append(dict(zip(meta.names, row, strict=True)))
+        paging_state = response.metadata.paging_state
+        if paging_state is None:
+            return out
+
+
+def _address(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(text).is_unspecified:
+            return None  # 0.0.0.0: the node listens everywhere; its peer address is used instead
+    return text
+
+
+def host_from_row(row: dict[str, Any], *, local: bool, connected_address: str, default_port: int) -> Host | None:
+    """Turn one ``system.local`` / ``system.peers(_v2)`` row into a :class:`Host` (None if incomplete)."""
+    host_id = row.get("host_id")
+    if not isinstance(host_id, uuid.UUID):
+        return None
+    address: str | None
+    if local:
+        address = connected_address
+        port = default_port
+    else:
+        address = _address(row.get("native_address")) or _address(row.get("rpc_address")) or _address(row.get("peer"))
+        port = row.get("native_port") or default_port
+    if address is None:
+        return None
+    tokens = tuple(sorted(int(t) for t in (row.get("tokens") or ())))
+    return Host(
+        host_id=host_id,
+        address=address,
+        port=int(port),
+        datacenter=row.get("data_center"),
+        rack=row.get("rack"),
+        tokens=tokens,
+        release_version=row.get("release_version"),
+    )
+
+
+class ControlConnection:
+    """Keeps one connection to some node for metadata and events (see the module docs)."""
+
+    def __init__(
+        self,
+        options: ConnectionOptions,
+        *,
+        version: int,
+        listener: ControlListener,
+        debounce: float = 0.2,
+        reconnect_delay: float = 1.0,
+    ) -> None:
+        self.options = options
+        self.version = version
+        self.listener = listener
+        self.debounce = debounce
+        self.reconnect_delay = reconnect_delay
+        self.conn: Connection | None = None
+        self.hosts: tuple[Host, ...] = ()
+        self.peers_table = "system.peers_v2"
+        self._pending_topology = False
+        self._pending_schema: list[SchemaChangeEvent | None] = []
+        self._refresh_task: asyncio.Task[None] | None = None
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @property
+    def address(self) -> str | None:
+        """The node the control connection is on."""
+        return self.conn.host if self.conn is not None else None
+
+    async def connect(self, candidates: Iterable[str]) -> None:
+        """Connect to the first candidate that answers, register for events and read the topology."""
+        errors: dict[str, BaseException] = {}
+        for address in dict.fromkeys(candidates):
+            try:
+                await self._open(address)
+                return
+            except (CqlError, OSError) as exc:
+                errors[address] = exc
+        raise NoHostAvailable("the control connection could not reach any host", errors)
+
+    async def _open(self, address: str) -> None:
+        conn = await Connection.open(
+            address, self.options, version=self.version, on_event=self._on_event_envelope, on_lost=self._on_lost
+        )
+        try:
+            await conn.send(
+                Register((EventType.TOPOLOGY_CHANGE, EventType.STATUS_CHANGE, EventType.SCHEMA_CHANGE)),
+                timeout=10.0,
+            )
+            self.conn = conn
+            await self.refresh_topology()
+        except BaseException:
+            self.conn = None
+            conn.abort()
+            raise
+
+    async def refresh_topology(self) -> tuple[Host, ...]:
+        """Read system.local and the peers table now and report the hosts to the listener."""
+        conn = self.conn
+        if conn is None:
+            return self.hosts
+        local_rows = await query_rows(conn, LOCAL_QUERY)
+        try:
+            peer_rows = await query_rows(conn, PEERS_V2_QUERY if self.peers_table == "system.peers_v2" else PEERS_QUERY)
+        except InvalidRequest:  # before Cassandra 4.0 there is no peers_v2
+            self.peers_table = "system.peers"
+            peer_rows = await query_rows(conn, PEERS_QUERY)
+        port = self.options.port
+        hosts = [host_from_row(r, local=True, connected_address=conn.host, default_port=port) for r in local_rows]
+        hosts += [host_from_row(r, local=False, connected_address=conn.host, default_port=port) for r in peer_rows]
+        self.hosts = tuple(h for h in hosts if h is not None)
+        partitioner = local_rows[0].get("partitioner") if local_rows else None
+        self.listener.on_topology(self.hosts, partitioner if isinstance(partitioner, str) else None)
+        return self.hosts
+
+    # -- events ---------------------------------------------------------------------------------------
+    def _on_event_envelope(self, envelope: Envelope) -> None:
+        try:
+            event = decode_response(envelope, self.version)
+        except CqlError as exc:
+            log.warning("undecodable event from %s: %s", self.address, exc)
+            return
+        if isinstance(event, Event):
+            self.handle_event(event)
+
+    def handle_event(self, event: Event) -> None:
+        """React to one server event: status changes at once, topology and schema debounced."""
+        if isinstance(event, StatusChangeEvent):
+            self.listener.on_status(str(event.address[0]), event.change is StatusChangeType.UP)
+            self._pending_topology = True  # an UP node may have new tokens or a new address
+        elif isinstance(event, TopologyChangeEvent):
+            self._pending_topology = True
+        elif isinstance(event, SchemaChangeEvent):
+            self._pending_schema.append(event)
+        self._schedule_refresh()
+
+    def _schedule_refresh(self) -> None:
+        if self._closed or (self._refresh_task is not None and not self._refresh_task.done()):
+            return
+        self._refresh_task = asyncio.ensure_future(self._debounced_refresh())
+
+    async def _debounced_refresh(self) -> None:
+        await asyncio.sleep(self.debounce)  # let a burst of events settle into one refresh
+        topology, self._pending_topology = self._pending_topology, False
+        schema, self._pending_schema = self._pending_schema, []
+        if topology:
+            try:
+                await self.refresh_topology()
+            except CqlError as exc:
+                log.warning("topology refresh on %s failed: %s", self.address, exc)
+        if schema:
+            self.listener.on_schema_change(schema[0] if len(schema) == 1 else None)
+
+    # -- failure and close ----------------------------------------------------------------------------
+    def _on_lost(self, exc: BaseException | None) -> None:
+        if self._closed:
+            return
+        self.conn = None
+        if self._reconnect_task is None or self._reconnect_task.done():
+            self._reconnect_task = asyncio.ensure_future(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        delay = self.reconnect_delay
+        while not self._closed and self.conn is None:
+            candidates = [h.address for h in self.hosts] or []
+            try:
+                await self.connect(candidates)
+                self.listener.on_schema_change(None)
+                return
+            except NoHostAvailable as exc:
+                log.warning("control connection: %s; retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def close(self) -> None:
+        """Close the control connection and stop its background tasks."""
+        self._closed = True
+        for task in (self._refresh_task, self._reconnect_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self.conn is not None:
+            await self.conn.close(timeout=1.0)
+            self.conn = None
