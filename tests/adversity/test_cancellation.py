@@ -61,12 +61,11 @@ async def test_cancel_1000_queries_at_random_moments(server: FakeServer, version
                 loop.call_soon(tasks[k].cancel)
             elif kinds[k] == "D":
                 loop.call_later(rng.uniform(0, 0.1), tasks[k].cancel)
-        peak = 0
-        gathering = asyncio.gather(*tasks, return_exceptions=True)
-        while not gathering.done():  # sample the orphan count at every loop iteration
-            peak = max(peak, conn.orphaned)
-            await asyncio.sleep(0)
-        outcomes = gathering.result()
+        peaks = [0]
+        for task in tasks:  # sample the orphan count as each caller returns
+            task.add_done_callback(lambda _: peaks.append(max(peaks[-1], conn.orphaned)))
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        peak = peaks[-1]
         for k, (kind, outcome) in enumerate(zip(kinds, outcomes, strict=True)):
             if kind in "AB":
                 assert isinstance(outcome, asyncio.CancelledError), (k, kind, outcome)
