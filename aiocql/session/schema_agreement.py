@@ -35,15 +35,15 @@ async def wait_for_schema_agreement(conn: Connection, max_wait: float, interval:
     peers_table = "system.peers_v2" if conn.version >= 5 else "system.peers"
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max_wait
-    while True:
-        try:
-            local = await _versions(conn, "SELECT schema_version FROM system.local WHERE key='local'")
-            peers = await _versions(conn, f"SELECT schema_version FROM {peers_table}")
-        except CqlError:
-            return False
-        versions = {row[0] for row in local + peers if row[0] is not None}
-        if len(versions) <= 1:
-            return True
-        if loop.time() >= deadline:
-            return False
-        await asyncio.sleep(interval)
+    try:
+        # The deadline also bounds each poll: a node that stops answering must not hang the DDL call.
+        async with asyncio.timeout_at(deadline):
+            while True:
+                local = await _versions(conn, "SELECT schema_version FROM system.local WHERE key='local'")
+                peers = await _versions(conn, f"SELECT schema_version FROM {peers_table}")
+                versions = {row[0] for row in local + peers if row[0] is not None}
+                if len(versions) <= 1:
+                    return True
+                await asyncio.sleep(interval)
+    except (CqlError, TimeoutError):
+        return False
