@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiocql.connection.connection import Connection
+from aiocql.connection.protocol import StreamsExhausted
 from aiocql.errors import ConnectionError_, NoHostAvailable, OperationTimedOut
 from aiocql.errors.server import ServerError, Unprepared
 from aiocql.policies.retry import RetryDecision, RetryInfo, RetryPolicy
@@ -96,13 +97,18 @@ async def run(
             pool = next(hosts, None)
             continue
         try:
-            return await _attempt(conn, spec), conn
-        except Unprepared as exc:
-            if spec.reprepare is None or reprepares > 2:
-                raise
-            await spec.reprepare(conn, exc)
-            reprepares += 1
-            continue  # same host, same connection's node
+            try:
+                return await _attempt(conn, spec), conn
+            except Unprepared as exc:
+                if spec.reprepare is None or reprepares > 2:
+                    raise
+                reprepares += 1
+                await spec.reprepare(conn, exc)  # its failure is judged below, like the attempt's
+                continue  # same host, same connection's node
+        except StreamsExhausted as exc:
+            errors[pool.host] = exc  # nothing was sent: any request may go to the next host
+            pool = next(hosts, None)
+            continue
         except (ServerError, ConnectionError_) as exc:
             errors[pool.host] = exc
             decision = retry_policy.decide(RetryInfo(exc, retries, spec.is_idempotent))

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from aiocql import Cluster, ConnectionError
-from aiocql.connection.protocol import CqlProtocol
+from aiocql import Cluster, ConnectionError, NoHostAvailable, ResultSet
+from aiocql.connection.protocol import CqlProtocol, StreamsExhausted
 from aiocql.protocol.constants import Opcode
 from aiocql.protocol.decoder import FrameDecoder
 from aiocql.protocol.envelope import encode_envelope
 from aiocql.protocol.primitives import write_string_multimap
-from aiocql.testing.fakeserver import FakeServer
+from aiocql.testing.fakeserver import FakeServer, ReceivedRequest, Void, start_fake_servers
 from aiocql.testing.polling import wait_until
 
 from .conftest import is_kv
@@ -118,3 +118,53 @@ async def test_a_server_that_stops_reading_pauses_the_driver(server: FakeServer)
         done = await asyncio.gather(*first, *later)
         assert len(done) == 74 and conn.proto._writable is None
         assert len(server.received(Opcode.QUERY, is_kv)) == 74
+
+
+def kv_requests(server: FakeServer) -> int:
+    return len(server.received(Opcode.QUERY, is_kv))
+
+
+async def test_a_connection_out_of_stream_ids_sends_the_request_to_the_next_node() -> None:
+    """Node A holds its replies until both of its stream ids are taken; the next request planned
+    for A was never sent there, so it goes to B (even a non-idempotent one)."""
+    servers = await start_fake_servers(2)
+    a, b = servers
+    try:
+        release = asyncio.Event()
+
+        async def held(req: ReceivedRequest) -> object:
+            await release.wait()
+            return Void()
+
+        a.on(Opcode.QUERY, match=is_kv, reply=held)
+        cluster = Cluster([a.host, b.host], port=a.port, max_streams_per_connection=2)
+        async with cluster:
+            session = await cluster.connect()
+            insert = "INSERT INTO kv (k, v) VALUES (1, 'x')"
+            held_on_a: list[asyncio.Future[ResultSet]] = []
+            while len(a.received(Opcode.QUERY, is_kv)) < 2:  # fill A's two stream ids
+                held_on_a.append(asyncio.ensure_future(session.execute(insert, timeout=5.0)))
+                sent = len(held_on_a)
+                await wait_until(lambda: kv_requests(a) + kv_requests(b) >= sent)  # noqa: B023 - awaited here
+            # Two more: whichever the plan starts with A finds no free stream id there and goes to B.
+            on_b = len(b.received(Opcode.QUERY, is_kv))
+            for _ in range(2):
+                await session.execute(insert, timeout=5.0)
+            assert len(b.received(Opcode.QUERY, is_kv)) == on_b + 2
+            assert len(a.received(Opcode.QUERY, is_kv)) == 2
+            release.set()
+            await asyncio.gather(*held_on_a)
+            release.clear()
+            # Both nodes saturated: NoHostAvailable says why, nothing hangs.
+            b.on(Opcode.QUERY, match=is_kv, reply=held)
+            before = kv_requests(a) + kv_requests(b)
+            held_tasks = [asyncio.ensure_future(session.execute(insert, timeout=5.0)) for _ in range(4)]
+            await wait_until(lambda: kv_requests(a) + kv_requests(b) == before + 4)
+            with pytest.raises(NoHostAvailable) as info:
+                await session.execute(insert, timeout=5.0)
+            assert all(isinstance(e, StreamsExhausted) for e in info.value.errors.values())
+            release.set()
+            await asyncio.gather(*held_tasks)
+    finally:
+        for s in servers:
+            await s.close()

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from aiocql import BatchStatement, Cluster, ConsistencyLevel, ReadTimeout, Unprepared
-from aiocql.testing.fakeserver import Error, FakeServer, Opcode, Prepared, ReceivedRequest, start_fake_servers
+from aiocql.testing.fakeserver import ABORT, Error, FakeServer, Opcode, Prepared, ReceivedRequest, start_fake_servers
 from aiocql.testing.polling import wait_until
 from aiocql.testing.replies import prepared_id
 from aiocql.types import INT
@@ -135,3 +135,30 @@ async def test_cancel_during_reprepare(server: FakeServer) -> None:
 
 def _prepared_kv(req: ReceivedRequest) -> Prepared:
     return Prepared(bind=[("k", INT)], result=KV_COLUMNS)
+
+
+async def test_connection_lost_during_reprepare_goes_through_the_retry_policy() -> None:
+    """The node that said UNPREPARED dies while re-preparing: an idempotent request moves on to the
+    other node, as for any lost connection."""
+    servers = await start_fake_servers(2)
+    try:
+        for s in servers:
+            script_kv(s)
+        async with Cluster([s.host for s in servers], port=servers[0].port) as cluster:
+            session = await cluster.connect()
+            ps = await session.prepare(QUERY)
+            dropped: list[int] = []
+
+            def drop_first(req: ReceivedRequest) -> object:  # only the first re-PREPARE, on either node
+                dropped.append(req.connection)
+                return ABORT if len(dropped) == 1 else _prepared_kv(req)
+
+            for s in servers:
+                s.on(Opcode.PREPARE, reply=drop_first)
+                s.on(Opcode.EXECUTE, reply=Error(Unprepared("gone", statement_id=ps.query_id)), times=1)
+            rs = await session.execute(ps, (8,), is_idempotent=True, timeout=5.0)
+            assert rs.one() == (8, "value-8")
+            assert len(dropped) == 2  # one re-PREPARE dropped the connection, the other node's worked
+    finally:
+        for s in servers:
+            await s.close()
