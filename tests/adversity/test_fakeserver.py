@@ -1,0 +1,144 @@
+"""The fake server itself, through the driver: framing, compression, large envelopes, auth, events,
+what it records. The adversity tests are only as good as this server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from aiocql import AuthenticationError, BatchStatement, Cluster, NoHostAvailable, PlainTextAuthProvider
+from aiocql.connection.connection import Connection, ConnectionOptions
+from aiocql.protocol.constants import StatusChangeType
+from aiocql.protocol.envelope import Envelope
+from aiocql.protocol.requests import Batch, BatchQuery, Query
+from aiocql.protocol.responses import StatusChangeEvent, decode_response
+from aiocql.testing.fakeserver import (
+    CLOSE,
+    AuthChallenge,
+    Event,
+    FakeServer,
+    Opcode,
+    Rows,
+)
+from aiocql.testing.polling import wait_until
+from aiocql.types import BLOB, INT
+
+from .conftest import echo_row, is_kv
+
+PASSWORD_AUTH = "org.apache.cassandra.auth.PasswordAuthenticator"
+
+
+@pytest.mark.parametrize("version", [4, 5])
+@pytest.mark.parametrize("compression", [False, True], ids=["plain", "lz4"])
+async def test_large_replies_and_requests_cross_frames(server: FakeServer, version: int, compression: bool) -> None:
+    """A 1 MiB request and a 3 MiB reply: on v5 both span many frames (128 KiB payloads)."""
+    blob = bytes(range(256)) * 4096 * 3
+    server.on(Opcode.QUERY, match=lambda r: "big" in (r.query or ""), reply=Rows([("b", BLOB)], [(blob,)]))
+    query = "SELECT b FROM big WHERE pad = '" + "p" * (1 << 20) + "'"
+    async with Cluster([server.host], port=server.port, protocol_version=version, compression=compression) as c:
+        session = await c.connect()
+        rows = await asyncio.gather(*(session.execute(query) for _ in range(3)))
+        assert all(rs.one() == (blob,) for rs in rows)
+        assert [r.query for r in server.received(Opcode.QUERY)][-3:] == [query] * 3
+        assert server.connections[-1].startup_options.get("COMPRESSION") == ("lz4" if compression else None)
+
+
+@pytest.mark.parametrize("version", [4, 5])
+async def test_many_replies_share_frames_and_each_reaches_its_caller(server: FakeServer, version: int) -> None:
+    server.on(Opcode.QUERY, match=is_kv, reply=echo_row)
+    async with Cluster([server.host], port=server.port, protocol_version=version) as cluster:
+        session = await cluster.connect()
+        rows = await asyncio.gather(*(session.execute(f"SELECT k, v FROM kv WHERE k = {k}") for k in range(500)))
+        assert [rs.one() for rs in rows] == [(k, f"value-{k}") for k in range(500)]
+        streams = [r.stream for r in server.received(Opcode.QUERY, is_kv)]
+        assert len(set(streams)) == 500  # all in flight at once, on distinct stream ids
+
+
+async def test_paging_state_round_trip(server: FakeServer) -> None:
+    def page(req: object) -> Rows:
+        state = req.message.params.paging_state  # type: ignore[attr-defined]
+        if state is None:
+            return Rows([("k", INT)], [(1,), (2,)], paging_state=b"page-2")
+        assert state == b"page-2"
+        return Rows([("k", INT)], [(3,)])
+
+    server.on(Opcode.QUERY, match=lambda r: "paged" in (r.query or ""), reply=page)
+    async with Cluster([server.host], port=server.port) as cluster:
+        session = await cluster.connect()
+        rs = await session.execute("SELECT k FROM paged", fetch_size=2)
+        assert [row.k async for row in rs] == [1, 2, 3]
+        assert [r.message.params.page_size for r in server.received(Opcode.QUERY)][-2:] == [2, 2]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("version", [4, 5])
+async def test_authentication_success_challenge_and_failure(version: int) -> None:
+    async with FakeServer(authenticator=PASSWORD_AUTH, credentials=("alice", "s3cret")) as server:
+        good = PlainTextAuthProvider("alice", "s3cret")
+        async with Cluster([server.host], port=server.port, protocol_version=version, auth_provider=good) as c:
+            await c.connect()
+        bad = PlainTextAuthProvider("alice", "wrong")
+        async with Cluster([server.host], port=server.port, protocol_version=version, auth_provider=bad) as c:
+            with pytest.raises((AuthenticationError, NoHostAvailable), match=r"(?i)password|credentials|auth"):
+                await c.connect()
+        # A second SASL round: the server challenges once, then accepts the repeated token.
+        server.on(Opcode.AUTH_RESPONSE, reply=AuthChallenge(b"again"), times=1)
+        conn = await Connection.open(
+            server.host, ConnectionOptions(port=server.port, protocol_version=version, auth_provider=good)
+        )
+        await conn.close()
+        assert [r.opcode for r in server.requests[-3:]] == [Opcode.STARTUP, Opcode.AUTH_RESPONSE, Opcode.AUTH_RESPONSE]
+
+
+@pytest.mark.parametrize("version", [4, 5])
+async def test_pushed_events_reach_the_connection(server: FakeServer, version: int) -> None:
+    events: list[Envelope] = []
+    conn = await Connection.open(
+        server.host, ConnectionOptions(port=server.port, protocol_version=version), on_event=events.append
+    )
+    try:
+        server.open_connections[-1].push_event(Event.status_change(StatusChangeType.DOWN, "127.0.0.7"))
+        await wait_until(lambda: events)
+        event = decode_response(events[0], version)
+        assert isinstance(event, StatusChangeEvent) and event.change is StatusChangeType.DOWN
+    finally:
+        await conn.close()
+
+
+async def test_requests_are_recorded_decoded(server: FakeServer) -> None:
+    async with Cluster([server.host], port=server.port) as cluster:
+        session = await cluster.connect()
+        await session.execute("SELECT k FROM kv WHERE k = 1", custom_payload={"who": b"me"})
+        batch = BatchStatement()
+        batch.add("INSERT INTO kv (k, v) VALUES (1, 'a')")
+        batch.add("INSERT INTO kv (k, v) VALUES (2, 'b')")
+        await session.execute(batch)
+        query, batch_req = server.requests[-2:]
+        assert isinstance(query.message, Query) and query.custom_payload == {"who": b"me"}
+        assert isinstance(batch_req.message, Batch) and batch_req.is_batch
+        assert batch_req.message.statements == [
+            BatchQuery("INSERT INTO kv (k, v) VALUES (1, 'a')"),
+            BatchQuery("INSERT INTO kv (k, v) VALUES (2, 'b')"),
+        ]
+        assert batch_req.query == "INSERT INTO kv (k, v) VALUES (1, 'a'); INSERT INTO kv (k, v) VALUES (2, 'b')"
+
+
+async def test_system_local_answers_what_is_asked(server: FakeServer) -> None:
+    async with Cluster([server.host], port=server.port) as cluster:
+        session = await cluster.connect()
+        row = (await session.execute("SELECT release_version, host_id, tokens FROM system.local")).one()
+        assert row.release_version == server.release_version and row.host_id == server.host_id
+        assert row.tokens == {"0"}
+        assert await (await session.execute("SELECT * FROM system.peers_v2")).all() == []
+
+
+async def test_close_action_and_handler_errors(server: FakeServer) -> None:
+    server.on(Opcode.QUERY, match=lambda r: "boom" in (r.query or ""), reply=lambda r: 1 / 0)
+    server.on(Opcode.QUERY, match=lambda r: "bye" in (r.query or ""), reply=CLOSE)
+    async with Cluster([server.host], port=server.port) as cluster:
+        session = await cluster.connect()
+        with pytest.raises(Exception, match="ZeroDivisionError"):
+            await session.execute("SELECT boom FROM t")
+        assert isinstance(server.errors.pop(), ZeroDivisionError)
+        with pytest.raises(Exception, match="closed"):
+            await session.execute("SELECT bye FROM t")
