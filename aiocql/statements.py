@@ -166,7 +166,18 @@ class BatchStatement(StatementOptions):
         statement: str | SimpleStatement | PreparedStatement | BoundStatement,
         parameters: Parameters = None,
     ) -> None:
-        """Add a child statement with its parameters (a query string, simple, prepared or bound statement)."""
+        """Add a child statement with its parameters (a query string, simple, prepared or bound statement).
+
+        A query string or SimpleStatement with parameters is prepared transparently when the batch is
+        executed (once per query text, then cached), so its values are encoded by column type.
+
+        Example:
+            >>> batch = BatchStatement(BatchType.UNLOGGED)
+            >>> batch.add("INSERT INTO t (k, v) VALUES (?, ?)", (1, "a"))
+            >>> batch.add("DELETE FROM t WHERE k = 2")
+            >>> len(batch)
+            2
+        """
         if isinstance(statement, str):
             statement = SimpleStatement(statement)
         if isinstance(statement, BoundStatement) and parameters is not None:

@@ -119,6 +119,8 @@ class Session:
             query = query.bind(parameters)
         elif parameters is not None and not isinstance(query, SimpleStatement):
             raise InvalidValueError(f"{type(query).__name__} carries its own values: pass no parameters")
+        elif isinstance(query, BatchStatement):
+            await self._prepare_batch_children(query, keyspace or query.keyspace)
         defaults = self.defaults
         call = _Call(
             # `is not None`, not `or`: ConsistencyLevel.ANY is 0.
@@ -136,6 +138,13 @@ class Session:
             row_factory=row_factory or defaults.row_factory,
         )  # fmt: skip
         return await self._execute(query, call, paging_state)
+
+    async def _prepare_batch_children(self, batch: BatchStatement, keyspace: str | None) -> None:
+        # Like a query string with parameters, a batch child with parameters is prepared transparently
+        # (once, then cached) so that its values are encoded by column type.
+        queries = {c.query for c, p in batch.entries if p is not None and isinstance(c, SimpleStatement)}
+        if queries:
+            await asyncio.gather(*(self.prepare(q, keyspace=keyspace) for q in queries))
 
     async def _execute(self, stmt: Statement, call: _Call, paging_state: bytes | None) -> ResultSet:
         spec = self._spec_for(stmt, call, paging_state)
@@ -196,17 +205,17 @@ class Session:
         children: list[BatchQuery | BatchPrepared] = []
         prepared_children: dict[bytes, PreparedStatement] = {}
         for child, child_params in stmt.entries:
+            if isinstance(child, SimpleStatement) and child_params is not None:
+                prepared_child = self._prepared.get((keyspace or self.keyspace, child.query))
+                if prepared_child is None:  # not prepared by execute() (e.g. a BatchStatement changed since)
+                    raise InvalidValueError(f"batch child {child.query!r} has parameters but was not prepared")
+                child = prepared_child
             if isinstance(child, PreparedStatement):
                 child = child.bind(child_params)
             if isinstance(child, BoundStatement):
                 assert child.prepared is not None
                 prepared_children[child.prepared.query_id] = child.prepared
                 children.append(BatchPrepared(child.prepared.query_id, child.values))
-            elif child_params is not None:
-                raise InvalidValueError(
-                    "a batch child with parameters must be prepared first: use session.prepare() and add "
-                    "the PreparedStatement (values are then encoded by column type)"
-                )
             else:
                 children.append(BatchQuery(child.query))
         if not children:

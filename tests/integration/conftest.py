@@ -34,7 +34,11 @@ async def session(request: pytest.FixtureRequest, cassandra: ServerInfo, keyspac
         sess = await cluster.connect(keyspace)
         conn = sess.pools[0].connections[0]
         assert conn.version == version
-        assert (conn.proto.compressor is not None or conn.proto.frame_encoder is not None) or not compression
+        if version >= 5:
+            assert conn.proto.frame_encoder is not None
+            assert (conn.proto.frame_encoder.compressor is not None) == compression
+        else:
+            assert (conn.proto.compressor is not None) == compression
         yield sess
 
 

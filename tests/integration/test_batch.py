@@ -12,9 +12,10 @@ from aiocql import (
     Session,
     SimpleStatement,
 )
+from aiocql.protocol.constants import Opcode
 from aiocql.testing.pytest_plugin import ServerInfo
 
-from .conftest import VARIANTS, VERSIONS, ddl
+from .conftest import VARIANTS, VERSIONS, count_requests, ddl
 
 pytestmark = pytest.mark.server
 
@@ -100,9 +101,28 @@ async def test_batch_warning_and_bad_batches(session: Session, request: pytest.F
     assert ".b]" in rs.warnings[0]
     with pytest.raises(InvalidValueError, match=r"at least one statement"):
         await session.execute(BatchStatement())
-    unprepared = BatchStatement()
-    unprepared.add("INSERT INTO b (k, c, v) VALUES (?, ?, ?)", (key, 1, "x"))
-    with pytest.raises(InvalidValueError, match=r"prepared first"):
-        await session.execute(unprepared)
     with pytest.raises(InvalidValueError, match=r"already carries its values"):
-        unprepared.add(insert.bind((key, 1, "x")), (key, 1, "x"))
+        big.add(insert.bind((key, 1, "x")), (key, 1, "x"))
+    wrong_type = BatchStatement()
+    wrong_type.add("INSERT INTO b (k, c, v) VALUES (?, ?, ?)", (key, "one", "x"))
+    with pytest.raises(InvalidValueError, match=r"column 'c' \(int\)"):
+        await session.execute(wrong_type)
+
+
+@pytest.mark.parametrize("session", VERSIONS, indirect=True)
+async def test_children_with_parameters_are_prepared_transparently(
+    session: Session, request: pytest.FixtureRequest
+) -> None:
+    key = f"auto-{request.node.callspec.id}"
+    counts = count_requests(session)
+    batch = BatchStatement(BatchType.UNLOGGED)
+    for c in range(5):
+        batch.add("INSERT INTO b (k, c, v) VALUES (?, ?, ?)", (key, c, f"v{c}"))
+    batch.add(SimpleStatement("UPDATE b SET v = :v WHERE k = :k AND c = :c"), {"k": key, "c": 10, "v": "named"})
+    # Every statement of a batch has the same timestamp; at equal timestamps a deletion wins.
+    batch.add(f"DELETE FROM b WHERE k = '{key}' AND c = 4")
+    await session.execute(batch)
+    await session.execute(batch)
+    assert counts[Opcode.PREPARE] == 2  # one per distinct query text with parameters, then cached
+    assert counts[Opcode.BATCH] == 2
+    assert await _rows(session, key) == [(0, "v0"), (1, "v1"), (2, "v2"), (3, "v3"), (10, "named")]

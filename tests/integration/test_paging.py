@@ -107,3 +107,23 @@ async def test_early_exit_leaves_the_session_usable(session: Session) -> None:
     assert (await session.execute("SELECT c FROM pg WHERE k = 1 AND c = 5")).one().c == 5
     # Paging is by rows, also with a page size that does not divide the partition.
     assert len(await (await session.execute(QUERY, (1,), fetch_size=997)).all()) == N
+
+
+@pytest.mark.parametrize("session", VERSIONS, indirect=True)
+async def test_an_empty_last_page(session: Session) -> None:
+    """10,003 = 7 x 1429: the server fills seven pages and, not looking ahead, says more may follow after
+    the seventh; the eighth page is empty and final. Only the absence of a paging state ends paging."""
+    rs = await session.execute(QUERY, (1,), fetch_size=1429, row_factory=tuple_factory)
+    sizes = []
+    got = []
+    async for page in rs.pages():
+        sizes.append(len(page))
+        got.extend(page)
+    assert sizes == [1429] * 7 + [0]
+    assert got == EXPECTED
+    page = rs
+    for _ in range(6):
+        page = await page.fetch_next_page()
+    assert page.has_more_pages and len(page) == 1429
+    last = await page.fetch_next_page()
+    assert last.current_rows == [] and not last.has_more_pages and not last
