@@ -9,7 +9,16 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from aiocql import Cluster, ConnectionError, ConnectionLost, NoHostAvailable, PreparedStatement, ResultSet, Session
+from aiocql import (
+    Cluster,
+    ConnectionError,
+    ConnectionLost,
+    NoHostAvailable,
+    OperationTimedOut,
+    PreparedStatement,
+    ResultSet,
+    Session,
+)
 from aiocql.testing.polling import wait_until
 from aiocql.testing.proxy import FaultProxy
 from aiocql.testing.pytest_plugin import ServerInfo, cluster_kwargs
@@ -124,3 +133,25 @@ async def test_node_dies_mid_load_behind_the_proxy(cassandra: ServerInfo, kv: st
             await wait_until(lambda: sum(isinstance(o, tuple) for o in outcomes[after:]) >= 200, timeout=15.0)
             stop.set()
             await asyncio.wait_for(asyncio.gather(*workers), 10.0)
+
+
+async def test_timeouts_through_a_slow_link_never_mix_up_rows(cassandra: ServerInfo, kv: str) -> None:
+    """The proxy delays the server's bytes: requests time out, their late rows arrive while other
+    requests are in flight, and every caller still gets exactly its own row."""
+    async with FaultProxy(cassandra.host, cassandra.port) as proxy:
+        kwargs = cluster_kwargs(cassandra, contact_points=[proxy.host], port=proxy.port)
+        async with Cluster(**kwargs) as cluster:
+            session = await cluster.connect(kv)
+            ps = await select(session)
+            conn = session.pools[0].connections[0]
+            proxy.delay_to_client = 0.5
+            timed_out = await asyncio.gather(
+                *(session.execute(ps, (k,), timeout=0.2) for k in range(200)), return_exceptions=True
+            )
+            assert all(isinstance(r, OperationTimedOut) for r in timed_out), timed_out[:3]
+            assert conn.orphaned == 200
+            proxy.delay_to_client = 0.1  # the late rows arrive while these are in flight
+            rows = await asyncio.gather(*(session.execute(ps, (k,), timeout=5.0) for k in range(200, 600)))
+            assert [rs.one() for rs in rows] == [(k, f"value-{k}") for k in range(200, 600)]
+            await wait_until(lambda: conn.orphaned == 0, timeout=5.0)
+            assert session.pools[0].connections == [conn] and not conn.is_closed
