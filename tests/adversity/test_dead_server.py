@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from aiocql import Cluster, ConnectionError, ConnectionLost
-from aiocql.testing.fakeserver import NO_REPLY, FakeServer, Opcode
+from aiocql import Cluster, ConnectionError, ConnectionLost, ConnectTimeout, NoHostAvailable
+from aiocql.testing.fakeserver import ABORT, CLOSE, NO_REPLY, FakeServer, Opcode
 from aiocql.testing.polling import wait_until
 
 from .conftest import echo_row, is_kv
@@ -44,3 +44,36 @@ async def test_all_waiting_requests_fail_promptly_when_the_server_dies(
         await wait_until(lambda: pool.is_up and pool.connections and pool.connections[0] is not old_conn, timeout=5.0)
         row = (await session.execute("SELECT k, v FROM kv WHERE k = 5", timeout=1.0)).one()
         assert row == (5, "value-5")
+
+
+async def test_server_that_accepts_but_never_answers_startup_times_out(server: FakeServer) -> None:
+    server.on(Opcode.STARTUP, reply=NO_REPLY)
+    loop = asyncio.get_running_loop()
+    cluster = Cluster([server.host], port=server.port, connect_timeout=0.2)
+    start = loop.time()
+    with pytest.raises(NoHostAvailable) as info:
+        await cluster.connect()
+    assert loop.time() - start < 1.0
+    assert any(isinstance(e, ConnectTimeout) for e in info.value.errors.values()), info.value.errors
+    await cluster.close()
+    await wait_until(lambda: not server.open_connections)  # the half-open socket was closed
+
+
+@pytest.mark.parametrize("abort", [True, False], ids=["rst", "fin"])
+async def test_server_dying_during_the_handshake(server: FakeServer, abort: bool) -> None:
+    server.on(Opcode.STARTUP, reply=ABORT if abort else CLOSE)
+    cluster = Cluster([server.host], port=server.port, connect_timeout=5.0)
+    with pytest.raises(NoHostAvailable) as info:
+        await asyncio.wait_for(cluster.connect(), 2.0)
+    assert all(isinstance(e, ConnectionError) for e in info.value.errors.values()), info.value.errors
+    await cluster.close()
+
+
+async def test_nothing_listening(server: FakeServer) -> None:
+    port = server.port
+    await server.close()  # the port is free now: connections are refused
+    cluster = Cluster([server.host], port=port)
+    with pytest.raises(NoHostAvailable) as info:
+        await asyncio.wait_for(cluster.connect(), 2.0)
+    assert all(isinstance(e, ConnectionError) for e in info.value.errors.values()), info.value.errors
+    await cluster.close()
