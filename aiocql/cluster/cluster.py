@@ -9,19 +9,35 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import socket
 import ssl
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from aiocql.cluster.control import ControlConnection, query_rows
+from aiocql.cluster.host import Host, HostDistance
+from aiocql.cluster.schema import KeyspaceMetadata, build_keyspaces
+from aiocql.cluster.state import ClusterState
 from aiocql.connection.auth import AuthProvider
 from aiocql.connection.connection import Connection, ConnectionOptions, negotiate
 from aiocql.errors import AuthenticationError, ConnectionClosed, CqlError, NoHostAvailable
+from aiocql.metrics import CompositeTracker, Metrics, MetricsTracker, RequestTracker, node_label
+from aiocql.policies.load_balancing import LoadBalancingPolicy, default_load_balancing_policy
+from aiocql.policies.reconnection import ExponentialReconnectionPolicy, ReconnectionPolicy
 from aiocql.policies.retry import DefaultRetryPolicy, RetryPolicy
+from aiocql.policies.speculative import SpeculativeExecutionPolicy
 from aiocql.pool.host_pool import HostPool
 from aiocql.protocol.constants import Consistency
+from aiocql.protocol.events import SchemaChangeEvent
 from aiocql.results import RowFactory, named_tuple_factory
+from aiocql.session.profiles import ExecutionProfile
 from aiocql.session.session import Session, SessionDefaults, use_keyspace
+
+log = logging.getLogger(__name__)
+
+SCHEMA_TABLES = ("keyspaces", "tables", "columns", "types", "indexes", "views")
 
 
 def _no_host(errors: dict[str, BaseException]) -> CqlError:
@@ -49,8 +65,14 @@ class Cluster:
     """The entry point: where the cluster is and how to talk to it.
 
     ``protocol_version=None`` negotiates (v5, falling back to v4); ``compression=True`` asks for LZ4;
-    ``ssl_context`` turns on TLS (hostname checking as the context says);
-    ``connections_per_host`` sizes each host's pool.
+    ``ssl_context`` turns on TLS (hostname checking as the context says). The cluster keeps a control
+    connection that discovers every node from one contact point, follows topology, status and schema
+    events, and keeps :attr:`metadata` current. Requests are routed by ``load_balancing_policy``
+    (default: token-aware over DC-aware round robin, the local DC given as ``local_dc`` or taken from the
+    contact points), retried by ``retry_policy``, and speculated by ``speculative_execution_policy``
+    (idempotent requests only). ``connections_per_host`` sizes each local host's pool
+    (``remote_connections_per_host`` a remote one's). ``execution_profiles`` names bundles of settings
+    to choose per request; ``request_tracker`` is called around every attempt; ``metrics`` counts them.
 
     Example:
         >>> cluster = Cluster(["127.0.0.1"], protocol_version=4)
@@ -70,15 +92,27 @@ class Cluster:
         connect_timeout: float = 5.0,
         request_timeout: float | None = 10.0,
         connections_per_host: int = 1,
+        remote_connections_per_host: int = 1,
         heartbeat_interval: float = 30.0,
+        heartbeat_timeout: float = 10.0,
         consistency_level: Consistency = Consistency.LOCAL_ONE,
         serial_consistency_level: Consistency | None = None,
         fetch_size: int = 5000,
         row_factory: RowFactory = named_tuple_factory,
         retry_policy: RetryPolicy | None = None,
+        load_balancing_policy: LoadBalancingPolicy | None = None,
+        local_dc: str | None = None,
+        reconnection_policy: ReconnectionPolicy | None = None,
+        speculative_execution_policy: SpeculativeExecutionPolicy | None = None,
+        execution_profiles: Mapping[str, ExecutionProfile] | None = None,
+        request_tracker: RequestTracker | None = None,
+        max_requests_in_flight: int | None = None,
+        max_requests_queued: int = 10_000,
         client_timestamps: bool = True,
         schema_agreement_wait: float = 10.0,
         max_streams_per_connection: int = 32768,
+        max_orphans_per_connection: int = 4096,
+        schema_metadata: bool = True,
     ) -> None:
         if isinstance(contact_points, str):
             contact_points = [contact_points]
@@ -86,10 +120,15 @@ class Cluster:
             raise ValueError("contact_points must name at least one host")
         if protocol_version not in (None, 4, 5):
             raise ValueError(f"protocol_version must be 4, 5 or None (negotiate), not {protocol_version!r}")
+        if load_balancing_policy is not None and local_dc is not None:
+            raise ValueError("give local_dc to the load_balancing_policy you pass, not to Cluster")
         self.contact_points = list(contact_points)
         self.port = port
         self.protocol_version = protocol_version
         self.connections_per_host = connections_per_host
+        self.remote_connections_per_host = remote_connections_per_host
+        self.reconnection_policy = reconnection_policy or ExponentialReconnectionPolicy(0.5, 30.0)
+        self.schema_metadata = schema_metadata
         self.options = ConnectionOptions(
             port=port,
             protocol_version=protocol_version,
@@ -98,8 +137,15 @@ class Cluster:
             ssl_context=ssl_context,
             connect_timeout=connect_timeout,
             heartbeat_interval=heartbeat_interval,
+            heartbeat_timeout=heartbeat_timeout,
             max_streams=max_streams_per_connection,
+            max_orphans=max_orphans_per_connection,
         )
+        self.metrics = Metrics()
+        tracker: RequestTracker = MetricsTracker(self.metrics)
+        if request_tracker is not None:
+            tracker = CompositeTracker(tracker, request_tracker)
+        self.load_balancing_policy = load_balancing_policy or default_load_balancing_policy(local_dc)
         self.defaults = SessionDefaults(
             consistency_level=consistency_level,
             serial_consistency_level=serial_consistency_level,
@@ -107,31 +153,68 @@ class Cluster:
             fetch_size=fetch_size,
             row_factory=row_factory,
             retry_policy=retry_policy or DefaultRetryPolicy(),
+            load_balancing_policy=self.load_balancing_policy,
+            speculative_execution_policy=speculative_execution_policy,
             client_timestamps=client_timestamps,
             schema_agreement_wait=schema_agreement_wait,
+            execution_profiles=dict(execution_profiles or {}),
+            request_tracker=tracker,
+            max_requests_in_flight=max_requests_in_flight,
+            max_requests_queued=max_requests_queued,
         )
         self.sessions: list[Session] = []
+        self.control: ControlConnection | None = None
+        self._state = ClusterState.create()
+        self._contact_hosts: list[Host] = []
+        self._init_lock: asyncio.Lock | None = None
+        self._schema_task: asyncio.Task[None] | None = None
+        self._opening: set[asyncio.Task[None]] = set()
         self._closed = False
 
-    async def connect(self, keyspace: str | None = None) -> Session:
-        """Open pools to the contact points and return a :class:`Session` (``USE keyspace`` if given).
+    # -- state --------------------------------------------------------------------------------------
+    @property
+    def state(self) -> ClusterState:
+        """The current cluster state: hosts, which are up, token map, schema (immutable; replaced whole)."""
+        return self._state
 
-        Contact points that are down are skipped; when none can be reached, raises
-        :class:`NoHostAvailable` with each host's error.
+    @property
+    def metadata(self) -> Mapping[str, KeyspaceMetadata]:
+        """Schema metadata by keyspace name, kept current by schema events.
+
+        Example:
+            >>> cluster.metadata["ks"].tables["t"].partition_key  # doctest: +SKIP
+        """
+        return self._state.keyspaces
+
+    @property
+    def hosts(self) -> tuple[Host, ...]:
+        """Every known host."""
+        return self._state.host_list
+
+    def is_up(self, host: Host) -> bool:
+        """Whether ``host`` is currently considered up."""
+        return self._state.is_up(host)
+
+    # -- connecting ---------------------------------------------------------------------------------
+    async def connect(self, keyspace: str | None = None) -> Session:
+        """Discover the cluster (first call), open pools to its hosts and return a :class:`Session`.
+
+        One reachable contact point is enough; hosts that are down get pools that keep reconnecting.
+        When no host can be reached, raises :class:`NoHostAvailable` with each host's error
+        (:class:`AuthenticationError` when every host refused the credentials).
 
         Example:
             >>> session = await cluster.connect("my_keyspace")  # doctest: +SKIP
         """
         if self._closed:
             raise ConnectionClosed("this cluster is closed")
-        errors: dict[str, BaseException] = {}
-        hosts: list[str] = []
-        for point in self.contact_points:
-            try:
-                hosts.extend(h for h in await resolve(point, self.port) if h not in hosts)
-            except OSError as exc:
-                errors[point] = exc
-        version = await self._negotiate(hosts, errors)
+        if self._init_lock is None:
+            self._init_lock = asyncio.Lock()
+        async with self._init_lock:
+            if self.control is None:
+                await self._init()
+        version = self.protocol_version
+        assert version is not None
         made: list[Session] = []
 
         async def setup(conn: Connection) -> None:
@@ -141,27 +224,112 @@ class Cluster:
             if current is not None:
                 await use_keyspace(conn, current)
 
-        pools = [HostPool(h, self.options, version=version, size=self.connections_per_host, setup=setup) for h in hosts]
-        live = []
+        pools = [p for p in (self._make_pool(h, setup) for h in self._ordered_hosts()) if p is not None]
+        errors: dict[str, BaseException] = {}
+        live: list[HostPool] = []
         try:
             results = await asyncio.gather(*(p.open() for p in pools), return_exceptions=True)
-            for pool, result in zip(pools, results, strict=True):
-                if isinstance(result, BaseException):
-                    errors[pool.host] = result
-                    await pool.close()
-                else:
-                    live.append(pool)
         except BaseException:  # cancelled: pools already open must not leak their connections
             for pool in pools:
                 pool.abort()
             raise
+        for pool, result in zip(pools, results, strict=True):
+            if isinstance(result, BaseException):
+                errors[pool.host] = result
+                self._mark(pool.host_info, up=False)
+                pool.reconnect_now()  # keeps trying in the background with the reconnection policy
+            else:
+                live.append(pool)
         if not live:
+            for pool in pools:
+                pool.abort()
             raise _no_host(errors)
-        session = Session(live, self.defaults, keyspace)
+        session = Session(pools, self.defaults, keyspace, cluster=self)
+        session._setup = setup
         made.append(session)
         self.sessions = [s for s in self.sessions if not s.is_closed]
         self.sessions.append(session)
         return session
+
+    async def _init(self) -> None:
+        """Resolve contact points, pick the protocol version, open the control connection, read schema."""
+        errors: dict[str, BaseException] = {}
+        addresses: list[str] = []
+        for point in self.contact_points:
+            try:
+                addresses.extend(h for h in await resolve(point, self.port) if h not in addresses)
+            except OSError as exc:
+                errors[point] = NoHostAvailable(f"cannot resolve contact point {point!r}: {exc}")
+        if not addresses:
+            raise _no_host(errors)
+        version = await self._negotiate(addresses, errors)
+        control = ControlConnection(self.options, version=version, listener=self)
+        self.control = control
+        try:
+            try:
+                await control.connect(addresses)
+            except NoHostAvailable as exc:
+                raise _no_host({**errors, **exc.errors}) from None
+            found = {h.address: h for h in self._state.host_list}
+            # Assumed to sit in the control node's datacenter: nothing else is known about them.
+            dc = next((h.datacenter for h in self._state.host_list if h.address == control.address), None)
+            self._contact_hosts = [found.get(a) or _stand_in(a, self.port, dc) for a in addresses]
+            missing = [h for h in self._contact_hosts if h.address not in found]
+            if missing:  # reachable contact points the topology does not list (minimal servers, proxies)
+                self._state = self._state.with_hosts([*self._state.host_list, *missing], new_hosts_up=True)
+            if self.schema_metadata:
+                try:
+                    await self.refresh_schema()
+                except CqlError as exc:  # metadata is a convenience: requests work without it
+                    log.warning("could not read the schema: %s", exc)
+            for policy in self._policies():
+                policy.on_init(self._state, self._contact_hosts)
+        except BaseException:
+            self.control = None
+            await control.close()
+            raise
+
+    def _policies(self) -> list[LoadBalancingPolicy]:
+        out = [self.load_balancing_policy]
+        for profile in self.defaults.execution_profiles.values():
+            if profile.load_balancing_policy is not None and profile.load_balancing_policy not in out:
+                out.append(profile.load_balancing_policy)
+        return out
+
+    def _ordered_hosts(self) -> list[Host]:
+        """Contact points first (in the order given), then the other hosts."""
+        first = [h for h in self._contact_hosts]
+        return first + [h for h in self._state.host_list if h not in first]
+
+    def _make_pool(self, host: Host, setup: Any) -> HostPool | None:
+        distance = self.load_balancing_policy.distance(host, self._state)
+        if distance is HostDistance.IGNORED:
+            return None
+        assert self.protocol_version is not None
+        size = self.connections_per_host if distance is HostDistance.LOCAL else self.remote_connections_per_host
+        pool = HostPool(
+            host.address,
+            self.options if host.port == self.port else _with_port(self.options, host.port),
+            version=self.protocol_version,
+            size=size,
+            setup=setup,
+            host_info=host,
+            reconnection=self.reconnection_policy,
+            on_state=self._on_pool_state,
+        )
+        self._register_gauges(host)
+        return pool
+
+    def _register_gauges(self, host: Host) -> None:
+        node = self.metrics.node(node_label(host))
+        host_id = host.host_id
+
+        def pools() -> list[HostPool]:
+            return [p for s in self.sessions for p in s.pools if p.host_info.host_id == host_id]
+
+        node.add_gauge("in_flight", lambda: sum(p.in_flight for p in pools()))
+        node.add_gauge("open_connections", lambda: sum(len(p.connections) for p in pools()))
+        node.add_gauge("orphaned_streams", lambda: sum(p.orphaned for p in pools()))
 
     async def _negotiate(self, hosts: list[str], errors: dict[str, BaseException]) -> int:
         """The protocol version to use: pinned, or negotiated with the first host that answers."""
@@ -179,11 +347,104 @@ class Cluster:
             return version
         raise _no_host(errors)
 
+    # -- what the control connection and the pools report -------------------------------------------
+    def on_topology(self, hosts: Sequence[Host], partitioner: str | None) -> None:
+        """A fresh host list from the control connection: swap the state, add and drop pools."""
+        known = {h.address for h in hosts}
+        # A contact point the topology does not list (a proxy, a fake server) is still a host we reach.
+        extra = [h for h in self._contact_hosts if h.address not in known]
+        if not hosts and not extra and self.control is not None and self.control.conn is not None:
+            extra = [_stand_in(self.control.conn.host, self.port)]
+        before = self._state
+        self._state = before.with_hosts([*hosts, *extra], new_hosts_up=True).with_partitioner(partitioner)
+        if before.host_list:
+            self._sync_pools(before)
+
+    def on_status(self, address: str, up: bool) -> None:
+        """A STATUS_CHANGE event: mark the host, and on UP reconnect its pools at once."""
+        host = self._state.host_at(address)
+        if host is None:
+            return
+        self._mark(host, up)
+        if up:
+            for session in self.sessions:
+                pool = session._pools.get(host.host_id)
+                if pool is not None:
+                    pool.reconnect_now()
+
+    def on_schema_change(self, event: SchemaChangeEvent | None) -> None:
+        """A SCHEMA_CHANGE event (debounced by the control connection): refresh the metadata."""
+        if not self.schema_metadata or self._closed:
+            return
+        if self._schema_task is None or self._schema_task.done():
+            self._schema_task = asyncio.ensure_future(self._refresh_schema_quietly())
+
+    async def _refresh_schema_quietly(self) -> None:
+        try:
+            await self.refresh_schema()
+        except CqlError as exc:
+            log.warning("schema refresh failed: %s", exc)
+
+    def _on_pool_state(self, pool: HostPool, up: bool) -> None:
+        self._mark(pool.host_info, up)
+
+    def _mark(self, host: Host, up: bool) -> None:
+        if self._state.get_host(host.host_id) is None:
+            return
+        self._state = self._state.with_host_up(host.host_id) if up else self._state.with_host_down(host.host_id)
+
+    def _sync_pools(self, before: ClusterState) -> None:
+        """After a topology change: pools for new hosts, none for removed or ignored ones."""
+        for session in self.sessions:
+            if session.is_closed:
+                continue
+            wanted = {h.host_id: h for h in self._state.host_list}
+            for host_id in list(session._pools):
+                host = wanted.get(host_id)
+                if host is None or self.load_balancing_policy.distance(host, self._state) is HostDistance.IGNORED:
+                    pool = session.remove_pool(host_id)
+                    if pool is not None:
+                        self._spawn(pool.close())
+            for host_id, host in wanted.items():
+                if host_id in session._pools:
+                    continue
+                pool = self._make_pool(host, session._setup)
+                if pool is not None:
+                    session.add_pool(pool)
+                    self._spawn(_open_or_reconnect(pool))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._opening.add(task)
+        task.add_done_callback(self._opening.discard)
+
+    # -- schema ---------------------------------------------------------------------------------------
+    async def refresh_schema(self) -> None:
+        """Read ``system_schema`` now and replace :attr:`metadata` (and the token map's replication).
+
+        Example:
+            >>> await cluster.refresh_schema()  # doctest: +SKIP
+            >>> sorted(cluster.metadata)  # doctest: +SKIP
+        """
+        control = self.control
+        if control is None or control.conn is None:
+            raise ConnectionClosed("no control connection: the schema cannot be read now")
+        conn = control.conn
+        rows = await asyncio.gather(*(query_rows(conn, f"SELECT * FROM system_schema.{t}") for t in SCHEMA_TABLES))
+        keyspaces = build_keyspaces(*rows)
+        self._state = self._state.with_keyspaces(keyspaces)
+
+    # -- closing --------------------------------------------------------------------------------------
     async def close(self) -> None:
-        """Close every session (draining in-flight requests briefly). Closing twice is harmless."""
+        """Close every session and the control connection. Closing twice is harmless."""
         if self._closed:
             return
         self._closed = True
+        for task in [self._schema_task, *self._opening]:
+            if task is not None:
+                task.cancel()
+        if self.control is not None:
+            await self.control.close()
         await asyncio.gather(*(s.close() for s in self.sessions), return_exceptions=True)
 
     shutdown = close  # cassandra-driver's name
@@ -196,3 +457,21 @@ class Cluster:
 
     def __repr__(self) -> str:
         return f"<Cluster {self.contact_points} port={self.port} v{self.protocol_version or '?'}>"
+
+
+def _stand_in(address: str, port: int, datacenter: str | None = None) -> Host:
+    """A host for a node whose system tables give no identity (a proxy or a minimal fake server)."""
+    return Host(uuid.uuid5(uuid.NAMESPACE_URL, f"cql://{address}:{port}"), address, port, datacenter)
+
+
+def _with_port(options: ConnectionOptions, port: int) -> ConnectionOptions:
+    import dataclasses
+
+    return dataclasses.replace(options, port=port)
+
+
+async def _open_or_reconnect(pool: HostPool) -> None:
+    try:
+        await pool.open()
+    except Exception:  # the new host is not reachable yet: keep trying in the background
+        pool.reconnect_now()

@@ -35,17 +35,10 @@ from aiocql.session.metadata_cache import metadata_for
 log = logging.getLogger(__name__)
 
 _ONE = QueryParameters(Consistency.ONE, page_size=5000)
-LOCAL_QUERY = (
-    "SELECT host_id, broadcast_address, rpc_address, rpc_port, native_port, data_center, rack, tokens, "
-    "release_version, schema_version, partitioner FROM system.local WHERE key='local'"
-)
-PEERS_V2_QUERY = (
-    "SELECT host_id, peer, native_address, native_port, data_center, rack, tokens, release_version, "
-    "schema_version FROM system.peers_v2"
-)
-PEERS_QUERY = (
-    "SELECT host_id, peer, rpc_address, data_center, rack, tokens, release_version, schema_version FROM system.peers"
-)
+# SELECT *: the columns differ between versions (peers_v2 has native_port, local has rpc_port, ...).
+LOCAL_QUERY = "SELECT * FROM system.local WHERE key='local'"
+PEERS_V2_QUERY = "SELECT * FROM system.peers_v2"
+PEERS_QUERY = "SELECT * FROM system.peers"
 
 
 class ControlListener(Protocol):

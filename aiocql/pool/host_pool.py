@@ -13,13 +13,17 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import random
+import contextlib
+import uuid
 from collections.abc import Awaitable, Callable
 
+from aiocql.cluster.host import Host
 from aiocql.connection.connection import Connection, ConnectionOptions
 from aiocql.errors import ConnectionClosed
+from aiocql.policies.reconnection import ExponentialReconnectionPolicy, ReconnectionPolicy
 
 SetupHook = Callable[[Connection], Awaitable[None]]
+StateHook = Callable[["HostPool", bool], None]
 
 
 class HostPool:
@@ -35,20 +39,28 @@ class HostPool:
         setup: SetupHook | None = None,
         reconnect_base: float = 0.5,
         reconnect_max: float = 30.0,
+        host_info: Host | None = None,
+        reconnection: ReconnectionPolicy | None = None,
+        on_state: StateHook | None = None,
     ) -> None:
         self.host = host
+        # The host's identity for policies and trackers; pools made without one (tests, tools) get a
+        # stand-in keyed by address.
+        self.host_info = host_info or Host(uuid.uuid5(uuid.NAMESPACE_URL, f"cql://{host}:{options.port}"), host,
+                                           options.port)  # fmt: skip
+        self.reconnection = reconnection or ExponentialReconnectionPolicy(reconnect_base, reconnect_max)
+        self.on_state = on_state
+        self._up = False
         self.options = options
         self.version = version
         self.size = size
         self.setup = setup
         self.connections: list[Connection] = []
-        self.is_up = False
         self.last_error: BaseException | None = None
         self._closed = False
         self._refill: asyncio.Task[None] | None = None
         self._retiring: set[asyncio.Task[None]] = set()
-        self._reconnect_base = reconnect_base
-        self._reconnect_max = reconnect_max
+        self._wake: asyncio.Event | None = None
 
     async def open(self) -> None:
         """Open the pool's connections; raises the first connection's error if none could be opened."""
@@ -149,22 +161,46 @@ class HostPool:
             return
         self._refill = asyncio.ensure_future(self._refill_loop())
 
+    @property
+    def is_up(self) -> bool:
+        """Whether the pool has a usable connection (the cluster hears of every change)."""
+        return self._up
+
+    @is_up.setter
+    def is_up(self, up: bool) -> None:
+        if up != self._up:
+            self._up = up
+            if self.on_state is not None and not self._closed:
+                self.on_state(self, up)
+
+    def reconnect_now(self) -> None:
+        """Try to reconnect at once (the server said the node is up), skipping the current back-off."""
+        if self._wake is not None:
+            self._wake.set()
+        self._schedule_refill()
+
     async def _refill_loop(self) -> None:
-        delay = self._reconnect_base
+        schedule = self.reconnection.new_schedule()
         while not self._closed and len(self._healthy()) < self.size:
             try:
                 conn = await self._connect()
-            except Exception as exc:  # host down or refusing: back off with jitter and try again
+            except Exception as exc:  # host down or refusing: back off as the policy says and try again
                 self.last_error = exc
-                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-                delay = min(delay * 2, self._reconnect_max)
+                delay = next(schedule, None)
+                if delay is None:
+                    return  # the policy gave up: wait for the server to report the node up
+                self._wake = asyncio.Event()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
+                self._wake = None
                 continue
             if self._closed:
                 conn.abort()
                 return
             self.connections.append(conn)
             self.is_up = True
-            delay = self._reconnect_base
+            schedule = self.reconnection.new_schedule()
             self._drop_stale()  # a replacement is here: retire worn connections
 
     @property

@@ -6,26 +6,33 @@ Only this module loops over hosts or retries (design convention 5). A request is
 
 Example:
     >>> spec = RequestSpec(build=lambda conn: Query("SELECT 1 FROM system.local"))  # doctest: +SKIP
-    >>> response, conn = await execute(session, spec, timeout=10.0)  # doctest: +SKIP
+    >>> response, conn = await run_with_deadline(session, spec, RequestInfo(), options, 10.0)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aiocql.connection.connection import Connection
 from aiocql.connection.protocol import StreamsExhausted
 from aiocql.errors import ConnectionError_, NoHostAvailable, OperationTimedOut
 from aiocql.errors.server import ServerError, Unprepared
+from aiocql.metrics import AttemptInfo, RequestTracker
+from aiocql.policies.load_balancing import LoadBalancingPolicy
+from aiocql.policies.request import RequestInfo
 from aiocql.policies.retry import RetryDecision, RetryInfo, RetryPolicy
+from aiocql.policies.speculative import SpeculativeExecutionPolicy
 from aiocql.protocol.envelope import Envelope
 from aiocql.protocol.message import Response
 from aiocql.protocol.requests import Request, encode_request
 from aiocql.protocol.responses import ErrorResponse, decode_response
 from aiocql.protocol.results import VoidResult
+from aiocql.session.throttle import RequestThrottle
 
 if TYPE_CHECKING:
     from aiocql.pool.host_pool import HostPool
@@ -42,24 +49,26 @@ class RequestSpec:
     reprepare: Callable[[Connection, Unprepared], Awaitable[None]] | None = None
 
 
-class QueryPlan:
-    """Round-robin over the hosts that are up, starting at a rotating offset (one plan per request)."""
+class Router(Protocol):
+    """Where a request may go: the session's pools in the order of the load-balancing plan."""
 
-    __slots__ = ("_counter",)
+    def plan(self, info: RequestInfo, policy: LoadBalancingPolicy | None = None) -> Iterator[HostPool]:
+        """Pools of the hosts to try, best first (each host at most once)."""
+        ...
 
-    def __init__(self) -> None:
-        self._counter = 0
 
-    def hosts(self, pools: list[HostPool]) -> Iterator[HostPool]:
-        n = len(pools)
-        if n == 1:
-            yield pools[0]
-            return
-        start = self._counter
-        self._counter = (start + 1) % n
-        up = [pools[(start + i) % n] for i in range(n)]
-        yield from (p for p in up if p.is_up)
-        yield from (p for p in up if not p.is_up)
+@dataclass(slots=True)
+class ExecutionOptions:
+    """Per-request policies the executor applies."""
+
+    retry_policy: RetryPolicy
+    load_balancing_policy: LoadBalancingPolicy | None = None
+    speculative_policy: SpeculativeExecutionPolicy | None = None
+    tracker: RequestTracker | None = None
+    query: str | None = None
+
+
+_request_ids = itertools.count(1)
 
 
 async def _attempt(conn: Connection, spec: RequestSpec) -> Response:
@@ -74,20 +83,93 @@ async def _attempt(conn: Connection, spec: RequestSpec) -> Response:
 
 
 async def run(
-    pools: list[HostPool],
-    plan: QueryPlan,
+    router: Router,
     spec: RequestSpec,
-    retry_policy: RetryPolicy,
+    info: RequestInfo,
+    options: ExecutionOptions,
 ) -> tuple[Response, Connection]:
-    """Run ``spec`` over the plan's hosts until it succeeds or the retry policy gives up.
+    """Run ``spec`` on the plan's hosts until it succeeds or the retry policy gives up.
 
-    Non-idempotent requests are never retried after a write timeout, a lost connection or an
-    overloaded/server error, whatever the policy says. The caller applies the one deadline.
+    Idempotent requests may be speculated: after each delay of the speculative-execution policy
+    another execution starts on the next host of the same plan; the first success wins and the
+    others are cancelled (their stream ids stay reserved until the late replies). Non-idempotent
+    requests are never retried after a write timeout, a lost connection or an overloaded/server
+    error, whatever the policy says. The caller applies the one deadline.
     """
+    hosts = router.plan(info, options.load_balancing_policy)
+    request_id = next(_request_ids)
+    delays: Iterator[float] | None = None
+    if info.is_idempotent and options.speculative_policy is not None:
+        delays = iter(options.speculative_policy.new_plan(info))
+    if delays is None:
+        return await _execution(hosts, spec, info, options, request_id, _Counter(), speculative=False)
+    return await _speculate(hosts, spec, info, options, request_id, delays)
+
+
+class _Counter:
+    """Attempts made so far for one request (shared by its speculative executions)."""
+
+    __slots__ = ("attempts",)
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+
+async def _speculate(
+    hosts: Iterator[HostPool],
+    spec: RequestSpec,
+    info: RequestInfo,
+    options: ExecutionOptions,
+    request_id: int,
+    delays: Iterator[float],
+) -> tuple[Response, Connection]:
+    counter = _Counter()
+    running: set[asyncio.Task[tuple[Response, Connection]]] = set()
+    first_error: BaseException | None = None
+
+    def start(speculative: bool) -> None:
+        running.add(
+            asyncio.ensure_future(_execution(hosts, spec, info, options, request_id, counter, speculative=speculative))
+        )
+
+    start(False)
+    try:
+        delay = next(delays, None)
+        while running:
+            done, _ = await asyncio.wait(running, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                running.discard(task)
+                exc = task.exception()
+                if exc is None:
+                    return task.result()
+                if first_error is None:
+                    first_error = exc
+            if not done and delay is not None:  # the delay passed with nothing back: one more execution
+                start(True)
+                delay = next(delays, None)
+        assert first_error is not None
+        raise first_error
+    finally:
+        for task in running:
+            task.cancel()
+
+
+async def _execution(
+    hosts: Iterator[HostPool],
+    spec: RequestSpec,
+    info: RequestInfo,
+    options: ExecutionOptions,
+    request_id: int,
+    counter: _Counter,
+    *,
+    speculative: bool,
+) -> tuple[Response, Connection]:
+    """One execution: walk the plan, retrying as the retry policy allows."""
     errors: dict[str, BaseException] = {}
     retries = 0  # what the retry policy sees; re-preparing is not a retry
     reprepares = 0
-    hosts = plan.hosts(pools)
+    retry_policy = options.retry_policy
+    tracker = options.tracker
     pool = next(hosts, None)
     while pool is not None:
         try:
@@ -96,20 +178,37 @@ async def run(
             errors[pool.host] = exc
             pool = next(hosts, None)
             continue
+        attempt: AttemptInfo | None = None
+        if tracker is not None:
+            attempt = AttemptInfo(info, pool.host_info, request_id, counter.attempts, speculative, options.query)
+            counter.attempts += 1
+            speculative = False  # only an execution's first attempt counts as speculative
+            tracker.on_start(attempt)
+        started = time.perf_counter()
         try:
             try:
-                return await _attempt(conn, spec), conn
+                response = await _attempt(conn, spec)
+                if attempt is not None:
+                    tracker.on_success(attempt, time.perf_counter() - started)  # type: ignore[union-attr]
+                return response, conn
             except Unprepared as exc:
                 if spec.reprepare is None or reprepares > 2:
                     raise
                 reprepares += 1
+                if attempt is not None:
+                    tracker.on_error(attempt, exc, time.perf_counter() - started)  # type: ignore[union-attr]
+                    attempt = None
                 await spec.reprepare(conn, exc)  # its failure is judged below, like the attempt's
                 continue  # same host, same connection's node
-        except StreamsExhausted as exc:
-            errors[pool.host] = exc  # nothing was sent: any request may go to the next host
-            pool = next(hosts, None)
-            continue
-        except (ServerError, ConnectionError_) as exc:
+        except BaseException as exc:
+            if attempt is not None:
+                tracker.on_error(attempt, exc, time.perf_counter() - started)  # type: ignore[union-attr]
+            if isinstance(exc, StreamsExhausted):
+                errors[pool.host] = exc  # nothing was sent: any request may go to the next host
+                pool = next(hosts, None)
+                continue
+            if not isinstance(exc, (ServerError, ConnectionError_)):
+                raise
             errors[pool.host] = exc
             decision = retry_policy.decide(RetryInfo(exc, retries, spec.is_idempotent))
             if decision is RetryDecision.IGNORE:
@@ -131,19 +230,26 @@ def _unsafe_to_retry(exc: BaseException) -> bool:
 
 
 async def run_with_deadline(
-    pools: list[HostPool],
-    plan: QueryPlan,
+    router: Router,
     spec: RequestSpec,
-    retry_policy: RetryPolicy,
+    info: RequestInfo,
+    options: ExecutionOptions,
     timeout: float | None,
+    throttle: RequestThrottle | None = None,
 ) -> tuple[Response, Connection]:
-    """:func:`run` under one deadline covering every attempt; raises :class:`OperationTimedOut`."""
-    if timeout is None:
-        return await run(pools, plan, spec, retry_policy)
+    """:func:`run` under one deadline covering the throttle queue and every attempt.
+
+    Raises :class:`OperationTimedOut` when the deadline passes.
+    """
+    if timeout is None and throttle is None:
+        return await run(router, spec, info, options)
     deadline = asyncio.timeout(timeout)
     try:
         async with deadline:
-            return await run(pools, plan, spec, retry_policy)
+            if throttle is None:
+                return await run(router, spec, info, options)
+            async with throttle:
+                return await run(router, spec, info, options)
     except TimeoutError as exc:
         if deadline.expired():
             raise OperationTimedOut(f"request timed out after {timeout}s (client-side deadline)") from exc

@@ -10,14 +10,21 @@ Example:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from aiocql.cluster.state import ClusterState
 from aiocql.connection.connection import Connection
-from aiocql.errors import ConnectionClosed, InvalidValueError, ProtocolError
+from aiocql.errors import ConnectionClosed, CqlError, InvalidValueError, ProtocolError
 from aiocql.errors.server import Unprepared
+from aiocql.metrics import RequestTracker
+from aiocql.policies.load_balancing import LoadBalancingPolicy, default_load_balancing_policy
+from aiocql.policies.request import RequestInfo
 from aiocql.policies.retry import DefaultRetryPolicy, RetryPolicy
+from aiocql.policies.speculative import SpeculativeExecutionPolicy
 from aiocql.policies.timestamps import MonotonicTimestampGenerator
 from aiocql.protocol.constants import Consistency, HeaderFlag
 from aiocql.protocol.message import Response
@@ -34,9 +41,11 @@ from aiocql.protocol.requests import (
 )
 from aiocql.protocol.results import PreparedResult, RowsResult, SchemaChangeResult, SetKeyspaceResult
 from aiocql.results import ResultSet, RowFactory, named_tuple_factory
-from aiocql.session.executor import QueryPlan, RequestSpec, run_with_deadline
+from aiocql.session.executor import ExecutionOptions, RequestSpec, run_with_deadline
 from aiocql.session.metadata_cache import ResultMetadata, metadata_for
+from aiocql.session.profiles import ExecutionProfile, ResolvedProfile
 from aiocql.session.schema_agreement import wait_for_schema_agreement
+from aiocql.session.throttle import RequestThrottle
 from aiocql.statements import (
     BatchStatement,
     BoundStatement,
@@ -54,7 +63,10 @@ _DEFAULT: Any = object()
 
 @dataclass(frozen=True, slots=True)
 class SessionDefaults:
-    """Request settings used when neither the call nor the statement gives one."""
+    """Request settings used when neither the call, the statement nor an execution profile gives one.
+
+    The first eight fields form the execution profile named ``"default"``.
+    """
 
     consistency_level: Consistency = Consistency.LOCAL_ONE
     serial_consistency_level: Consistency | None = None
@@ -62,19 +74,71 @@ class SessionDefaults:
     fetch_size: int = 5000
     row_factory: RowFactory = named_tuple_factory
     retry_policy: RetryPolicy = field(default_factory=DefaultRetryPolicy)
+    load_balancing_policy: LoadBalancingPolicy = field(default_factory=default_load_balancing_policy)
+    speculative_execution_policy: SpeculativeExecutionPolicy | None = None
     client_timestamps: bool = True
     schema_agreement_wait: float = 10.0
+    execution_profiles: Mapping[str, ExecutionProfile] = field(default_factory=dict)
+    request_tracker: RequestTracker | None = None
+    max_requests_in_flight: int | None = None
+    max_requests_queued: int = 10_000
+
+    def profile(self) -> ResolvedProfile:
+        """The default execution profile."""
+        return ResolvedProfile(
+            consistency_level=self.consistency_level,
+            serial_consistency_level=self.serial_consistency_level,
+            request_timeout=self.request_timeout,
+            fetch_size=self.fetch_size,
+            row_factory=self.row_factory,
+            retry_policy=self.retry_policy,
+            load_balancing_policy=self.load_balancing_policy,
+            speculative_execution_policy=self.speculative_execution_policy,
+        )
+
+
+class ClusterView(Protocol):
+    """What a session needs from its cluster: the current state, and a schema refresh after DDL."""
+
+    @property
+    def state(self) -> ClusterState:
+        """The current, immutable cluster state."""
+        ...
+
+    async def refresh_schema(self) -> None:
+        """Read the schema again (after DDL this session ran)."""
+        ...
 
 
 class Session:
     """Runs statements against the cluster's hosts. Made by :meth:`aiocql.Cluster.connect`."""
 
-    def __init__(self, pools: list[HostPool], defaults: SessionDefaults, keyspace: str | None = None) -> None:
-        self.pools = pools
+    def __init__(
+        self,
+        pools: Sequence[HostPool],
+        defaults: SessionDefaults,
+        keyspace: str | None = None,
+        cluster: ClusterView | None = None,
+    ) -> None:
+        self._pools: dict[uuid.UUID, HostPool] = {p.host_info.host_id: p for p in pools}
         self.defaults = defaults
         self.keyspace = keyspace
-        self.plan = QueryPlan()
+        self.cluster = cluster
+        self._static_state = None if cluster is not None else ClusterState.create([p.host_info for p in pools])
+        if self._static_state is not None:
+            defaults.load_balancing_policy.on_init(self._static_state, [p.host_info for p in pools])
+        self._default_profile = defaults.profile()
+        self._profiles: dict[str, ResolvedProfile] = {
+            name: self._default_profile.merge(profile) for name, profile in defaults.execution_profiles.items()
+        }
+        self._profiles.setdefault("default", self._default_profile)
+        self._throttle = (
+            RequestThrottle(defaults.max_requests_in_flight, defaults.max_requests_queued)
+            if defaults.max_requests_in_flight
+            else None
+        )
         self.timestamps = MonotonicTimestampGenerator()
+        self._setup: Callable[[Connection], Awaitable[None]] | None = None  # for pools added later
         self._prepared: dict[tuple[str | None, str], PreparedStatement] = {}
         self._preparing: dict[tuple[str | None, str], asyncio.Future[PreparedStatement]] = {}
         self._closed = False
@@ -96,6 +160,7 @@ class Session:
         is_idempotent: bool | None = None,
         keyspace: str | None = None,
         row_factory: RowFactory | None = None,
+        execution_profile: str | ExecutionProfile | None = None,
     ) -> ResultSet:
         """Execute a query string or statement and return its first page as a :class:`ResultSet`.
 
@@ -103,6 +168,8 @@ class Session:
         markers; a string with parameters is prepared transparently (once, then cached) so that each
         value is encoded for its column's type. ``timeout`` (seconds, ``None`` for none) is one
         deadline for every attempt; a timed-out or cancelled call returns at once.
+        ``execution_profile`` names one of the cluster's profiles (or is an :class:`ExecutionProfile`):
+        its settings stand where the call and the statement give none.
 
         Example:
             >>> rs = await session.execute("SELECT * FROM t WHERE k = ?", (1,))  # doctest: +SKIP
@@ -121,7 +188,7 @@ class Session:
             raise InvalidValueError(f"{type(query).__name__} carries its own values: pass no parameters")
         elif isinstance(query, BatchStatement):
             await self._prepare_batch_children(query, keyspace or query.keyspace)
-        defaults = self.defaults
+        defaults = self._resolve_profile(execution_profile)
         call = _Call(
             # `is not None`, not `or`: ConsistencyLevel.ANY is 0.
             consistency=_first(consistency_level, query.consistency_level, defaults.consistency_level),
@@ -130,12 +197,13 @@ class Session:
             else (query.timeout if timeout is _DEFAULT else timeout),
             fetch_size=fetch_size or query.fetch_size or defaults.fetch_size,
             timestamp=timestamp if timestamp is not None
-            else (self.timestamps() if defaults.client_timestamps else None),
+            else (self.timestamps() if self.defaults.client_timestamps else None),
             idempotent=query.is_idempotent if is_idempotent is None else is_idempotent,
             keyspace=keyspace or query.keyspace,
             trace=trace,
             custom_payload=custom_payload or query.custom_payload,
             row_factory=row_factory or defaults.row_factory,
+            profile=defaults,
         )  # fmt: skip
         return await self._execute(query, call, paging_state)
 
@@ -146,10 +214,73 @@ class Session:
         if queries:
             await asyncio.gather(*(self.prepare(q, keyspace=keyspace) for q in queries))
 
+    def _resolve_profile(self, profile: str | ExecutionProfile | None) -> ResolvedProfile:
+        if profile is None:
+            return self._default_profile
+        if isinstance(profile, ExecutionProfile):
+            return self._default_profile.merge(profile)
+        try:
+            return self._profiles[profile]
+        except KeyError:
+            known = ", ".join(sorted(self._profiles))
+            raise InvalidValueError(f"no execution profile named {profile!r} (known: {known})") from None
+
     async def _execute(self, stmt: Statement, call: _Call, paging_state: bytes | None) -> ResultSet:
         spec = self._spec_for(stmt, call, paging_state)
-        response, conn = await run_with_deadline(self.pools, self.plan, spec, self.defaults.retry_policy, call.timeout)
+        profile = call.profile
+        info = RequestInfo(
+            keyspace=self._routing_keyspace(stmt, call),
+            routing_key=stmt.routing_key,
+            is_idempotent=call.idempotent,
+            statement=stmt,
+        )
+        options = ExecutionOptions(
+            profile.retry_policy,
+            profile.load_balancing_policy,
+            profile.speculative_execution_policy,
+            self.defaults.request_tracker,
+            _query_text(stmt),
+        )
+        response, conn = await run_with_deadline(self, spec, info, options, call.timeout, self._throttle)
         return await self._result(response, conn, stmt, call)
+
+    def _routing_keyspace(self, stmt: Statement, call: _Call) -> str | None:
+        if isinstance(stmt, BoundStatement) and stmt.prepared is not None and stmt.prepared.bind_columns:
+            return stmt.prepared.bind_columns[0].keyspace  # where the table really is
+        return call.keyspace or self.keyspace
+
+    # -- routing (the executor's Router) ------------------------------------------------------------
+    @property
+    def pools(self) -> list[HostPool]:
+        """This session's connection pools, one per host it uses."""
+        return list(self._pools.values())
+
+    @property
+    def state(self) -> ClusterState:
+        """The cluster state plans are made from."""
+        if self.cluster is not None:
+            return self.cluster.state
+        assert self._static_state is not None
+        return self._static_state
+
+    def plan(self, info: RequestInfo, policy: LoadBalancingPolicy | None = None) -> Iterator[HostPool]:
+        """The pools to try for one request, in the load-balancing policy's order."""
+        pools = self._pools
+        if len(pools) == 1:  # one host: nothing to choose
+            yield from pools.values()
+            return
+        for host in (policy or self._default_profile.load_balancing_policy).plan(info, self.state):
+            pool = pools.get(host.host_id)
+            if pool is not None:
+                yield pool
+
+    def add_pool(self, pool: HostPool) -> None:
+        """Start using a new host's pool (the cluster calls this when a host joins)."""
+        self._pools[pool.host_info.host_id] = pool
+
+    def remove_pool(self, host_id: uuid.UUID) -> HostPool | None:
+        """Stop using a host's pool and return it (to be closed by the caller)."""
+        return self._pools.pop(host_id, None)
 
     def _spec_for(self, stmt: Statement, call: _Call, paging_state: bytes | None) -> RequestSpec:
         flags = 0
@@ -272,6 +403,10 @@ class Session:
             await self.set_keyspace(response.keyspace)
         elif isinstance(response, SchemaChangeResult):
             rs.schema_agreement = await wait_for_schema_agreement(conn, self.defaults.schema_agreement_wait)
+            if self.cluster is not None:
+                # The caller sees its own DDL in cluster.metadata as soon as execute() returns.
+                with contextlib.suppress(CqlError):
+                    await self.cluster.refresh_schema()
         return rs
 
     def _rows_metadata(self, response: RowsResult, stmt: Statement, call: _Call) -> ResultMetadata:
@@ -323,10 +458,13 @@ class Session:
                 return Prepare(query, keyspace if conn.version >= 5 else None)
 
             spec = RequestSpec(build, True)
-            response, _ = await run_with_deadline(self.pools, self.plan, spec, self.defaults.retry_policy, wait)
+            options = ExecutionOptions(self._default_profile.retry_policy, query=query)
+            info = RequestInfo(keyspace=key[0], is_idempotent=True)
+            response, conn = await run_with_deadline(self, spec, info, options, wait)
             if not isinstance(response, PreparedResult):
-                raise InvalidValueError(f"PREPARE returned {type(response).__name__}")
+                raise ProtocolError(f"PREPARE returned {type(response).__name__}")
             prepared = _prepared_from(response, query, key[0])
+            await self._prepare_on_other_hosts(conn, build, wait)
             self._prepared[key] = prepared
             fut.set_result(prepared)
             return prepared
@@ -339,6 +477,24 @@ class Session:
             raise
         finally:
             del self._preparing[key]
+
+    async def _prepare_on_other_hosts(
+        self, done: Connection, build: Callable[[Connection], Request], wait: float | None
+    ) -> None:
+        """Prepare on every other up host too, so the first execution there needs no extra round trip.
+
+        Best effort: a host that fails here re-prepares on demand (UNPREPARED) later.
+        """
+        others = [p for p in self._pools.values() if p.is_up and p.host != done.host]
+        if not others:
+            return
+
+        async def one(pool: HostPool) -> None:
+            conn = pool.borrow()
+            async with asyncio.timeout(wait or 10.0):
+                await conn.send(build(conn))
+
+        await asyncio.gather(*(one(p) for p in others), return_exceptions=True)
 
     def _reprepare(self, prepared: PreparedStatement) -> Any:
         async def reprepare(conn: Connection, exc: Unprepared) -> None:
@@ -414,6 +570,7 @@ class _Call:
     trace: bool
     custom_payload: Mapping[str, bytes] | None
     row_factory: RowFactory
+    profile: ResolvedProfile
     sent_metadata: ResultMetadata | None = None  # the result metadata an EXECUTE skipped (v5)
 
 
@@ -499,3 +656,12 @@ class ExecutionResult:
 
     success: bool
     result_or_exc: ResultSet | BaseException
+
+
+def _query_text(stmt: Statement) -> str | None:
+    """The CQL text of a statement, for trackers (a batch has none of its own)."""
+    if isinstance(stmt, SimpleStatement):
+        return stmt.query
+    if isinstance(stmt, BoundStatement) and stmt.prepared is not None:
+        return stmt.prepared.query
+    return None

@@ -368,6 +368,15 @@ class FakeServer:
         """The requests received so far, optionally only those with ``opcode`` matching ``match``."""
         return [r for r in self.requests if (opcode is None or r.opcode == opcode) and (match is None or match(r))]
 
+    @property
+    def control_connections(self) -> set[int]:
+        """Numbers of the connections that registered for events: a driver's control connections."""
+        return {r.connection for r in self.requests if r.opcode == Opcode.REGISTER}
+
+    def is_pool_request(self, request: ReceivedRequest) -> bool:
+        """True for a request that did not come over a control connection (a ``match`` for the helpers)."""
+        return request.connection not in self.control_connections
+
     async def wait_for_requests(
         self,
         count: int,

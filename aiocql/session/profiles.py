@@ -1,0 +1,58 @@
+"""Execution profiles: named bundles of request settings, chosen per request.
+
+A field left ``None`` in a profile inherits the cluster's default. The cluster's defaults themselves
+form the profile named ``"default"``.
+
+Example:
+    >>> from aiocql import ConsistencyLevel
+    >>> analytics = ExecutionProfile(consistency_level=ConsistencyLevel.ONE, request_timeout=60.0)
+    >>> cluster = Cluster(["127.0.0.1"], execution_profiles={"analytics": analytics})  # doctest: +SKIP
+    >>> await session.execute("SELECT ...", execution_profile="analytics")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiocql.policies.load_balancing import LoadBalancingPolicy
+from aiocql.policies.retry import RetryPolicy
+from aiocql.policies.speculative import SpeculativeExecutionPolicy
+from aiocql.protocol.constants import Consistency
+from aiocql.results import RowFactory
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionProfile:
+    """Request settings bundled under a name (see the module docs)."""
+
+    consistency_level: Consistency | None = None
+    serial_consistency_level: Consistency | None = None
+    request_timeout: float | None = None
+    fetch_size: int | None = None
+    row_factory: RowFactory | None = None
+    retry_policy: RetryPolicy | None = None
+    load_balancing_policy: LoadBalancingPolicy | None = None
+    speculative_execution_policy: SpeculativeExecutionPolicy | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResolvedProfile:
+    """A profile with every field filled in (from the cluster's defaults where the profile had None)."""
+
+    consistency_level: Consistency
+    serial_consistency_level: Consistency | None
+    request_timeout: float | None
+    fetch_size: int
+    row_factory: RowFactory
+    retry_policy: RetryPolicy
+    load_balancing_policy: LoadBalancingPolicy
+    speculative_execution_policy: SpeculativeExecutionPolicy | None
+
+    def merge(self, profile: ExecutionProfile) -> ResolvedProfile:
+        """This profile with ``profile``'s non-None fields on top."""
+        fields = {name: getattr(self, name) for name in ResolvedProfile.__dataclass_fields__}
+        for name in ExecutionProfile.__dataclass_fields__:
+            value = getattr(profile, name)
+            if value is not None:
+                fields[name] = value
+        return ResolvedProfile(**fields)
