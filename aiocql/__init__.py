@@ -15,6 +15,9 @@ Example:
 
 from aiocql._version import __version__
 from aiocql.cluster.cluster import Cluster
+from aiocql.cluster.host import Host, HostDistance
+from aiocql.cluster.schema import ColumnMetadata, KeyspaceMetadata, TableMetadata, UserTypeMetadata
+from aiocql.cluster.state import ClusterState
 from aiocql.connection.auth import Authenticator, AuthProvider, PlainTextAuthProvider
 from aiocql.errors import (
     AuthenticationError,
@@ -44,12 +47,25 @@ from aiocql.errors.server import (
     WriteFailure,
     WriteTimeout,
 )
-from aiocql.policies.retry import (
+from aiocql.metrics import AttemptInfo, Metrics, RequestTracker
+from aiocql.policies import (
+    ConstantReconnectionPolicy,
+    ConstantSpeculativeExecutionPolicy,
+    DCAwareRoundRobinPolicy,
     DefaultRetryPolicy,
+    ExponentialReconnectionPolicy,
     FallthroughRetryPolicy,
+    HostFilterPolicy,
+    LoadBalancingPolicy,
+    NoSpeculativeExecutionPolicy,
+    ReconnectionPolicy,
+    RequestInfo,
     RetryDecision,
     RetryInfo,
     RetryPolicy,
+    RoundRobinPolicy,
+    SpeculativeExecutionPolicy,
+    TokenAwarePolicy,
 )
 from aiocql.protocol.constants import BatchType
 from aiocql.protocol.constants import Consistency as ConsistencyLevel
@@ -61,7 +77,9 @@ from aiocql.results import (
     object_factory,
     tuple_factory,
 )
+from aiocql.session.profiles import ExecutionProfile
 from aiocql.session.session import ExecutionResult, Session, execute_concurrent
+from aiocql.session.throttle import RequestThrottled
 from aiocql.statements import (
     UNSET_VALUE,
     BatchStatement,
@@ -74,6 +92,7 @@ from aiocql.types.values import Duration
 __all__ = [
     "UNSET_VALUE",
     "AlreadyExists",
+    "AttemptInfo",
     "AuthProvider",
     "AuthenticationError",
     "Authenticator",
@@ -81,21 +100,35 @@ __all__ = [
     "BatchType",
     "BoundStatement",
     "Cluster",
+    "ClusterState",
+    "ColumnMetadata",
     "ConnectTimeout",
     "ConnectionClosed",
     "ConnectionError",
     "ConnectionLost",
     "ConsistencyLevel",
+    "ConstantReconnectionPolicy",
+    "ConstantSpeculativeExecutionPolicy",
     "CqlError",
     "CqlSyntaxError",
+    "DCAwareRoundRobinPolicy",
     "DefaultRetryPolicy",
     "DriverError",
     "Duration",
+    "ExecutionProfile",
     "ExecutionResult",
+    "ExponentialReconnectionPolicy",
     "FallthroughRetryPolicy",
+    "Host",
+    "HostDistance",
+    "HostFilterPolicy",
     "InvalidRequest",
     "InvalidValueError",
+    "KeyspaceMetadata",
+    "LoadBalancingPolicy",
+    "Metrics",
     "NoHostAvailable",
+    "NoSpeculativeExecutionPolicy",
     "OperationTimedOut",
     "Overloaded",
     "PlainTextAuthProvider",
@@ -104,17 +137,26 @@ __all__ = [
     "QueryTrace",
     "ReadFailure",
     "ReadTimeout",
+    "ReconnectionPolicy",
+    "RequestInfo",
+    "RequestThrottled",
+    "RequestTracker",
     "ResultSet",
     "RetryDecision",
     "RetryInfo",
     "RetryPolicy",
+    "RoundRobinPolicy",
     "ServerError",
     "Session",
     "SimpleStatement",
+    "SpeculativeExecutionPolicy",
+    "TableMetadata",
+    "TokenAwarePolicy",
     "Unauthorized",
     "Unavailable",
     "Unprepared",
     "UnsupportedProtocolVersion",
+    "UserTypeMetadata",
     "WriteFailure",
     "WriteTimeout",
     "__version__",
