@@ -19,7 +19,7 @@ import uuid
 from collections import namedtuple
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from aiocql.types.cqltypes import CqlType
@@ -63,6 +63,12 @@ def _row_class(names: tuple[str, ...]) -> Any:
         return namedtuple("Row", [_clean_name(n) for n in names], rename=True)
 
 
+@lru_cache(maxsize=512)
+def _row_maker(names: tuple[str, ...]) -> Callable[[tuple[Any, ...]], Any]:
+    # tuple.__new__(RowClass, values) builds the named tuple in C: no Python frame per row (_make has one).
+    return partial(tuple.__new__, _row_class(names))
+
+
 def named_tuple_factory(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[Any]:
     """Rows as named tuples (the default): ``row.k`` and ``row[0]`` both work.
 
@@ -70,8 +76,7 @@ def named_tuple_factory(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> 
         >>> named_tuple_factory(("k", "v"), [(1, "a")])[0].v
         'a'
     """
-    make = _row_class(names)._make
-    return [make(r) for r in rows]
+    return list(map(_row_maker(names), rows))
 
 
 def dict_factory(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[Any]:
@@ -178,26 +183,22 @@ class ResultSet:
             >>> async for rows in rs.pages():  # doctest: +SKIP
             ...     process(rows)
         """
-        page: ResultSet | None = self
-        pending: asyncio.Task[ResultSet] | None = None
+        page = self
+        pending: asyncio.Future[ResultSet] | None = None
         try:
-            while page is not None:
-                if page.has_more_pages and page._next_page is not None:
-                    assert page.paging_state is not None
-                    pending = asyncio.ensure_future(page._next_page(page.paging_state))
-                else:
-                    pending = None
+            while True:
+                pending = _prefetch(page)
                 yield page.current_rows
-                page = await pending if pending is not None else None
+                if pending is None:
+                    return
+                page = await pending
                 pending = None
         finally:
             if pending is not None and not pending.done():
                 pending.cancel()
 
-    async def __aiter__(self) -> AsyncIterator[Any]:
-        async for rows in self.pages():
-            for row in rows:
-                yield row
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return _RowIterator(self)
 
     async def all(self) -> list[Any]:
         """Every row of every page from this one on (fetches the remaining pages).
@@ -249,3 +250,59 @@ class QueryTrace:
     duration_us: int | None
     parameters: dict[str, str]
     events: Sequence[TraceEvent]
+
+
+class _RowIterator:
+    """``async for row in result``: rows of every page, the next page prefetched while one is read.
+
+    A flat iterator rather than nested async generators: the per-row step is one short coroutine.
+    Leaving the loop early drops the iterator, which cancels the prefetched page (CPython frees the
+    iterator as soon as the loop ends).
+    """
+
+    __slots__ = ("_index", "_pending", "_rows")
+
+    def __init__(self, first: ResultSet) -> None:
+        self._rows = first.current_rows
+        self._index = 0
+        self._pending = _prefetch(first)
+
+    def __aiter__(self) -> _RowIterator:
+        return self
+
+    async def __anext__(self) -> Any:
+        rows = self._rows
+        index = self._index
+        if index < len(rows):
+            self._index = index + 1
+            return rows[index]
+        while True:
+            pending = self._pending
+            if pending is None:
+                raise StopAsyncIteration
+            self._pending = None
+            page = await pending
+            self._pending = _prefetch(page)
+            self._rows = rows = page.current_rows
+            if rows:  # a page may be empty and still not the last one
+                self._index = 1
+                return rows[0]
+
+    def __del__(self) -> None:
+        pending = self._pending
+        if pending is not None and not pending.done():
+            pending.cancel()
+
+
+def _prefetch(page: ResultSet) -> asyncio.Future[ResultSet] | None:
+    if page.paging_state is None or page._next_page is None:
+        return None
+    task = asyncio.ensure_future(page._next_page(page.paging_state))
+    task.add_done_callback(_retrieve)
+    return task
+
+
+def _retrieve(task: asyncio.Future[ResultSet]) -> None:
+    # A prefetched page nobody reads (the loop ended early) must not log "exception never retrieved".
+    if not task.cancelled():
+        task.exception()
