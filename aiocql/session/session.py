@@ -402,12 +402,18 @@ class Session:
             conn.keyspace = response.keyspace
             await self.set_keyspace(response.keyspace)
         elif isinstance(response, SchemaChangeResult):
-            rs.schema_agreement = await wait_for_schema_agreement(conn, self.defaults.schema_agreement_wait)
+            wait = self.defaults.schema_agreement_wait
+            rs.schema_agreement = await wait_for_schema_agreement(conn, wait, is_down=self._is_known_down)
             if self.cluster is not None:
                 # The caller sees its own DDL in cluster.metadata as soon as execute() returns.
                 with contextlib.suppress(CqlError):
                     await self.cluster.refresh_schema()
         return rs
+
+    def _is_known_down(self, host_id: uuid.UUID) -> bool:
+        # A node the driver knows and has marked down (left out of schema agreement).
+        state = self.state
+        return state.get_host(host_id) is not None and not state.is_up(host_id)
 
     def _rows_metadata(self, response: RowsResult, stmt: Statement, call: _Call) -> ResultMetadata:
         md = response.metadata
