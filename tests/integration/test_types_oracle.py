@@ -48,6 +48,7 @@ from aiocql import Session
 from aiocql.testing.pytest_plugin import ServerInfo
 from aiocql.types import cqltypes as ct
 from aiocql.types.values import EMPTY, Date, Duration, Time
+from tests.oracle_values import to_cassandra_driver
 
 from .conftest import VERSIONS, ddl
 
@@ -262,31 +263,6 @@ def canon(t: ct.CqlType, v: Any) -> Any:
         raise AssertionError(f"no canonical form for {t}")
     values = list(v) + [None] * (len(fields) - len(v))
     return tuple(canon(f, x) for f, x in zip(fields, values, strict=True))
-
-
-def to_cassandra_driver(t: ct.CqlType, v: Any, key: bool = False) -> Any:
-    """Our value in the form cassandra-driver serializes (hashable where it is a set element or map key)."""
-    if v is None:
-        return None
-    if isinstance(t, ct.NativeType):
-        if t.name == "date":
-            return util.Date(v.days if isinstance(v, Date) else v)
-        if t.name == "time":
-            return util.Time(v.nanoseconds)
-        if t.name == "duration":
-            return util.Duration(v.months, v.days, v.nanoseconds)
-        if t.name == "inet":
-            return str(v)
-        return v
-    if isinstance(t, (ct.ListType, ct.VectorType)):
-        items = [to_cassandra_driver(t.elem, x, key) for x in v]
-        return tuple(items) if key else items
-    if isinstance(t, ct.SetType):
-        return frozenset(to_cassandra_driver(t.elem, x, True) for x in v)
-    if isinstance(t, ct.MapType):
-        return {to_cassandra_driver(t.key, k, True): to_cassandra_driver(t.value, x, key) for k, x in v.items()}
-    fields = t.elems if isinstance(t, ct.TupleType) else t.field_types  # type: ignore[attr-defined]
-    return tuple(to_cassandra_driver(f, x, key) for f, x in zip(fields, v, strict=False))
 
 
 @pytest.fixture(scope="module", autouse=True)

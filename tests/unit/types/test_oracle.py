@@ -17,6 +17,7 @@ from aiocql.types import cqltypes as ct
 from aiocql.types.codecs import decoder_for, encoder_for
 from aiocql.types.options import marshal_name
 from aiocql.types.values import EMPTY, Date, Duration, Time
+from tests.oracle_values import to_cassandra_driver
 
 from .strategies import NATIVES, cql_types, values_for
 
@@ -74,31 +75,6 @@ def _canon(t: ct.CqlType, v: Any) -> Any:
     return tuple(_canon(f, x) for f, x in zip(fields, values, strict=True))
 
 
-def _to_oracle_value(t: ct.CqlType, v: Any, key: bool = False) -> Any:
-    """Our value in the form cassandra-driver's serializers take (hashable where ``key``)."""
-    if v is None:
-        return None
-    if isinstance(t, ct.NativeType):
-        if t.name == "date":
-            return util.Date(v.days if isinstance(v, Date) else v)
-        if t.name == "time":
-            return util.Time(v.nanoseconds)
-        if t.name == "duration":
-            return util.Duration(v.months, v.days, v.nanoseconds)
-        if t.name == "inet":
-            return str(v)
-        return v
-    if isinstance(t, (ct.ListType, ct.VectorType)):
-        items = [_to_oracle_value(t.elem, x, key) for x in v]
-        return tuple(items) if key else items
-    if isinstance(t, ct.SetType):
-        return frozenset(_to_oracle_value(t.elem, x, True) for x in v)
-    if isinstance(t, ct.MapType):
-        return {_to_oracle_value(t.key, k, True): _to_oracle_value(t.value, x, key) for k, x in v.items()}
-    fields = t.elems if isinstance(t, ct.TupleType) else t.field_types  # type: ignore[attr-defined]
-    return tuple(_to_oracle_value(f, x, key) for f, x in zip(fields, v, strict=False))
-
-
 def _supported(t: ct.CqlType) -> bool:
     # cassandra-driver 3.30 cannot hash-decode sets/map keys of vectors or maps (it builds lists /
     # dicts inside a SortedSet or as dict keys), and its Duration is unhashable; the codecs agree
@@ -138,7 +114,7 @@ def _check_both_ways(t: ct.CqlType, value: Any) -> None:
     # written by aiocql, read by cassandra-driver
     assert _canon(t, oracle.from_binary(ours, PROTOCOL)) == _canon(t, value)
     # written by cassandra-driver, read by aiocql
-    theirs = oracle.to_binary(_to_oracle_value(t, value), PROTOCOL)
+    theirs = oracle.to_binary(to_cassandra_driver(t, value), PROTOCOL)
     assert _canon(t, decoder_for(t)(memoryview(theirs))) == _canon(t, value)
 
 
