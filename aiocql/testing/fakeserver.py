@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import dataclasses
 import inspect
+import ipaddress
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -102,6 +103,7 @@ __all__ = [
     "SetKeyspace",
     "Supported",
     "Void",
+    "introduce",
     "prepared_id",
     "start_fake_servers",
 ]
@@ -270,6 +272,8 @@ class FakeServer:
         cluster_name: str = "fake",
         schema_version: uuid.UUID | None = None,
         close_on_refusal: bool = True,
+        datacenter: str = "datacenter1",
+        rack: str = "rack1",
     ) -> None:
         self.host = host
         self.port = port
@@ -280,7 +284,11 @@ class FakeServer:
         self.cluster_name = cluster_name
         self.schema_version = schema_version or uuid.uuid4()
         self.close_on_refusal = close_on_refusal
+        self.datacenter = datacenter
+        self.rack = rack
         self.host_id = uuid.uuid4()
+        self.token = 0  # the one token this node owns (in system.local and its peer row); see introduce()
+        self.peers: list[dict[str, object]] = []  # rows of system.peers_v2 / system.peers (see peer_row)
         self.rules: list[Rule] = []
         self.requests: list[ReceivedRequest] = []
         self.connections: list[ServerConnection] = []
@@ -401,6 +409,35 @@ class FakeServer:
     def open_connections(self) -> list[ServerConnection]:
         """The client connections still open."""
         return [c for c in self.connections if c.is_open]
+
+    def push_event(self, event: Event) -> int:
+        """Push ``event`` on every open connection that registered for events; return how many got it."""
+        registered = self.control_connections
+        targets = [c for c in self.open_connections if c.id in registered]
+        for conn in targets:
+            conn.push_event(event)
+        return len(targets)
+
+    def peer_row(self) -> dict[str, object]:
+        """This server as another node's ``system.peers_v2`` row (append it to that node's :attr:`peers`).
+
+        Example:
+            >>> a, b = FakeServer("127.0.0.1"), FakeServer("127.0.0.2")
+            >>> a.peers.append(b.peer_row()); a.peers[0]["native_address"]
+            '127.0.0.2'
+        """
+        return {
+            "peer": self.host,
+            "peer_port": 7000,
+            "data_center": self.datacenter,
+            "host_id": self.host_id,
+            "native_address": self.host,
+            "native_port": self.port,
+            "rack": self.rack,
+            "release_version": self.release_version,
+            "schema_version": self.schema_version,
+            "tokens": {str(self.token)},
+        }
 
     # -- faults -------------------------------------------------------------------------------------
     def drop_connections(self, *, abort: bool = True) -> None:
@@ -588,10 +625,14 @@ class FakeServer:
             names = list(local) if wanted == ["*"] else wanted
             columns = [(n, _SYSTEM_TYPES.get(n, TEXT)) for n in names]
             return Rows(columns, [[local.get(n) for n in names]], keyspace="system", table="local")
-        names = [] if wanted == ["*"] else wanted
-        columns = [(n, _SYSTEM_TYPES.get(n, TEXT)) for n in names]
         keyspace, _, table_name = table.rpartition(".")
-        return Rows(columns, [], keyspace=keyspace or "ks", table=table_name)
+        rows = self.peers if table in ("system.peers_v2", "system.peers") else []
+        names = list(dict.fromkeys(n for r in rows for n in r)) if wanted == ["*"] else wanted
+        if table == "system.peers":  # the old table calls the address rpc_address and has no ports
+            rows = [{**r, "rpc_address": r.get("native_address")} for r in rows]
+            names = ["rpc_address" if n == "native_address" else n for n in names if n not in _V2_ONLY]
+        columns = [(n, _SYSTEM_TYPES.get(n, TEXT)) for n in names]
+        return Rows(columns, [[r.get(n) for n in names] for r in rows], keyspace=keyspace or "ks", table=table_name)
 
     def _local_row(self) -> dict[str, object]:
         return {
@@ -600,17 +641,17 @@ class FakeServer:
             "broadcast_address": self.host,
             "cluster_name": self.cluster_name,
             "cql_version": "3.4.7",
-            "data_center": "datacenter1",
+            "data_center": self.datacenter,
             "host_id": self.host_id,
             "listen_address": self.host,
             "native_protocol_version": str(max(self.versions)),
             "partitioner": "org.apache.cassandra.dht.Murmur3Partitioner",
-            "rack": "rack1",
+            "rack": self.rack,
             "release_version": self.release_version,
             "rpc_address": self.host,
             "rpc_port": self.port,
             "schema_version": self.schema_version,
-            "tokens": {"0"},
+            "tokens": {str(self.token)},
         }
 
     def __repr__(self) -> str:
@@ -631,6 +672,17 @@ _SYSTEM_TYPES: dict[str, CqlType] = {
     "schema_version": UUID,
     "tokens": SetType(TEXT),
 }
+
+
+def _token_of(host: str) -> int:
+    """A Murmur3 token derived from the address, so that fake nodes on 127.0.0.1..n own different ones."""
+    try:
+        return int(ipaddress.ip_address(host)) % (1 << 63)
+    except ValueError:
+        return 0
+
+
+_V2_ONLY = frozenset(("native_port", "peer_port"))
 
 
 def _with_query_id(reply: Prepared, query_id: bytes) -> Prepared:
@@ -657,3 +709,19 @@ async def start_fake_servers(count: int, **kwargs: Any) -> list[FakeServer]:
             continue
         return servers
     raise OSError(f"could not find a port free on 127.0.0.1..{count}")
+
+
+def introduce(servers: Sequence[FakeServer]) -> None:
+    """Make fake servers one cluster: each lists the others in its peers tables, all share one schema
+    version, and each owns a token of its own (derived from its address).
+
+    Example:
+        >>> servers = await start_fake_servers(3); introduce(servers)  # doctest: +SKIP
+        >>> Cluster([servers[0].host], port=servers[0].port)  # doctest: +SKIP  (discovers all three)
+    """
+    version = servers[0].schema_version if servers else None
+    for server in servers:
+        server.schema_version = version or server.schema_version
+        server.token = _token_of(server.host)  # distinct tokens: a ring the token map can route over
+    for server in servers:
+        server.peers = [other.peer_row() for other in servers if other is not server]
