@@ -16,7 +16,7 @@ import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiocql.connection.connection import Connection
 from aiocql.connection.protocol import StreamsExhausted
@@ -66,6 +66,7 @@ class ExecutionOptions:
     speculative_policy: SpeculativeExecutionPolicy | None = None
     tracker: RequestTracker | None = None
     query: str | None = None
+    deadline: asyncio.Timeout | None = None  # set by run_with_deadline: tells a timeout from a cancellation
 
 
 _request_ids = itertools.count(1)
@@ -126,17 +127,32 @@ async def _speculate(
     counter = _Counter()
     running: set[asyncio.Task[tuple[Response, Connection]]] = set()
     first_error: BaseException | None = None
+    loop = asyncio.get_running_loop()
 
-    def start(speculative: bool) -> None:
-        running.add(
-            asyncio.ensure_future(_execution(hosts, spec, info, options, request_id, counter, speculative=speculative))
+    def start(plan: Iterator[HostPool], speculative: bool) -> None:
+        task = asyncio.ensure_future(
+            _execution(plan, spec, info, options, request_id, counter, speculative=speculative)
         )
+        task.add_done_callback(_retrieve)  # a loser that fails after the race must not log "never retrieved"
+        running.add(task)
 
-    start(False)
+    def speculate() -> bool:
+        # Only while the plan has a host left: an execution with nowhere to go would end at once with an
+        # empty NoHostAvailable that could hide the real error of the executions still running.
+        pool = next(hosts, None)
+        if pool is None:
+            return False
+        start(itertools.chain((pool,), hosts), True)  # its first host, then the rest of the shared plan
+        return True
+
+    start(hosts, False)
     try:
         delay = next(delays, None)
+        # Each delay counts from the start of the previous execution, whatever finished in between.
+        next_start = None if delay is None else loop.time() + delay
         while running:
-            done, _ = await asyncio.wait(running, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            timeout = None if next_start is None else max(0.0, next_start - loop.time())
+            done, _ = await asyncio.wait(running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 running.discard(task)
                 exc = task.exception()
@@ -144,14 +160,22 @@ async def _speculate(
                     return task.result()
                 if first_error is None:
                     first_error = exc
-            if not done and delay is not None:  # the delay passed with nothing back: one more execution
-                start(True)
-                delay = next(delays, None)
+            if next_start is not None and running and (not done or loop.time() >= next_start):
+                if speculate():  # the delay passed with nothing back: one more execution
+                    delay = next(delays, None)
+                    next_start = None if delay is None else loop.time() + delay
+                else:
+                    next_start = None
         assert first_error is not None
         raise first_error
     finally:
         for task in running:
             task.cancel()
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 async def _execution(
@@ -202,7 +226,8 @@ async def _execution(
                 continue  # same host, same connection's node
         except BaseException as exc:
             if attempt is not None:
-                tracker.on_error(attempt, exc, time.perf_counter() - started)  # type: ignore[union-attr]
+                latency = time.perf_counter() - started
+                tracker.on_error(attempt, _reported(exc, options), latency)  # type: ignore[union-attr]
             if isinstance(exc, StreamsExhausted):
                 errors[pool.host] = exc  # nothing was sent: any request may go to the next host
                 pool = next(hosts, None)
@@ -220,6 +245,15 @@ async def _execution(
                 pool = next(hosts, None)
             # RETRY_SAME keeps the pool
     raise NoHostAvailable("no host could run the request", errors)
+
+
+def _reported(exc: BaseException, options: ExecutionOptions) -> BaseException:
+    """What trackers hear of a failed attempt: the request's deadline cancels its attempts, but for
+    them (and the ``timeouts`` metric) that is a timeout, not a cancellation."""
+    deadline = options.deadline
+    if isinstance(exc, asyncio.CancelledError) and deadline is not None and deadline.expired():
+        return OperationTimedOut("the request's client-side deadline passed during this attempt")
+    return exc
 
 
 def _unsafe_to_retry(exc: BaseException) -> bool:
@@ -244,6 +278,7 @@ async def run_with_deadline(
     if timeout is None and throttle is None:
         return await run(router, spec, info, options)
     deadline = asyncio.timeout(timeout)
+    options.deadline = deadline
     try:
         async with deadline:
             if throttle is None:

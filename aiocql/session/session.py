@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from aiocql.cluster.host import Host
 from aiocql.cluster.state import ClusterState
 from aiocql.connection.connection import Connection
 from aiocql.errors import ConnectionClosed, CqlError, InvalidValueError, ProtocolError
@@ -105,6 +106,11 @@ class ClusterView(Protocol):
         """The current, immutable cluster state."""
         ...
 
+    @property
+    def contact_hosts(self) -> Sequence[Host]:
+        """The hosts the contact points resolved to (load-balancing policies infer the local DC from them)."""
+        ...
+
     async def refresh_schema(self) -> None:
         """Read the schema again (after DDL this session ran)."""
         ...
@@ -132,6 +138,10 @@ class Session:
             name: self._default_profile.merge(profile) for name, profile in defaults.execution_profiles.items()
         }
         self._profiles.setdefault("default", self._default_profile)
+        # Load-balancing policies shown the cluster (on_init): the cluster's own and its profiles' were.
+        self._initialized: dict[int, LoadBalancingPolicy] = {
+            id(p.load_balancing_policy): p.load_balancing_policy for p in self._profiles.values()
+        }
         self._throttle = (
             RequestThrottle(defaults.max_requests_in_flight, defaults.max_requests_queued)
             if defaults.max_requests_in_flight
@@ -218,12 +228,28 @@ class Session:
         if profile is None:
             return self._default_profile
         if isinstance(profile, ExecutionProfile):
+            if profile.load_balancing_policy is not None:
+                self._init_policy(profile.load_balancing_policy)
             return self._default_profile.merge(profile)
         try:
             return self._profiles[profile]
         except KeyError:
             known = ", ".join(sorted(self._profiles))
             raise InvalidValueError(f"no execution profile named {profile!r} (known: {known})") from None
+
+    def _init_policy(self, policy: LoadBalancingPolicy) -> None:
+        """Show a policy the cluster once before it plans (``on_init``): one given in a profile object was
+        not there at connect. It learns the local DC; a ``local_dc`` no host has is an error here."""
+        if id(policy) in self._initialized:
+            return
+        contact = list(self.cluster.contact_hosts) if self.cluster is not None else list(self.state.host_list)
+        try:
+            policy.on_init(self.state, contact)
+        except ValueError as exc:
+            raise InvalidValueError(f"execution profile's load_balancing_policy: {exc}") from exc
+        if len(self._initialized) >= 256:  # profile objects made per call: forget (re-initializing is harmless)
+            self._initialized.clear()
+        self._initialized[id(policy)] = policy  # the policy is kept, so its id is not reused meanwhile
 
     async def _execute(self, stmt: Statement, call: _Call, paging_state: bytes | None) -> ResultSet:
         spec = self._spec_for(stmt, call, paging_state)
@@ -464,7 +490,9 @@ class Session:
                 return Prepare(query, keyspace if conn.version >= 5 else None)
 
             spec = RequestSpec(build, True)
-            options = ExecutionOptions(self._default_profile.retry_policy, query=query)
+            options = ExecutionOptions(
+                self._default_profile.retry_policy, tracker=self.defaults.request_tracker, query=query
+            )
             info = RequestInfo(keyspace=key[0], is_idempotent=True)
             response, conn = await run_with_deadline(self, spec, info, options, wait)
             if not isinstance(response, PreparedResult):
