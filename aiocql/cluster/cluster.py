@@ -168,6 +168,7 @@ class Cluster:
         self._contact_hosts: list[Host] = []
         self._init_lock: asyncio.Lock | None = None
         self._schema_task: asyncio.Task[None] | None = None
+        self._schema_stale = False  # a schema event came in since the running refresh started
         self._opening: set[asyncio.Task[None]] = set()
         self._closed = False
 
@@ -190,6 +191,11 @@ class Cluster:
     def hosts(self) -> tuple[Host, ...]:
         """Every known host."""
         return self._state.host_list
+
+    @property
+    def contact_hosts(self) -> tuple[Host, ...]:
+        """The hosts the contact points resolved to, the control connection's first (known after connect)."""
+        return tuple(self._contact_hosts)
 
     @property
     def contact_hosts(self) -> tuple[Host, ...]:
@@ -381,14 +387,18 @@ class Cluster:
         """A SCHEMA_CHANGE event (debounced by the control connection): refresh the metadata."""
         if not self.schema_metadata or self._closed:
             return
+        # A change that arrives while a refresh runs may come after that refresh read its table: read again.
+        self._schema_stale = True
         if self._schema_task is None or self._schema_task.done():
             self._schema_task = asyncio.ensure_future(self._refresh_schema_quietly())
 
     async def _refresh_schema_quietly(self) -> None:
-        try:
-            await self.refresh_schema()
-        except CqlError as exc:
-            log.warning("schema refresh failed: %s", exc)
+        while self._schema_stale and not self._closed:
+            self._schema_stale = False
+            try:
+                await self.refresh_schema()
+            except CqlError as exc:
+                log.warning("schema refresh failed: %s", exc)
 
     def _on_pool_state(self, pool: HostPool, up: bool) -> None:
         self._mark(pool.host_info, up)

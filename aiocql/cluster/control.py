@@ -134,6 +134,9 @@ class ControlConnection:
         self._pending_schema: list[SchemaChangeEvent | None] = []
         self._refresh_task: asyncio.Task[None] | None = None
         self._reconnect_task: asyncio.Task[None] | None = None
+        self._contact_points: list[str] = []  # where connect() was first told to look
+        self._connecting = False
+        self._lost: str | None = None  # the node the connection was lost from (tried last when reconnecting)
         self._closed = False
 
     @property
@@ -144,18 +147,35 @@ class ControlConnection:
     async def connect(self, candidates: Iterable[str]) -> None:
         """Connect to the first candidate that answers, register for events and read the topology."""
         errors: dict[str, BaseException] = {}
-        for address in dict.fromkeys(candidates):
-            try:
-                await self._open(address)
-                return
-            except (CqlError, OSError) as exc:
-                errors[address] = exc
+        candidates = list(dict.fromkeys(candidates))
+        if not self._contact_points:
+            self._contact_points = candidates
+        self._connecting = True
+        try:
+            for address in candidates:
+                try:
+                    await self._open(address)
+                    return
+                except (CqlError, OSError) as exc:
+                    errors[address] = exc
+        finally:
+            self._connecting = False
         raise NoHostAvailable("the control connection could not reach any host", errors)
 
     async def _open(self, address: str) -> None:
+        opened: list[Connection] = []
+
+        def lost(exc: BaseException | None) -> None:
+            # Only the loss of the live control connection counts: a candidate that fails while being set
+            # up is connect()'s to handle (it tries the next one), and its callback, late or not, must not
+            # start a second control connection or clobber the one that replaced it.
+            if opened and opened[0] is self.conn and not self._connecting:
+                self._on_lost(exc)
+
         conn = await Connection.open(
-            address, self.options, version=self.version, on_event=self._on_event_envelope, on_lost=self._on_lost
+            address, self.options, version=self.version, on_event=self._on_event_envelope, on_lost=lost
         )
+        opened.append(conn)
         try:
             await conn.send(
                 Register((EventType.TOPOLOGY_CHANGE, EventType.STATUS_CHANGE, EventType.SCHEMA_CHANGE)),
@@ -229,6 +249,8 @@ class ControlConnection:
     def _on_lost(self, exc: BaseException | None) -> None:
         if self._closed:
             return
+        if self.conn is not None:
+            self._lost = self.conn.host
         self.conn = None
         if self._reconnect_task is None or self._reconnect_task.done():
             self._reconnect_task = asyncio.ensure_future(self._reconnect())
@@ -236,7 +258,10 @@ class ControlConnection:
     async def _reconnect(self) -> None:
         delay = self.reconnect_delay
         while not self._closed and self.conn is None:
-            candidates = [h.address for h in self.hosts] or []
+            # Every known host, then the contact points (the peers tables may list nobody, e.g. behind a
+            # proxy); the node just lost comes last, so a dead node does not hold up the move.
+            known = list(dict.fromkeys([*(h.address for h in self.hosts), *self._contact_points]))
+            candidates = [a for a in known if a != self._lost] + [a for a in known if a == self._lost]
             try:
                 await self.connect(candidates)
                 self.listener.on_schema_change(None)

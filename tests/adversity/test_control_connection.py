@@ -1,0 +1,153 @@
+"""The control connection under failure: when its node dies it moves to another host (discovered through
+the peers tables, or another contact point when the tables list none) and events keep flowing; schema
+events are debounced into one refresh, and a change that arrives while a refresh is running is not lost."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from aiocql import RoundRobinPolicy
+from aiocql.protocol.constants import SchemaChangeTarget, SchemaChangeType, StatusChangeType
+from aiocql.testing.fakeserver import ABORT, Event, FakeServer, Opcode, ReceivedRequest, Rows
+from aiocql.testing.polling import wait_until
+from aiocql.types import BOOLEAN, TEXT, MapType
+
+from .fakecluster import cluster_of, control_node, fake_nodes
+
+
+def select(k: int) -> str:
+    return f"SELECT k, v FROM kv WHERE k = {k}"
+
+
+def schema_queries(node: FakeServer, table: str = "") -> list[ReceivedRequest]:
+    return node.received(Opcode.QUERY, lambda r: r.query is not None and f"system_schema.{table}" in r.query)
+
+
+async def check_control_moves(nodes: list[FakeServer], *, all_contact_points: bool, kill: bool = True) -> None:
+    async with cluster_of(
+        nodes, all_contact_points=all_contact_points, load_balancing_policy=RoundRobinPolicy()
+    ) as cluster:
+        session = await cluster.connect()
+        assert control_node(cluster, nodes) is nodes[0]
+        if kill:
+            await nodes[0].close()  # the control node dies
+        else:
+            nodes[0].drop_connections()  # it resets every connection (and stays up): the others are tried first
+        await wait_until(
+            lambda: cluster.control is not None and cluster.control.address in (nodes[1].host, nodes[2].host),
+            timeout=5.0,
+            message=lambda: f"control connection on {cluster.control and cluster.control.address}",
+        )
+        new_control = control_node(cluster, nodes)
+        assert new_control.received(Opcode.REGISTER)
+        # events keep flowing: the new control node reports the third node down
+        third = nodes[2] if new_control is nodes[1] else nodes[1]
+        host = cluster.state.host_at(third.host)
+        assert host is not None and cluster.is_up(host)
+        assert new_control.push_event(Event.status_change(StatusChangeType.DOWN, third.host, third.port)) == 1
+        await wait_until(lambda: not cluster.is_up(host), timeout=2.0)
+        # and requests still work, on the nodes that are up (the one reported down comes last in plans)
+        rows = [await session.execute(select(k)) for k in range(4)]
+        assert [rs.one() for rs in rows] == [(k, f"value-{k}") for k in range(4)]
+        assert third.host not in {rs.coordinator for rs in rows}
+        if kill:
+            assert {rs.coordinator for rs in rows} == {new_control.host}
+
+
+@pytest.mark.parametrize("kill", [True, False], ids=["node-dies", "connections-reset"])
+async def test_the_control_connection_moves_to_a_peer_when_its_node_fails(kill: bool) -> None:
+    async with fake_nodes(3) as nodes:
+        await check_control_moves(nodes, all_contact_points=False, kill=kill)
+
+
+async def test_the_control_connection_moves_to_another_contact_point_when_no_peers_are_listed() -> None:
+    async with fake_nodes(3, peers=False) as nodes:
+        await check_control_moves(nodes, all_contact_points=True)
+
+
+async def test_a_burst_of_schema_events_causes_one_refresh() -> None:
+    async with fake_nodes(3) as nodes, cluster_of(nodes) as cluster:
+        await cluster.connect()
+        control = control_node(cluster, nodes)
+        baseline = len(schema_queries(control))
+        assert baseline == 6  # the refresh at connect: one query per system_schema table
+        for i in range(20):
+            event = Event.schema_change(SchemaChangeType.CREATED, SchemaChangeTarget.TABLE, "ks", f"t{i}")
+            assert control.push_event(event) == 1
+        await wait_until(lambda: len(schema_queries(control)) >= baseline + 6, timeout=3.0)
+        assert cluster.control is not None
+
+        def settled() -> bool:
+            control_task = cluster.control._refresh_task  # type: ignore[union-attr]
+            schema_task = cluster._schema_task
+            return (control_task is None or control_task.done()) and (schema_task is None or schema_task.done())
+
+        await wait_until(settled, timeout=3.0)
+        assert len(schema_queries(control)) == baseline + 6
+        assert all(not schema_queries(n) for n in nodes if n is not control)
+
+
+KEYSPACE_COLUMNS = [("keyspace_name", TEXT), ("durable_writes", BOOLEAN), ("replication", MapType(TEXT, TEXT))]
+
+
+async def test_a_schema_change_during_a_refresh_is_not_lost() -> None:
+    keyspaces = ["ks1"]
+    gate = asyncio.Event()
+    held: list[ReceivedRequest] = []
+
+    async def keyspace_rows(req: ReceivedRequest) -> Rows:
+        rows = [(ks, True, {"class": "SimpleStrategy", "replication_factor": "1"}) for ks in keyspaces]  # read now
+        if len(keyspaces) > 1 and not gate.is_set():
+            held.append(req)
+            await gate.wait()  # ...answered later: the refresh is slow
+        return Rows(KEYSPACE_COLUMNS, rows, keyspace="system_schema", table="keyspaces")
+
+    async with fake_nodes(2) as nodes:
+        for node in nodes:
+            node.on(Opcode.QUERY, match=lambda r: r.query == "SELECT * FROM system_schema.keyspaces",
+                    reply=keyspace_rows)  # fmt: skip
+        async with cluster_of(nodes) as cluster:
+            await cluster.connect()
+            assert sorted(cluster.metadata) == ["ks1"]
+            control = control_node(cluster, nodes)
+            keyspaces.append("ks2")
+            control.push_event(Event.schema_change(SchemaChangeType.CREATED, SchemaChangeTarget.KEYSPACE, "ks2"))
+            await wait_until(lambda: held, timeout=3.0)  # the refresh read its rows, before ks3 existed
+            keyspaces.append("ks3")
+            control.push_event(Event.schema_change(SchemaChangeType.CREATED, SchemaChangeTarget.KEYSPACE, "ks3"))
+            watcher = cluster.control
+            assert watcher is not None
+            await wait_until(lambda: watcher._pending_schema, timeout=2.0)  # the event arrived...
+            await wait_until(lambda: not watcher._pending_schema and watcher._refresh_task.done(),  # type: ignore[union-attr]
+                             timeout=2.0)  # ...and was passed on (debounced) while the refresh still ran  # fmt: skip
+            gate.set()
+            await wait_until(
+                lambda: sorted(cluster.metadata) == ["ks1", "ks2", "ks3"],
+                timeout=3.0,
+                message=lambda: f"metadata has {sorted(cluster.metadata)}",
+            )
+
+
+async def test_a_candidate_that_fails_during_setup_leaves_one_control_connection() -> None:
+    # The first node drops the control connection while it reads system.local: the control connection
+    # moves on to the next node, and the dropped candidate's late "connection lost" must not start a
+    # second control connection (nor forget the live one).
+    async with fake_nodes(3) as nodes:
+        nodes[0].on(Opcode.QUERY, match=lambda r: r.query is not None and "system.local" in r.query, reply=ABORT,
+                    times=1)  # fmt: skip
+        async with cluster_of(nodes, all_contact_points=True) as cluster:
+            session = await cluster.connect()
+            assert cluster.control is not None and cluster.control.address == nodes[1].host
+
+            def registered() -> list[object]:
+                return [c for n in nodes for c in n.open_connections if c.id in n.control_connections]
+
+            await wait_until(lambda: (cluster.control is not None and not cluster.control._reconnect_task)
+                             or cluster.control._reconnect_task.done(), timeout=3.0)  # type: ignore[union-attr]  # fmt: skip
+            assert len(registered()) == 1
+            assert cluster.control.conn is not None and not cluster.control.conn.is_closed
+            assert len(session.pools) == 3
+            await cluster.close()
+            await wait_until(lambda: not registered(), timeout=2.0)
