@@ -370,6 +370,10 @@ class Cluster:
         self._state = before.with_hosts([*hosts, *extra], new_hosts_up=True).with_partitioner(partitioner)
         if before.host_list:
             self._sync_pools(before)
+        labels = {node_label(h) for h in self._state.host_list}
+        for host in before.host_list:
+            if node_label(host) not in labels:  # the host left (or moved): so do its metrics and gauges
+                self.metrics.remove_node(node_label(host))
 
     def on_status(self, address: str, up: bool) -> None:
         """A STATUS_CHANGE event: mark the host, and on UP reconnect its pools at once."""

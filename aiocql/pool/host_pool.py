@@ -85,7 +85,17 @@ class HostPool:
             self._schedule_refill()
 
     async def _connect(self) -> Connection:
-        conn = await Connection.open(self.host, self.options, version=self.version, on_lost=self._on_lost)
+        opened: list[Connection] = []
+
+        def lost(exc: BaseException | None) -> None:
+            # Only a pooled connection's loss matters: an attempt that fails in its handshake is its
+            # caller's error, and must not start another refill (that would restart the reconnection
+            # schedule after it ended, and try for ever).
+            if opened and opened[0] in self.connections:
+                self._on_lost(exc)
+
+        conn = await Connection.open(self.host, self.options, version=self.version, on_lost=lost)
+        opened.append(conn)
         if self.setup is not None:
             try:
                 await self.setup(conn)
