@@ -197,11 +197,6 @@ class Cluster:
         """The hosts the contact points resolved to, the control connection's first (known after connect)."""
         return tuple(self._contact_hosts)
 
-    @property
-    def contact_hosts(self) -> tuple[Host, ...]:
-        """The hosts the contact points resolved to, the control connection's first (known after connect)."""
-        return tuple(self._contact_hosts)
-
     def is_up(self, host: Host) -> bool:
         """Whether ``host`` is currently considered up."""
         return self._state.is_up(host)
