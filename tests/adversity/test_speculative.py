@@ -54,40 +54,74 @@ def slow_down(node: FakeServer, delay: float = SLOW) -> None:
     node.on(Opcode.QUERY, match=is_kv, reply=echo_row, delay=delay)
 
 
-async def test_speculation_cuts_the_tail_of_a_slow_node() -> None:
-    figures: dict[str, tuple[float, float]] = {}
-    for name, policy in [
-        ("without", None),
-        ("with", ConstantSpeculativeExecutionPolicy(delay=0.02, max_executions=2)),
-    ]:
-        async with fake_nodes(3) as nodes:
-            slow_down(nodes[0])
-            async with cluster_of(
-                nodes, load_balancing_policy=RoundRobinPolicy(), speculative_execution_policy=policy
-            ) as cluster:
-                session = await cluster.connect()
-                assert sorted(p.host for p in session.pools) == [n.host for n in nodes]  # discovered
+class LoopLag:
+    """The worst delay with which the event loop woke a 5 ms sleeper while the block ran: how much of a
+    latency came from the machine (other processes on the CPU) rather than from the driver."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(0.005)
+            self.worst = max(self.worst, loop.time() - before - 0.005)
+
+    async def __aenter__(self) -> LoopLag:
+        self._task = asyncio.ensure_future(self._watch())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+
+async def measure(policy: ConstantSpeculativeExecutionPolicy | None) -> tuple[float, float, float]:
+    """p50 and p99 of READS reads with one node at SLOW, and the worst loop lag meanwhile."""
+    async with fake_nodes(3) as nodes:
+        slow_down(nodes[0])
+        async with cluster_of(
+            nodes, load_balancing_policy=RoundRobinPolicy(), speculative_execution_policy=policy
+        ) as cluster:
+            session = await cluster.connect()
+            assert sorted(p.host for p in session.pools) == [n.host for n in nodes]  # discovered
+            async with LoopLag() as lag:
                 latencies = await read_latencies(session)
-                figures[name] = (percentile(latencies, 0.5), percentile(latencies, 0.99))
-                # the slow node got its share of first executions either way
-                assert len(nodes[0].received(Opcode.QUERY, is_kv)) >= READS // 3 - 5
-                speculated = sum(cluster.metrics.node(label_of(n)).speculative_executions for n in nodes)
-                if policy is None:
-                    assert speculated == 0
-                    assert len(kv_requests(nodes)) == READS
-                else:
-                    # every read that started on A was speculated once (A is never second: its reply
-                    # is the slow one, and the fast node answers before the second delay passes)
-                    assert speculated >= READS // 3 - 5
-                    assert len(kv_requests(nodes)) == READS + speculated
-    (p50_without, p99_without), (p50_with, p99_with) = figures["without"], figures["with"]
+            # the slow node got its share of first executions either way
+            assert len(nodes[0].received(Opcode.QUERY, is_kv)) >= READS // 3 - 5
+            speculated = sum(cluster.metrics.node(label_of(n)).speculative_executions for n in nodes)
+            if policy is None:
+                assert speculated == 0
+                assert len(kv_requests(nodes)) == READS
+            else:
+                assert speculated >= READS // 3 - 5  # at least every read that started on the slow node
+                assert len(kv_requests(nodes)) == READS + speculated
+    return percentile(latencies, 0.5), percentile(latencies, 0.99), lag.worst
+
+
+async def test_speculation_cuts_the_tail_of_a_slow_node() -> None:
+    p50_without, p99_without, lag_without = await measure(None)
+    policy = ConstantSpeculativeExecutionPolicy(delay=0.02, max_executions=2)
+    runs = 0
+    while True:
+        runs += 1
+        p50_with, p99_with, lag_with = await measure(policy)
+        # A run during which the machine stalled the loop for 25 ms or more (other processes on the CPU)
+        # says little about a 100 ms bound: measure again, three runs at most. A slow p99 on an
+        # undisturbed loop fails at once.
+        if p99_with < 0.1 or lag_with < 0.025 or runs == 3:
+            break
     print(
-        f"\nspeculative execution, {READS} reads, 1 of 3 nodes at {SLOW * 1000:.0f} ms: "
+        f"\nspeculative execution, {READS} reads ({CONCURRENCY} at a time), 1 of 3 nodes at {SLOW * 1000:.0f} ms: "
         f"p50/p99 without {p50_without * 1000:.1f}/{p99_without * 1000:.1f} ms, "
-        f"with (delay 20 ms, max 2) {p50_with * 1000:.1f}/{p99_with * 1000:.1f} ms"
+        f"with (delay 20 ms, max 2) {p50_with * 1000:.1f}/{p99_with * 1000:.1f} ms "
+        f"(worst loop lag {lag_without * 1000:.0f} / {lag_with * 1000:.0f} ms; run {runs} with speculation)"
     )
     assert p99_without > 0.15
-    assert p99_with < 0.1
+    assert p99_with < 0.1, f"p99 {p99_with * 1000:.0f} ms with speculation; the loop lagged {lag_with * 1000:.0f} ms"
 
 
 class AlwaysSpeculate:
