@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import socket
@@ -59,6 +60,34 @@ async def resolve(host: str, port: int) -> list[str]:
         pass
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class HostStateListener:
+    """Told when a host joins, leaves, goes up or goes down; register with :meth:`Cluster.add_listener`.
+
+    Override the methods you need (the others do nothing). Each is called on the event loop right after
+    :attr:`Cluster.state` has changed, so ``cluster.is_up(host)`` already answers accordingly. A host that
+    joins is reported by ``on_add`` only (new hosts start up; ``on_down`` follows if it cannot be
+    reached). A listener must not block; an exception it raises is logged and ignored.
+
+    Example:
+        >>> class Log(HostStateListener):
+        ...     def on_down(self, host: Host) -> None:
+        ...         print("down:", host.address)
+        >>> cluster.add_listener(Log())  # doctest: +SKIP
+    """
+
+    def on_add(self, host: Host) -> None:
+        """A host joined the cluster (or was discovered)."""
+
+    def on_remove(self, host: Host) -> None:
+        """A host left the cluster."""
+
+    def on_up(self, host: Host) -> None:
+        """A known host is up again (the server said so, or a connection to it opened)."""
+
+    def on_down(self, host: Host) -> None:
+        """A known host is down (the server said so, or its pool lost its last connection)."""
 
 
 class Cluster:
@@ -170,6 +199,7 @@ class Cluster:
         self._schema_task: asyncio.Task[None] | None = None
         self._schema_stale = False  # a schema event came in since the running refresh started
         self._opening: set[asyncio.Task[None]] = set()
+        self._listeners: list[HostStateListener] = []
         self._closed = False
 
     # -- state --------------------------------------------------------------------------------------
@@ -200,6 +230,32 @@ class Cluster:
     def is_up(self, host: Host) -> bool:
         """Whether ``host`` is currently considered up."""
         return self._state.is_up(host)
+
+    def add_listener(self, listener: HostStateListener) -> None:
+        """Call ``listener``'s ``on_add`` / ``on_remove`` / ``on_up`` / ``on_down`` on every host change."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: HostStateListener) -> None:
+        """Stop telling ``listener`` about host changes (unknown listeners are ignored)."""
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def _set_state(self, state: ClusterState) -> None:
+        """Swap the state and tell the listeners which hosts were added, removed, or went up or down."""
+        before, self._state = self._state, state
+        if not self._listeners or (state.hosts is before.hosts and state.up is before.up):
+            return
+        old, new = before.hosts, state.hosts
+        changes: list[tuple[str, Host]] = [("on_remove", h) for i, h in old.items() if i not in new]
+        changes += [("on_add", h) for i, h in new.items() if i not in old]
+        changes += [("on_down", new[i]) for i in before.up - state.up if i in new]
+        changes += [("on_up", new[i]) for i in state.up - before.up if i in old]
+        for name, host in changes:
+            for listener in list(self._listeners):
+                try:
+                    getattr(listener, name)(host)
+                except Exception:
+                    log.exception("host listener %r failed in %s(%s)", listener, name, host.address)
 
     # -- connecting ---------------------------------------------------------------------------------
     async def connect(self, keyspace: str | None = None) -> Session:
@@ -282,7 +338,7 @@ class Cluster:
             self._contact_hosts = [found.get(a) or _stand_in(a, self.port, dc) for a in addresses]
             missing = [h for h in self._contact_hosts if h.address not in found]
             if missing:  # reachable contact points the topology does not list (minimal servers, proxies)
-                self._state = self._state.with_hosts([*self._state.host_list, *missing], new_hosts_up=True)
+                self._set_state(self._state.with_hosts([*self._state.host_list, *missing], new_hosts_up=True))
             if self.schema_metadata:
                 try:
                     await self.refresh_schema()
@@ -362,7 +418,7 @@ class Cluster:
         if not hosts and not extra and self.control is not None and self.control.conn is not None:
             extra = [_stand_in(self.control.conn.host, self.port)]
         before = self._state
-        self._state = before.with_hosts([*hosts, *extra], new_hosts_up=True).with_partitioner(partitioner)
+        self._set_state(before.with_hosts([*hosts, *extra], new_hosts_up=True).with_partitioner(partitioner))
         if before.host_list:
             self._sync_pools(before)
         labels = {node_label(h) for h in self._state.host_list}
@@ -405,7 +461,7 @@ class Cluster:
     def _mark(self, host: Host, up: bool) -> None:
         if self._state.get_host(host.host_id) is None:
             return
-        self._state = self._state.with_host_up(host.host_id) if up else self._state.with_host_down(host.host_id)
+        self._set_state(self._state.with_host_up(host.host_id) if up else self._state.with_host_down(host.host_id))
 
     def _sync_pools(self, before: ClusterState) -> None:
         """After a topology change: pools for new hosts, none for removed or ignored ones."""
