@@ -200,6 +200,9 @@ class Cluster:
         self._schema_stale = False  # a schema event came in since the running refresh started
         self._opening: set[asyncio.Task[None]] = set()
         self._listeners: list[HostStateListener] = []
+        # Hosts the server reported DOWN and not UP since; a reconnected pool does not mark them up.
+        self._down_by_event: set[uuid.UUID] = set()
+        self._events_from: Connection | None = None  # the control connection those reports came on
         self._closed = False
 
     # -- state --------------------------------------------------------------------------------------
@@ -419,6 +422,7 @@ class Cluster:
             extra = [_stand_in(self.control.conn.host, self.port)]
         before = self._state
         self._set_state(before.with_hosts([*hosts, *extra], new_hosts_up=True).with_partitioner(partitioner))
+        self._trust_pools_after_missed_events()
         if before.host_list:
             self._sync_pools(before)
         labels = {node_label(h) for h in self._state.host_list}
@@ -427,16 +431,21 @@ class Cluster:
                 self.metrics.remove_node(node_label(host))
 
     def on_status(self, address: str, up: bool) -> None:
-        """A STATUS_CHANGE event: mark the host, and on UP reconnect its pools at once."""
+        """A STATUS_CHANGE event. DOWN: mark the host down. UP: reconnect its pools at once; the host is up
+        when one is connected (at once if one still is, or if no session has a pool for it)."""
         host = self._state.host_at(address)
         if host is None:
             return
-        self._mark(host, up)
-        if up:
-            for session in self.sessions:
-                pool = session._pools.get(host.host_id)
-                if pool is not None:
-                    pool.reconnect_now()
+        if not up:
+            self._down_by_event.add(host.host_id)
+            self._mark(host, False)
+            return
+        self._down_by_event.discard(host.host_id)
+        pools = [p for s in self.sessions if not s.is_closed for p in [s._pools.get(host.host_id)] if p is not None]
+        if not pools or any(p.is_up for p in pools):
+            self._mark(host, True)
+        for pool in pools:
+            pool.reconnect_now()  # marks the host up when it connects (_on_pool_state)
 
     def on_schema_change(self, event: SchemaChangeEvent | None) -> None:
         """A SCHEMA_CHANGE event (debounced by the control connection): refresh the metadata."""
@@ -456,7 +465,27 @@ class Cluster:
                 log.warning("schema refresh failed: %s", exc)
 
     def _on_pool_state(self, pool: HostPool, up: bool) -> None:
+        # A node shutting down gracefully announces itself DOWN but keeps accepting connections for a few
+        # seconds: a pool that reconnects meanwhile must not make it up again (requests would go to a node
+        # that is going away). Its UP event does that; so does a new control connection (events missed).
+        if up and pool.host_info.host_id in self._down_by_event:
+            return
         self._mark(pool.host_info, up)
+
+    def _trust_pools_after_missed_events(self) -> None:
+        """On a new control connection, forget DOWN reports (their UP may have been missed): a host whose
+        pool is connected is up again."""
+        control = self.control
+        conn = control.conn if control is not None else None
+        if conn is self._events_from:
+            return
+        self._events_from = conn
+        stale, self._down_by_event = self._down_by_event, set()
+        for session in self.sessions:
+            for host_id in stale:
+                pool = session._pools.get(host_id)
+                if pool is not None and pool.is_up:
+                    self._mark(pool.host_info, True)
 
     def _mark(self, host: Host, up: bool) -> None:
         if self._state.get_host(host.host_id) is None:

@@ -1,0 +1,54 @@
+"""A STATUS_CHANGE DOWN outranks a pool that reconnects: a node shutting down gracefully announces itself down
+but accepts connections for a few more seconds (seen on real Cassandra 5.0 nodes: tests/cluster), and a pool
+reconnecting meanwhile must not mark it up again. The node's UP event does; so does a new control connection,
+on which the UP event may have been missed."""
+
+from __future__ import annotations
+
+from aiocql.protocol.constants import StatusChangeType
+from aiocql.testing.fakeserver import Event
+from aiocql.testing.polling import wait_until
+
+from .fakecluster import cluster_of, control_node, fake_nodes, pool_of
+
+
+async def test_a_pool_reconnecting_after_a_down_event_leaves_the_host_down_until_its_up_event() -> None:
+    async with fake_nodes(3) as nodes, cluster_of(nodes) as cluster:
+        session = await cluster.connect()
+        control = control_node(cluster, nodes)
+        target = next(n for n in nodes if n is not control)
+        host = cluster.state.host_at(target.host)
+        assert host is not None and cluster.is_up(host)
+        pool = pool_of(session, target)
+        first = pool.connections[0]
+
+        control.push_event(Event.status_change(StatusChangeType.DOWN, target.host, target.port))
+        await wait_until(lambda: not cluster.is_up(host), timeout=2.0)
+        # The node drops its clients but still accepts new ones (a graceful shutdown): the pool reconnects.
+        target.drop_connections()
+        await wait_until(lambda: pool.is_up and pool.connections and pool.connections[0] is not first, timeout=3.0)
+        # Fails without the fix: the reconnected pool marked the host up although the server said DOWN.
+        assert not cluster.is_up(host)
+
+        control.push_event(Event.status_change(StatusChangeType.UP, target.host, target.port))
+        await wait_until(lambda: cluster.is_up(host), timeout=2.0)
+
+
+async def test_a_new_control_connection_trusts_the_pools_again() -> None:
+    async with fake_nodes(3) as nodes, cluster_of(nodes, all_contact_points=True) as cluster:
+        session = await cluster.connect()
+        control = control_node(cluster, nodes)
+        target = next(n for n in nodes if n is not control)
+        host = cluster.state.host_at(target.host)
+        assert host is not None
+        pool = pool_of(session, target)
+
+        control.push_event(Event.status_change(StatusChangeType.DOWN, target.host, target.port))
+        await wait_until(lambda: not cluster.is_up(host), timeout=2.0)
+        assert pool.is_up  # its connection is fine: only the server's report says down
+        # The control connection is lost and moves to another node: an UP event sent meanwhile would be
+        # lost, so the report of DOWN is forgotten and the connected pool counts again.
+        control.drop_connections()
+        await wait_until(lambda: cluster.control is not None and cluster.control.address not in (None, control.host),
+                         timeout=5.0)  # fmt: skip
+        await wait_until(lambda: cluster.is_up(host), timeout=2.0)
