@@ -38,6 +38,10 @@ from aiocql.session.session import Session, SessionDefaults, use_keyspace
 
 log = logging.getLogger(__name__)
 
+# Seconds a host whose pool lost its connections stays down when the pool reconnects at once: time for the
+# server's DOWN event to arrive if the node is shutting down (it comes within ~50 ms on a local cluster).
+UP_SETTLE = 1.0
+
 SCHEMA_TABLES = ("keyspaces", "tables", "columns", "types", "indexes", "views")
 
 
@@ -203,6 +207,7 @@ class Cluster:
         # Hosts the server reported DOWN and not UP since; a reconnected pool does not mark them up.
         self._down_by_event: set[uuid.UUID] = set()
         self._events_from: Connection | None = None  # the control connection those reports came on
+        self._lost_at: dict[uuid.UUID, float] = {}  # loop time each host's pool last lost its connections
         self._closed = False
 
     # -- state --------------------------------------------------------------------------------------
@@ -465,12 +470,30 @@ class Cluster:
                 log.warning("schema refresh failed: %s", exc)
 
     def _on_pool_state(self, pool: HostPool, up: bool) -> None:
-        # A node shutting down gracefully announces itself DOWN but keeps accepting connections for a few
-        # seconds: a pool that reconnects meanwhile must not make it up again (requests would go to a node
-        # that is going away). Its UP event does that; so does a new control connection (events missed).
-        if up and pool.host_info.host_id in self._down_by_event:
+        # A node shutting down gracefully closes its clients' connections, announces itself DOWN, and keeps
+        # accepting connections for a few seconds: a pool that reconnects meanwhile must not make it up
+        # again (requests would go to a node that is going away). Its UP event does that; so does a new
+        # control connection (events missed). The pool reconnects at once, often before the DOWN event
+        # arrives: a connection that replaces a lost one marks the host up only after UP_SETTLE seconds
+        # without a DOWN event.
+        host_id = pool.host_info.host_id
+        loop = asyncio.get_running_loop()
+        if not up:
+            self._lost_at[host_id] = loop.time()
+            self._mark(pool.host_info, False)
             return
-        self._mark(pool.host_info, up)
+        if host_id in self._down_by_event:
+            return
+        lost = self._lost_at.get(host_id)
+        wait = 0.0 if lost is None else lost + UP_SETTLE - loop.time()
+        if wait > 0:
+            loop.call_later(wait, self._confirm_up, pool)
+            return
+        self._mark(pool.host_info, True)
+
+    def _confirm_up(self, pool: HostPool) -> None:
+        if not self._closed and pool.is_up and pool.host_info.host_id not in self._down_by_event:
+            self._mark(pool.host_info, True)
 
     def _trust_pools_after_missed_events(self) -> None:
         """On a new control connection, forget DOWN reports (their UP may have been missed): a host whose

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from aiocql import Cluster, ConsistencyLevel
+from aiocql import AttemptInfo, Cluster, ConsistencyLevel
 from aiocql.metrics import node_label
 from aiocql.testing.polling import wait_until
 from aiocql.testing.pytest_plugin import ServerInfo, cluster_kwargs
@@ -27,6 +27,37 @@ KS = "failover_rf3"
 KEYS = 1000
 WORKERS = 32
 STOP_AT, START_AT, LOAD_SECONDS = 15.0, 35.0, 60.0
+
+
+class FailedAttempts:
+    """A request tracker keeping each failed attempt (host, error, loop time): retried ones included."""
+
+    def __init__(self) -> None:
+        self.failed: list[tuple[float, str, str]] = []
+
+    def on_start(self, attempt: AttemptInfo) -> None:
+        pass
+
+    def on_success(self, attempt: AttemptInfo, latency: float) -> None:
+        pass
+
+    def on_error(self, attempt: AttemptInfo, error: BaseException, latency: float) -> None:
+        what = f"{type(error).__name__} ({str(error)[:60]})"
+        self.failed.append((asyncio.get_running_loop().time(), attempt.host.address, what))
+
+    def summary(self, stop_sent: float, started: float) -> str:
+        """Failed attempts grouped by host, error and phase (around the stop / after the start)."""
+        groups: dict[tuple[str, str, str], list[float]] = {}
+        for at, host, error in self.failed:
+            phase = "after start_node" if at >= started else "around the stop"
+            groups.setdefault((host, error, phase), []).append(at - stop_sent)
+        return (
+            "; ".join(
+                f"{host} {error} x{len(ts)} {phase} ({min(ts):.2f}..{max(ts):.2f})"
+                for (host, error, phase), ts in sorted(groups.items())
+            )
+            or "none"
+        )
 
 
 @dataclass
@@ -48,7 +79,8 @@ async def test_quorum_reads_survive_a_node_stopping_and_starting(cassandra: Serv
     node3 = cassandra.contact_points[2]
     loop = asyncio.get_running_loop()
     try:
-        async with Cluster(**cluster_kwargs(cassandra)) as cluster:
+        failed_attempts = FailedAttempts()
+        async with Cluster(**cluster_kwargs(cassandra, request_tracker=failed_attempts)) as cluster:
             session = await cluster.connect()
             await create_keyspace(session, KS, 3)
             await session.execute(f"CREATE TABLE {KS}.t (k int PRIMARY KEY, v int)", timeout=60)
@@ -131,6 +163,7 @@ async def test_quorum_reads_survive_a_node_stopping_and_starting(cassandra: Serv
             f"{load.reused_at - started:.2f} s after start_node returned"
             f"\n  node 3 attempts before/after its restart: {requests_before_start} / {requests_after}"
             f"\n  attempts, retries and failed attempts per node: {attempts}"
+            f"\n  failed attempts (retried), s from SIGTERM: {failed_attempts.summary(stop_sent, started)}"
         )
         names = sorted(cassandra.contact_points)
         for window, counts in sorted(load.per_window.items()):
