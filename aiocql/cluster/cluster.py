@@ -438,6 +438,9 @@ class Cluster:
     def on_status(self, address: str, up: bool) -> None:
         """A STATUS_CHANGE event. DOWN: mark the host down. UP: reconnect its pools at once; the host is up
         when one is connected (at once if one still is, or if no session has a pool for it)."""
+        # An event from a new control connection: forget the old connection's DOWN reports first, or its
+        # first topology refresh (still in flight) would forget this one.
+        self._trust_pools_after_missed_events()
         host = self._state.host_at(address)
         if host is None:
             return
