@@ -77,6 +77,16 @@ from aiocql.results import (
     object_factory,
     tuple_factory,
 )
+from aiocql.scan import (
+    RangePage,
+    RangeProgress,
+    ScanProgress,
+    TableScan,
+    TokenRange,
+    scan_range,
+    scan_table,
+    token_ranges,
+)
 from aiocql.session.profiles import ExecutionProfile
 from aiocql.session.session import ExecutionResult, Session, execute_concurrent
 from aiocql.session.throttle import RequestThrottled
@@ -135,6 +145,8 @@ __all__ = [
     "PreparedStatement",
     "ProtocolError",
     "QueryTrace",
+    "RangePage",
+    "RangeProgress",
     "ReadFailure",
     "ReadTimeout",
     "ReconnectionPolicy",
@@ -146,12 +158,15 @@ __all__ = [
     "RetryInfo",
     "RetryPolicy",
     "RoundRobinPolicy",
+    "ScanProgress",
     "ServerError",
     "Session",
     "SimpleStatement",
     "SpeculativeExecutionPolicy",
     "TableMetadata",
+    "TableScan",
     "TokenAwarePolicy",
+    "TokenRange",
     "Unauthorized",
     "Unavailable",
     "Unprepared",
@@ -164,5 +179,8 @@ __all__ = [
     "execute_concurrent",
     "named_tuple_factory",
     "object_factory",
+    "scan_range",
+    "scan_table",
+    "token_ranges",
     "tuple_factory",
 ]

@@ -43,6 +43,8 @@ class StatementOptions:
     keyspace: str | None = None
     custom_payload: Mapping[str, bytes] | None = None
     routing_key: bytes | None = None
+    #: The partition token to route by, when known without a key (token-range scans); wins over routing_key.
+    routing_token: int | None = None
 
 
 @dataclass(slots=True)

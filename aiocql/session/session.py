@@ -257,6 +257,7 @@ class Session:
         info = RequestInfo(
             keyspace=self._routing_keyspace(stmt, call),
             routing_key=stmt.routing_key,
+            token=stmt.routing_token,
             is_idempotent=call.idempotent,
             statement=stmt,
         )
@@ -617,7 +618,7 @@ def _options_of(stmt: SimpleStatement) -> dict[str, Any]:
     return {
         name: getattr(stmt, name)
         for name in ("consistency_level", "serial_consistency_level", "fetch_size", "timeout", "is_idempotent",
-                     "keyspace", "custom_payload", "routing_key")
+                     "keyspace", "custom_payload", "routing_key", "routing_token")
         if getattr(stmt, name) is not None
     }  # fmt: skip
 
