@@ -48,6 +48,7 @@ from aiocql.errors.server import (
     WriteTimeout,
 )
 from aiocql.metrics import AttemptInfo, Metrics, RequestTracker
+from aiocql.net import DnsResolver, GetaddrinfoResolver, NameResolutionError, Resolver
 from aiocql.policies import (
     ConstantReconnectionPolicy,
     ConstantSpeculativeExecutionPolicy,
@@ -123,12 +124,14 @@ __all__ = [
     "CqlSyntaxError",
     "DCAwareRoundRobinPolicy",
     "DefaultRetryPolicy",
+    "DnsResolver",
     "DriverError",
     "Duration",
     "ExecutionProfile",
     "ExecutionResult",
     "ExponentialReconnectionPolicy",
     "FallthroughRetryPolicy",
+    "GetaddrinfoResolver",
     "Host",
     "HostDistance",
     "HostFilterPolicy",
@@ -137,6 +140,7 @@ __all__ = [
     "KeyspaceMetadata",
     "LoadBalancingPolicy",
     "Metrics",
+    "NameResolutionError",
     "NoHostAvailable",
     "NoSpeculativeExecutionPolicy",
     "OperationTimedOut",
@@ -153,6 +157,7 @@ __all__ = [
     "RequestInfo",
     "RequestThrottled",
     "RequestTracker",
+    "Resolver",
     "ResultSet",
     "RetryDecision",
     "RetryInfo",

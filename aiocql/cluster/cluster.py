@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
-import socket
 import ssl
 import uuid
 from collections.abc import Mapping, Sequence
@@ -25,6 +23,7 @@ from aiocql.connection.auth import AuthProvider
 from aiocql.connection.connection import Connection, ConnectionOptions, negotiate
 from aiocql.errors import AuthenticationError, ConnectionClosed, CqlError, NoHostAvailable
 from aiocql.metrics import CompositeTracker, Metrics, MetricsTracker, RequestTracker, node_label
+from aiocql.net.resolver import DnsResolver, NameResolutionError, Resolver
 from aiocql.policies.load_balancing import LoadBalancingPolicy, default_load_balancing_policy
 from aiocql.policies.reconnection import ExponentialReconnectionPolicy, ReconnectionPolicy
 from aiocql.policies.retry import DefaultRetryPolicy, RetryPolicy
@@ -54,16 +53,6 @@ def _no_host(errors: dict[str, BaseException]) -> CqlError:
         auth.__cause__ = failure
         return auth
     return failure
-
-
-async def resolve(host: str, port: int) -> list[str]:
-    """IP literals as they are; host names through the loop's own resolver (``loop.getaddrinfo``)."""
-    try:
-        return [str(ipaddress.ip_address(host))]
-    except ValueError:
-        pass
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 class HostStateListener:
@@ -106,6 +95,9 @@ class Cluster:
     (idempotent requests only). ``connections_per_host`` sizes each local host's pool
     (``remote_connections_per_host`` a remote one's). ``execution_profiles`` names bundles of settings
     to choose per request; ``request_tracker`` is called around every attempt; ``metrics`` counts them.
+    ``resolver`` turns contact-point names into addresses, every address of a name becoming a contact
+    point (default :class:`~aiocql.net.DnsResolver`: /etc/hosts and DNS on the loop's own sockets, no
+    thread; ``GetaddrinfoResolver()`` opts into the C library's, which runs in a thread).
 
     Example:
         >>> cluster = Cluster(["127.0.0.1"], protocol_version=4)
@@ -146,6 +138,7 @@ class Cluster:
         max_streams_per_connection: int = 32768,
         max_orphans_per_connection: int = 4096,
         schema_metadata: bool = True,
+        resolver: Resolver | None = None,
     ) -> None:
         if isinstance(contact_points, str):
             contact_points = [contact_points]
@@ -162,6 +155,8 @@ class Cluster:
         self.remote_connections_per_host = remote_connections_per_host
         self.reconnection_policy = reconnection_policy or ExponentialReconnectionPolicy(0.5, 30.0)
         self.schema_metadata = schema_metadata
+        # Host names resolve on the loop's own sockets (no executor thread); getaddrinfo is an opt-in.
+        self.resolver: Resolver = resolver if resolver is not None else DnsResolver()
         self.options = ConnectionOptions(
             port=port,
             protocol_version=protocol_version,
@@ -324,12 +319,7 @@ class Cluster:
     async def _init(self) -> None:
         """Resolve contact points, pick the protocol version, open the control connection, read schema."""
         errors: dict[str, BaseException] = {}
-        addresses: list[str] = []
-        for point in self.contact_points:
-            try:
-                addresses.extend(h for h in await resolve(point, self.port) if h not in addresses)
-            except OSError as exc:
-                errors[point] = NoHostAvailable(f"cannot resolve contact point {point!r}: {exc}")
+        addresses = await self._resolve_contact_points(errors)
         if not addresses:
             raise _no_host(errors)
         version = await self._negotiate(addresses, errors)
@@ -358,6 +348,20 @@ class Cluster:
             self.control = None
             await control.close()
             raise
+
+    async def _resolve_contact_points(self, errors: dict[str, BaseException]) -> list[str]:
+        """Every address of every contact point (a name with several A/AAAA records gives them all),
+        in the order given; a point that does not resolve goes to ``errors``."""
+        addresses: list[str] = []
+        results = await asyncio.gather(*(self.resolver.resolve(p) for p in self.contact_points), return_exceptions=True)
+        for point, result in zip(self.contact_points, results, strict=True):
+            if isinstance(result, (NameResolutionError, OSError)):
+                errors[point] = NameResolutionError(f"cannot resolve contact point {point!r}: {result}")
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                addresses.extend(a for a in result if a not in addresses)
+        return addresses
 
     def _policies(self) -> list[LoadBalancingPolicy]:
         out = [self.load_balancing_policy]
