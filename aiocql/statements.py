@@ -96,7 +96,9 @@ class PreparedStatement(StatementOptions):
         Example:
             >>> bound = ps.bind((1, "one"))  # doctest: +SKIP
         """
-        return BoundStatement(self, self.encode(values))
+        bound = BoundStatement(self, self.encode(values))
+        bound.parameters = values  # kept to encode again if the server's bind types change (re-prepare)
+        return bound
 
     def encode(self, values: Parameters) -> list[EncodedValue]:
         """The encoded bind values, checked against the bind markers."""
@@ -107,6 +109,16 @@ class PreparedStatement(StatementOptions):
                 f"parameters must be a sequence or a mapping, not {type(values).__name__}: wrap it in a tuple"
             )
         return self.encoder.encode(values)
+
+    def update_bind_metadata(self, columns: Sequence[ColumnSpec], pk_indexes: Sequence[int]) -> bool:
+        """Take the bind markers the server gave on a re-prepare; True if they differ from ours (the
+        table or a type it uses changed), in which case the value encoder is rebuilt."""
+        columns, pk_indexes = tuple(columns), tuple(pk_indexes)
+        if columns == self.bind_columns and pk_indexes == self.pk_indexes:
+            return False
+        self.bind_columns, self.pk_indexes = columns, pk_indexes
+        self.encoder = ValuesEncoder([c.name for c in columns], [c.type for c in columns])
+        return True
 
     def routing_key_from(self, encoded: Sequence[EncodedValue]) -> bytes | None:
         """The partition key bytes from encoded bind values (composite keys too), or None if unknown."""
@@ -130,6 +142,8 @@ class BoundStatement(StatementOptions):
 
     prepared: PreparedStatement | None = None
     values: list[EncodedValue] = field(default_factory=list)
+    #: The values as given (None when unknown): encoded again if a re-prepare brings new bind types.
+    parameters: Parameters = field(default=None, repr=False)
 
     def __init__(self, prepared: PreparedStatement, values: list[EncodedValue], **options: Any) -> None:
         inherited = {
@@ -140,6 +154,7 @@ class BoundStatement(StatementOptions):
         StatementOptions.__init__(self, **inherited, **options)
         self.prepared = prepared
         self.values = values
+        self.parameters = None
         if self.routing_key is None:
             self.routing_key = prepared.routing_key_from(values)
 

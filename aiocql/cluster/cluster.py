@@ -98,6 +98,10 @@ class Cluster:
     ``resolver`` turns contact-point names into addresses, every address of a name becoming a contact
     point (default :class:`~aiocql.net.DnsResolver`: /etc/hosts and DNS on the loop's own sockets, no
     thread; ``GetaddrinfoResolver()`` opts into the C library's, which runs in a thread).
+    Contact points are where discovery starts: the hosts are the nodes ``system.local`` and
+    ``system.peers_v2`` list, so a contact point that is not in the ring (unreachable, or a typo) is not
+    a host. ``contact_points_are_hosts=True`` makes every contact point a host even when the ring does not
+    list its address (one proxy per node, test servers without peers tables).
 
     Example:
         >>> cluster = Cluster(["127.0.0.1"], protocol_version=4)
@@ -139,6 +143,7 @@ class Cluster:
         max_orphans_per_connection: int = 4096,
         schema_metadata: bool = True,
         resolver: Resolver | None = None,
+        contact_points_are_hosts: bool = False,
     ) -> None:
         if isinstance(contact_points, str):
             contact_points = [contact_points]
@@ -157,6 +162,9 @@ class Cluster:
         self.schema_metadata = schema_metadata
         # Host names resolve on the loop's own sockets (no executor thread); getaddrinfo is an opt-in.
         self.resolver: Resolver = resolver if resolver is not None else DnsResolver()
+        # Contact points the ring does not list (proxies, fake servers) become hosts only when asked for:
+        # otherwise one that is unreachable would stay a phantom host that reconnects for ever.
+        self.contact_points_are_hosts = contact_points_are_hosts
         self.options = ConnectionOptions(
             port=port,
             protocol_version=protocol_version,
@@ -333,9 +341,12 @@ class Cluster:
             found = {h.address: h for h in self._state.host_list}
             # Assumed to sit in the control node's datacenter: nothing else is known about them.
             dc = next((h.datacenter for h in self._state.host_list if h.address == control.address), None)
-            self._contact_hosts = [found.get(a) or _stand_in(a, self.port, dc) for a in addresses]
+            if self.contact_points_are_hosts:
+                self._contact_hosts = [found.get(a) or _stand_in(a, self.port, dc) for a in addresses]
+            else:  # contact points are where discovery starts; the hosts are the ring's members
+                self._contact_hosts = [found[a] for a in addresses if a in found]
             missing = [h for h in self._contact_hosts if h.address not in found]
-            if missing:  # reachable contact points the topology does not list (minimal servers, proxies)
+            if missing:  # contact points the topology does not list, kept as hosts (proxies, fake servers)
                 self._set_state(self._state.with_hosts([*self._state.host_list, *missing], new_hosts_up=True))
             if self.schema_metadata:
                 try:
@@ -426,7 +437,7 @@ class Cluster:
         """A fresh host list from the control connection: swap the state, add and drop pools."""
         known = {h.address for h in hosts}
         # A contact point the topology does not list (a proxy, a fake server) is still a host we reach.
-        extra = [h for h in self._contact_hosts if h.address not in known]
+        extra = [h for h in self._contact_hosts if h.address not in known] if self.contact_points_are_hosts else []
         if not hosts and not extra and self.control is not None and self.control.conn is not None:
             extra = [_stand_in(self.control.conn.host, self.port)]
         before = self._state
@@ -461,7 +472,11 @@ class Cluster:
 
     def on_schema_change(self, event: SchemaChangeEvent | None) -> None:
         """A SCHEMA_CHANGE event (debounced by the control connection): refresh the metadata."""
-        if not self.schema_metadata or self._closed:
+        if self._closed:
+            return
+        for session in self.sessions:  # their transparently prepared statements may have stale bind types
+            session.on_schema_change(event.keyspace if event is not None else None)
+        if not self.schema_metadata:
             return
         # A change that arrives while a refresh runs may come after that refresh read its table: read again.
         self._schema_stale = True

@@ -53,6 +53,8 @@ class CqlProtocol(asyncio.Protocol):
         self.frame_encoder: V5FrameEncoder | None = None  # set when v5 framing starts
         self.on_event = on_event
         self.on_lost = on_lost
+        # Called each time a stream id is freed (and when the connection fails): requests waiting for one.
+        self.on_stream_free: Callable[[], None] | None = None
         self.closed_exc: BaseException | None = None
         self.connected = asyncio.get_running_loop().create_future()
         self.last_activity = self.loop.time()  # when bytes last came from the server (heartbeat)
@@ -90,6 +92,8 @@ class CqlProtocol(asyncio.Protocol):
             if not fut.done():
                 fut.set_result(env)
             # else: the late reply of an orphaned stream id (its caller gave up): dropped here.
+            if self.on_stream_free is not None:
+                self.on_stream_free()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._fail(ConnectionLost(f"connection lost: {exc}" if exc else "connection closed by server"))
@@ -195,6 +199,8 @@ class CqlProtocol(asyncio.Protocol):
                 fut.set_exception(exc)
                 fut.exception()  # mark retrieved: nobody may be waiting any more
         self.streams.reset()
+        if self.on_stream_free is not None:
+            self.on_stream_free()  # a waiting request must look elsewhere now
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
         self._writable = None

@@ -61,6 +61,8 @@ class HostPool:
         self._refill: asyncio.Task[None] | None = None
         self._retiring: set[asyncio.Task[None]] = set()
         self._wake: asyncio.Event | None = None
+        #: Called when a stream id is freed on one of the pool's connections (the session's waiters).
+        self.on_stream_free: Callable[[], None] | None = None
 
     async def open(self) -> None:
         """Open the pool's connections; raises the first connection's error if none could be opened."""
@@ -96,6 +98,7 @@ class HostPool:
 
         conn = await Connection.open(self.host, self.options, version=self.version, on_lost=lost)
         opened.append(conn)
+        conn.proto.on_stream_free = self._stream_freed
         if self.setup is not None:
             try:
                 await self.setup(conn)
@@ -103,6 +106,10 @@ class HostPool:
                 conn.abort()
                 raise
         return conn
+
+    def _stream_freed(self) -> None:
+        if self.on_stream_free is not None:
+            self.on_stream_free()
 
     def borrow(self) -> Connection:
         """The open connection with the fewest requests in flight.

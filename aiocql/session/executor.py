@@ -27,6 +27,7 @@ from aiocql.policies.load_balancing import LoadBalancingPolicy
 from aiocql.policies.request import RequestInfo
 from aiocql.policies.retry import RetryDecision, RetryInfo, RetryPolicy
 from aiocql.policies.speculative import SpeculativeExecutionPolicy
+from aiocql.pool.stream_waiters import StreamWaiters
 from aiocql.protocol.envelope import Envelope
 from aiocql.protocol.message import Response
 from aiocql.protocol.requests import Request, encode_request
@@ -47,6 +48,8 @@ class RequestSpec:
     flags: int = 0
     custom_payload_prefix: bytes = b""
     reprepare: Callable[[Connection, Unprepared], Awaitable[None]] | None = None
+    routing_key: bytes | None = None  # found while building (a batch's first child that has one)
+    routing_keyspace: str | None = None
 
 
 class Router(Protocol):
@@ -97,14 +100,17 @@ async def run(
     requests are never retried after a write timeout, a lost connection or an overloaded/server
     error, whatever the policy says. The caller applies the one deadline.
     """
+    waiters: StreamWaiters | None = getattr(router, "stream_waiters", None)
+    if waiters is not None and waiters.waiting:
+        await waiters.wait()  # requests already wait for a stream id: queue behind them, in order
     hosts = router.plan(info, options.load_balancing_policy)
     request_id = next(_request_ids)
     delays: Iterator[float] | None = None
     if info.is_idempotent and options.speculative_policy is not None:
         delays = iter(options.speculative_policy.new_plan(info))
     if delays is None:
-        return await _execution(hosts, spec, info, options, request_id, _Counter(), speculative=False)
-    return await _speculate(hosts, spec, info, options, request_id, delays)
+        return await _execution(hosts, spec, info, options, request_id, _Counter(), speculative=False, router=router)
+    return await _speculate(router, hosts, spec, info, options, request_id, delays)
 
 
 class _Counter:
@@ -117,6 +123,7 @@ class _Counter:
 
 
 async def _speculate(
+    router: Router,
     hosts: Iterator[HostPool],
     spec: RequestSpec,
     info: RequestInfo,
@@ -131,7 +138,7 @@ async def _speculate(
 
     def start(plan: Iterator[HostPool], speculative: bool) -> None:
         task = asyncio.ensure_future(
-            _execution(plan, spec, info, options, request_id, counter, speculative=speculative)
+            _execution(plan, spec, info, options, request_id, counter, speculative=speculative, router=router)
         )
         task.add_done_callback(_retrieve)  # a loser that fails after the race must not log "never retrieved"
         running.add(task)
@@ -187,9 +194,53 @@ async def _execution(
     counter: _Counter,
     *,
     speculative: bool,
+    router: Router | None = None,
 ) -> tuple[Response, Connection]:
-    """One execution: walk the plan, retrying as the retry policy allows."""
-    errors: dict[str, BaseException] = {}
+    """One execution: walk the plan, retrying as the retry policy allows. When the plan ends and some of
+    its hosts had no free stream id, wait for one (in turn, until the deadline) and walk a new plan."""
+    waiters: StreamWaiters | None = getattr(router, "stream_waiters", None)
+    woken = False
+    try:
+        return await _walk(hosts, spec, info, options, request_id, counter, speculative, waiters)
+    except _Exhausted as exc:
+        errors = exc.errors
+    assert router is not None and waiters is not None
+    while True:
+        await waiters.wait(again=woken)
+        woken = True
+        try:
+            return await _walk(
+                router.plan(info, options.load_balancing_policy), spec, info, options, request_id, counter,
+                False, waiters, errors,
+            )  # fmt: skip
+        except _Exhausted as exc:
+            errors = exc.errors
+        except BaseException:
+            waiters.notify()  # the id we were woken for is unused: the next waiter's turn
+            raise
+
+
+class _Exhausted(Exception):
+    """The plan ended with hosts out of stream ids (internal: the execution waits for one)."""
+
+    def __init__(self, errors: dict[str, BaseException]) -> None:
+        super().__init__("every connection is out of stream ids")
+        self.errors = errors
+
+
+async def _walk(
+    hosts: Iterator[HostPool],
+    spec: RequestSpec,
+    info: RequestInfo,
+    options: ExecutionOptions,
+    request_id: int,
+    counter: _Counter,
+    speculative: bool,
+    waiters: StreamWaiters | None,
+    previous: dict[str, BaseException] | None = None,
+) -> tuple[Response, Connection]:
+    errors: dict[str, BaseException] = dict(previous or {})
+    exhausted = False
     retries = 0  # what the retry policy sees; re-preparing is not a retry
     reprepares = 0
     retry_policy = options.retry_policy
@@ -230,6 +281,7 @@ async def _execution(
                 tracker.on_error(attempt, _reported(exc, options), latency)  # type: ignore[union-attr]
             if isinstance(exc, StreamsExhausted):
                 errors[pool.host] = exc  # nothing was sent: any request may go to the next host
+                exhausted = True
                 pool = next(hosts, None)
                 continue
             if not isinstance(exc, (ServerError, ConnectionError_)):
@@ -244,6 +296,8 @@ async def _execution(
             if decision is RetryDecision.RETRY_NEXT:
                 pool = next(hosts, None)
             # RETRY_SAME keeps the pool
+    if exhausted and waiters is not None:
+        raise _Exhausted(errors)
     raise NoHostAvailable("no host could run the request", errors)
 
 

@@ -27,6 +27,7 @@ from aiocql.policies.request import RequestInfo
 from aiocql.policies.retry import DefaultRetryPolicy, RetryPolicy
 from aiocql.policies.speculative import SpeculativeExecutionPolicy
 from aiocql.policies.timestamps import MonotonicTimestampGenerator
+from aiocql.pool.stream_waiters import StreamWaiters
 from aiocql.protocol.constants import Consistency, HeaderFlag
 from aiocql.protocol.message import Response
 from aiocql.protocol.primitives import write_bytes_map
@@ -127,6 +128,9 @@ class Session:
         cluster: ClusterView | None = None,
     ) -> None:
         self._pools: dict[uuid.UUID, HostPool] = {p.host_info.host_id: p for p in pools}
+        self.stream_waiters = StreamWaiters()  # requests waiting for a free stream id (the executor's)
+        for pool in pools:
+            pool.on_stream_free = self.stream_waiters.notify
         self.defaults = defaults
         self.keyspace = keyspace
         self.cluster = cluster
@@ -192,6 +196,7 @@ class Session:
         if isinstance(query, SimpleStatement) and parameters is not None:
             prepared = await self.prepare(query.query, keyspace=keyspace or query.keyspace)
             query = BoundStatement(prepared, prepared.encode(parameters), **_options_of(query))
+            query.parameters = parameters
         elif isinstance(query, PreparedStatement):
             query = query.bind(parameters)
         elif parameters is not None and not isinstance(query, SimpleStatement):
@@ -255,8 +260,8 @@ class Session:
         spec = self._spec_for(stmt, call, paging_state)
         profile = call.profile
         info = RequestInfo(
-            keyspace=self._routing_keyspace(stmt, call),
-            routing_key=stmt.routing_key,
+            keyspace=spec.routing_keyspace or self._routing_keyspace(stmt, call),
+            routing_key=stmt.routing_key or spec.routing_key,
             token=stmt.routing_token,
             is_idempotent=call.idempotent,
             statement=stmt,
@@ -293,9 +298,7 @@ class Session:
     def plan(self, info: RequestInfo, policy: LoadBalancingPolicy | None = None) -> Iterator[HostPool]:
         """The pools to try for one request, in the load-balancing policy's order."""
         pools = self._pools
-        if len(pools) == 1:  # one host: nothing to choose
-            yield from pools.values()
-            return
+        # The policy is asked even with one pool: it may exclude that host (a HostFilterPolicy).
         for host in (policy or self._default_profile.load_balancing_policy).plan(info, self.state):
             pool = pools.get(host.host_id)
             if pool is not None:
@@ -303,6 +306,7 @@ class Session:
 
     def add_pool(self, pool: HostPool) -> None:
         """Start using a new host's pool (the cluster calls this when a host joins)."""
+        pool.on_stream_free = self.stream_waiters.notify
         self._pools[pool.host_info.host_id] = pool
 
     def remove_pool(self, host_id: uuid.UUID) -> HostPool | None:
@@ -343,7 +347,7 @@ class Session:
         if isinstance(stmt, BoundStatement):
             prepared = stmt.prepared
             assert prepared is not None
-            values = stmt.values
+            bound = stmt
 
             def build_execute(conn: Connection) -> Request:
                 # Skip metadata only on v5, where METADATA_CHANGED tells us when our copy is stale.
@@ -353,15 +357,15 @@ class Session:
                 call.sent_metadata = meta
                 return Execute(
                     prepared.query_id,
-                    params(values, meta is not None, conn.version),
+                    params(bound.values, meta is not None, conn.version),  # encoded again by a re-prepare
                     prepared.result_metadata_id if conn.version >= 5 else None,
                 )
 
-            return RequestSpec(build_execute, call.idempotent, flags, prefix, self._reprepare(prepared))
+            return RequestSpec(build_execute, call.idempotent, flags, prefix, self._reprepare(prepared, bound))
 
         assert isinstance(stmt, BatchStatement)
-        children: list[BatchQuery | BatchPrepared] = []
-        prepared_children: dict[bytes, PreparedStatement] = {}
+        children: list[BoundStatement | SimpleStatement] = []
+        prepared_children: dict[bytes, BoundStatement] = {}
         for child, child_params in stmt.entries:
             if isinstance(child, SimpleStatement) and child_params is not None:
                 prepared_child = self._prepared.get((keyspace or self.keyspace, child.query))
@@ -372,27 +376,37 @@ class Session:
                 child = child.bind(child_params)
             if isinstance(child, BoundStatement):
                 assert child.prepared is not None
-                prepared_children[child.prepared.query_id] = child.prepared
-                children.append(BatchPrepared(child.prepared.query_id, child.values))
-            else:
-                children.append(BatchQuery(child.query))
+                prepared_children[child.prepared.query_id] = child
+            children.append(child)
         if not children:
             raise InvalidValueError("a BatchStatement needs at least one statement")
 
         def build_batch(conn: Connection) -> Request:
             self._check_keyspace(conn, keyspace)
+            # Built per attempt: a re-prepare may have given a child a new id or encoded its values again.
+            entries: list[BatchQuery | BatchPrepared] = [
+                BatchQuery(c.query) if isinstance(c, SimpleStatement)
+                else BatchPrepared(c.prepared.query_id if c.prepared else b"", c.values) for c in children
+            ]  # fmt: skip
             return Batch(
-                children, stmt.batch_type, call.consistency, call.serial, call.timestamp,
+                entries, stmt.batch_type, call.consistency, call.serial, call.timestamp,
                 keyspace if conn.version >= 5 else None,
             )  # fmt: skip
 
         async def reprepare_child(conn: Connection, exc: Unprepared) -> None:
-            prepared = prepared_children.get(bytes(exc.statement_id))
-            if prepared is None:
+            child = prepared_children.get(bytes(exc.statement_id))
+            if child is None or child.prepared is None:
                 raise exc
-            await self._reprepare(prepared)(conn, exc)
+            await self._reprepare(child.prepared, child)(conn, exc)
 
-        return RequestSpec(build_batch, call.idempotent, flags, prefix, reprepare_child)
+        spec = RequestSpec(build_batch, call.idempotent, flags, prefix, reprepare_child)
+        if stmt.routing_key is None:  # the batch's own (explicit) one wins; else its first child's that has one
+            first = next((c for c in children if c.routing_key is not None), None)
+            if first is not None:
+                spec.routing_key = first.routing_key
+                if isinstance(first, BoundStatement):
+                    spec.routing_keyspace = self._routing_keyspace(first, call)
+        return spec
 
     def _check_keyspace(self, conn: Connection, keyspace: str | None) -> None:
         if keyspace is not None and conn.version < 5 and keyspace != conn.keyspace:
@@ -429,6 +443,7 @@ class Session:
             conn.keyspace = response.keyspace
             await self.set_keyspace(response.keyspace)
         elif isinstance(response, SchemaChangeResult):
+            self.on_schema_change(response.keyspace)
             wait = self.defaults.schema_agreement_wait
             rs.schema_agreement = await wait_for_schema_agreement(conn, wait, is_down=self._is_known_down)
             if self.cluster is not None:
@@ -531,7 +546,7 @@ class Session:
 
         await asyncio.gather(*(one(p) for p in others), return_exceptions=True)
 
-    def _reprepare(self, prepared: PreparedStatement) -> Any:
+    def _reprepare(self, prepared: PreparedStatement, bound: BoundStatement | None = None) -> Any:
         async def reprepare(conn: Connection, exc: Unprepared) -> None:
             # The node lost the statement (restart, cache eviction): prepare it again on that node.
             keyspace = prepared.prepared_keyspace if conn.version >= 5 else None
@@ -546,8 +561,27 @@ class Session:
                 columns = response.result_metadata.columns
                 prepared.result_metadata = metadata_for(columns) if columns else None
                 prepared.result_metadata_id = response.result_metadata_id
+                # The bind markers may have new types too (a table dropped and created again): the
+                # encoder follows, and values bound with the old one are encoded again.
+                bind = response.bind_metadata
+                if prepared.update_bind_metadata(bind.columns, bind.pk_indexes) and bound is not None:
+                    if bound.parameters is None:
+                        raise InvalidValueError(
+                            f"the bind markers of {prepared.query!r} changed on the server since these values "
+                            "were encoded: bind them again"
+                        ) from exc
+                    bound.values = prepared.encode(bound.parameters)
 
         return reprepare
+
+    def on_schema_change(self, keyspace: str | None) -> None:
+        """Forget the query strings prepared transparently that ``keyspace`` holds (``None``: all of them):
+        after a schema change their bind types may be stale, so the next ``execute`` prepares again.
+        Statements returned by :meth:`prepare` keep working: they re-prepare when the server asks."""
+        for key, prepared in list(self._prepared.items()):
+            places = {key[0], prepared.prepared_keyspace, *(c.keyspace for c in prepared.bind_columns)}
+            if keyspace is None or keyspace in places:
+                del self._prepared[key]
 
     # -- streaming, concurrency ---------------------------------------------------------------------
     async def stream(self, query: str | Statement, parameters: Parameters = None, **kwargs: Any) -> AsyncIterator[Any]:

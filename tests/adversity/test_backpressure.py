@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from aiocql import Cluster, ConnectionError, NoHostAvailable, ResultSet
-from aiocql.connection.protocol import CqlProtocol, StreamsExhausted
+from aiocql import Cluster, ConnectionError, OperationTimedOut, ResultSet
+from aiocql.connection.protocol import CqlProtocol
 from aiocql.protocol.constants import Opcode
 from aiocql.protocol.decoder import FrameDecoder
 from aiocql.protocol.envelope import encode_envelope
@@ -137,7 +137,7 @@ async def test_a_connection_out_of_stream_ids_sends_the_request_to_the_next_node
             return Void()
 
         a.on(Opcode.QUERY, match=is_kv, reply=held)
-        cluster = Cluster([a.host, b.host], port=a.port, max_streams_per_connection=2)
+        cluster = Cluster([a.host, b.host], port=a.port, max_streams_per_connection=2, contact_points_are_hosts=True)
         async with cluster:
             session = await cluster.connect()
             insert = "INSERT INTO kv (k, v) VALUES (1, 'x')"
@@ -155,16 +155,21 @@ async def test_a_connection_out_of_stream_ids_sends_the_request_to_the_next_node
             release.set()
             await asyncio.gather(*held_on_a)
             release.clear()
-            # Both nodes saturated: NoHostAvailable says why, nothing hangs.
+            # Both nodes saturated: a request waits for a free stream id until its deadline (not failing
+            # at once); one that waits long enough is sent when a reply frees an id.
             b.on(Opcode.QUERY, match=is_kv, reply=held)
             before = kv_requests(a) + kv_requests(b)
             held_tasks = [asyncio.ensure_future(session.execute(insert, timeout=5.0)) for _ in range(4)]
             await wait_until(lambda: kv_requests(a) + kv_requests(b) == before + 4)
-            with pytest.raises(NoHostAvailable) as info:
-                await session.execute(insert, timeout=5.0)
-            assert all(isinstance(e, StreamsExhausted) for e in info.value.errors.values())
+            with pytest.raises(OperationTimedOut):
+                await session.execute(insert, timeout=0.3)
+            assert session.stream_waiters.waiting == 0  # the one that gave up left the queue
+            waiting = asyncio.ensure_future(session.execute(insert, timeout=5.0))
+            await wait_until(lambda: session.stream_waiters.waiting == 1)
+            assert kv_requests(a) + kv_requests(b) == before + 4  # nothing was sent for it yet
             release.set()
-            await asyncio.gather(*held_tasks)
+            await asyncio.gather(*held_tasks, waiting)
+            assert kv_requests(a) + kv_requests(b) == before + 5
     finally:
         for s in servers:
             await s.close()

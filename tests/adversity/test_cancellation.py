@@ -188,7 +188,9 @@ async def test_cancel_cluster_connect_leaves_no_connection() -> None:
     try:
         stuck = servers[1].on(Opcode.STARTUP, reply=NO_REPLY, match=lambda r: r.connection >= 1)
         before = set(asyncio.all_tasks())
-        cluster = Cluster([s.host for s in servers], port=servers[0].port, protocol_version=5)
+        cluster = Cluster(
+            [s.host for s in servers], port=servers[0].port, protocol_version=5, contact_points_are_hosts=True
+        )
         task = asyncio.ensure_future(cluster.connect())
         await wait_until(lambda: stuck.hits >= 1 and servers[0].replies_sent >= 1)
         task.cancel()

@@ -27,8 +27,9 @@ def schema_queries(node: FakeServer, table: str = "") -> list[ReceivedRequest]:
 
 async def check_control_moves(nodes: list[FakeServer], *, all_contact_points: bool, kill: bool = True) -> None:
     async with cluster_of(
-        nodes, all_contact_points=all_contact_points, load_balancing_policy=RoundRobinPolicy()
-    ) as cluster:
+        nodes, all_contact_points=all_contact_points, load_balancing_policy=RoundRobinPolicy(),
+        contact_points_are_hosts=all_contact_points,  # with no peers listed, the contact points are the hosts
+    ) as cluster:  # fmt: skip
         session = await cluster.connect()
         assert control_node(cluster, nodes) is nodes[0]
         if kill:

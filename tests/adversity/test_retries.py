@@ -61,7 +61,7 @@ async def nodes() -> AsyncIterator[list[FakeServer]]:
 
 
 def cluster_of(nodes: list[FakeServer], **kwargs: object) -> Cluster:
-    return Cluster([s.host for s in nodes], port=nodes[0].port, **kwargs)  # type: ignore[arg-type]
+    return Cluster([s.host for s in nodes], port=nodes[0].port, contact_points_are_hosts=True, **kwargs)  # type: ignore[arg-type]
 
 
 def attempts(nodes: list[FakeServer], match: object = is_insert) -> list[str]:

@@ -61,7 +61,7 @@ async def test_reprepare_happens_on_the_node_that_answered_unprepared() -> None:
     try:
         for s in servers:
             script_kv(s)
-        async with Cluster([s.host for s in servers], port=servers[0].port) as cluster:
+        async with Cluster([s.host for s in servers], port=servers[0].port, contact_points_are_hosts=True) as cluster:
             session = await cluster.connect()
             ps = await session.prepare(QUERY)  # prepared on one node only
             results = [(await session.execute(ps, (k,))).one() for k in range(4)]  # round robin: both nodes
@@ -144,7 +144,7 @@ async def test_connection_lost_during_reprepare_goes_through_the_retry_policy() 
     try:
         for s in servers:
             script_kv(s)
-        async with Cluster([s.host for s in servers], port=servers[0].port) as cluster:
+        async with Cluster([s.host for s in servers], port=servers[0].port, contact_points_are_hosts=True) as cluster:
             session = await cluster.connect()
             ps = await session.prepare(QUERY)
             dropped: list[int] = []
