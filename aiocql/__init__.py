@@ -21,6 +21,7 @@ from aiocql.cluster.state import ClusterState
 from aiocql.connection.auth import Authenticator, AuthProvider, PlainTextAuthProvider
 from aiocql.errors import (
     AuthenticationError,
+    ConfigurationError,
     ConnectionClosed,
     ConnectionLost,
     ConnectTimeout,
@@ -30,6 +31,7 @@ from aiocql.errors import (
     NoHostAvailable,
     OperationTimedOut,
     ProtocolError,
+    TLSCertificateError,
     UnsupportedProtocolVersion,
 )
 from aiocql.errors import ConnectionError_ as ConnectionError
@@ -113,6 +115,7 @@ __all__ = [
     "Cluster",
     "ClusterState",
     "ColumnMetadata",
+    "ConfigurationError",
     "ConnectTimeout",
     "ConnectionClosed",
     "ConnectionError",
@@ -168,6 +171,7 @@ __all__ = [
     "Session",
     "SimpleStatement",
     "SpeculativeExecutionPolicy",
+    "TLSCertificateError",
     "TableMetadata",
     "TableScan",
     "TokenAwarePolicy",

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import ssl
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aiocql.cluster.control import ControlConnection, query_rows
@@ -21,9 +22,9 @@ from aiocql.cluster.schema import KeyspaceMetadata, build_keyspaces
 from aiocql.cluster.state import ClusterState
 from aiocql.connection.auth import AuthProvider
 from aiocql.connection.connection import Connection, ConnectionOptions, negotiate
-from aiocql.errors import AuthenticationError, ConnectionClosed, CqlError, NoHostAvailable
+from aiocql.errors import AuthenticationError, ConnectionClosed, CqlError, NoHostAvailable, TLSCertificateError
 from aiocql.metrics import CompositeTracker, Metrics, MetricsTracker, RequestTracker, node_label
-from aiocql.net.resolver import DnsResolver, NameResolutionError, Resolver
+from aiocql.net.resolver import DnsResolver, NameResolutionError, Resolver, ip_literal
 from aiocql.policies.load_balancing import LoadBalancingPolicy, default_load_balancing_policy
 from aiocql.policies.reconnection import ExponentialReconnectionPolicy, ReconnectionPolicy
 from aiocql.policies.retry import DefaultRetryPolicy, RetryPolicy
@@ -52,6 +53,10 @@ def _no_host(errors: dict[str, BaseException]) -> CqlError:
         auth = AuthenticationError(f"authentication failed: {'; '.join(f'{h}: {e}' for h, e in errors.items())}")
         auth.__cause__ = failure
         return auth
+    if errors and all(isinstance(e, TLSCertificateError) for e in errors.values()):
+        tls = TLSCertificateError("; ".join(f"{e}" for e in errors.values()))
+        tls.__cause__ = failure
+        return tls
     return failure
 
 
@@ -102,6 +107,10 @@ class Cluster:
     ``system.peers_v2`` list, so a contact point that is not in the ring (unreachable, or a typo) is not
     a host. ``contact_points_are_hosts=True`` makes every contact point a host even when the ring does not
     list its address (one proxy per node, test servers without peers tables).
+    With TLS, a certificate is checked against ``server_hostname``: a fixed name, or a callable giving
+    each :class:`Host`'s name (e.g. from its ``host_id``, as an SNI-routing proxy needs); by default
+    against the contact point's name as given (``"localhost"``), and a discovered peer's address. A
+    refused certificate raises :class:`TLSCertificateError` (a configuration error, not a lost connection).
 
     Example:
         >>> cluster = Cluster(["127.0.0.1"], protocol_version=4)
@@ -144,6 +153,7 @@ class Cluster:
         schema_metadata: bool = True,
         resolver: Resolver | None = None,
         contact_points_are_hosts: bool = False,
+        server_hostname: str | Callable[[Host], str | None] | None = None,
     ) -> None:
         if isinstance(contact_points, str):
             contact_points = [contact_points]
@@ -165,12 +175,16 @@ class Cluster:
         # Contact points the ring does not list (proxies, fake servers) become hosts only when asked for:
         # otherwise one that is unreachable would stay a phantom host that reconnects for ever.
         self.contact_points_are_hosts = contact_points_are_hosts
+        self.server_hostname = server_hostname
+        self._point_names: dict[str, str] = {}  # contact-point address -> the host name it came from
         self.options = ConnectionOptions(
             port=port,
             protocol_version=protocol_version,
             compression=compression,
             auth_provider=auth_provider,
             ssl_context=ssl_context,
+            server_hostname=server_hostname if isinstance(server_hostname, str) else None,
+            tls_name_for=self._tls_name,
             connect_timeout=connect_timeout,
             heartbeat_interval=heartbeat_interval,
             heartbeat_timeout=heartbeat_timeout,
@@ -372,7 +386,18 @@ class Cluster:
                 raise result
             else:
                 addresses.extend(a for a in result if a not in addresses)
+                if ip_literal(point) is None:
+                    self._point_names.update((a, point) for a in result)
         return addresses
+
+    def _tls_name(self, address: str) -> str | None:
+        """The name a TLS certificate is checked against when connecting to ``address`` (no fixed
+        ``server_hostname``): the callable's answer for the host there, else the contact point's name."""
+        if callable(self.server_hostname):
+            host = self._state.host_at(address)
+            if host is not None:
+                return self.server_hostname(host)
+        return self._point_names.get(address)
 
     def _policies(self) -> list[LoadBalancingPolicy]:
         out = [self.load_balancing_policy]
@@ -392,9 +417,12 @@ class Cluster:
             return None
         assert self.protocol_version is not None
         size = self.connections_per_host if distance is HostDistance.LOCAL else self.remote_connections_per_host
+        options = self.options if host.port == self.port else _with_port(self.options, host.port)
+        if callable(self.server_hostname):  # per host, even when hosts share an address (an SNI proxy)
+            options = dataclasses.replace(options, server_hostname=self.server_hostname(host))
         pool = HostPool(
             host.address,
-            self.options if host.port == self.port else _with_port(self.options, host.port),
+            options,
             version=self.protocol_version,
             size=size,
             setup=setup,

@@ -31,6 +31,7 @@ from aiocql.errors import (
     ConnectTimeout,
     OperationTimedOut,
     ProtocolError,
+    TLSCertificateError,
     UnsupportedProtocolVersion,
 )
 from aiocql.errors.server import ProtocolErrorFromServer, ServerError
@@ -68,6 +69,9 @@ class ConnectionOptions:
     auth_provider: AuthProvider | None = None
     ssl_context: ssl.SSLContext | None = None
     server_hostname: str | None = None
+    # The TLS name for an address when ``server_hostname`` is not set (the cluster maps contact-point
+    # addresses to the names they were given); None or no answer: the address itself.
+    tls_name_for: Callable[[str], str | None] | None = None
     connect_timeout: float = 5.0
     heartbeat_interval: float = 30.0
     heartbeat_timeout: float = 10.0
@@ -115,6 +119,9 @@ class Connection:
         version = version or options.protocol_version
         assert version is not None
         loop = asyncio.get_running_loop()
+        tls_name: str | None = None
+        if options.ssl_context is not None:
+            tls_name = options.server_hostname or (options.tls_name_for and options.tls_name_for(host)) or host
         try:
             async with asyncio.timeout(options.connect_timeout):
                 _, proto = await loop.create_connection(
@@ -122,7 +129,7 @@ class Connection:
                     host,
                     options.port,
                     ssl=options.ssl_context,
-                    server_hostname=(options.server_hostname or host) if options.ssl_context else None,
+                    server_hostname=tls_name,
                 )
                 conn = cls(host, proto, options)
                 try:
@@ -133,6 +140,11 @@ class Connection:
         except TimeoutError as exc:
             raise ConnectTimeout(
                 f"connecting to {host}:{options.port} took more than {options.connect_timeout}s"
+            ) from exc
+        except ssl.SSLCertVerificationError as exc:  # a configuration problem, not a transient loss
+            raise TLSCertificateError(
+                f"the TLS certificate of {host}:{options.port} was refused (name checked: {tls_name!r}): "
+                f"{exc.verify_message or exc}"
             ) from exc
         except OSError as exc:
             raise ConnectionLost(f"cannot connect to {host}:{options.port}: {exc}") from exc

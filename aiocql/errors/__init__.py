@@ -2,6 +2,7 @@
 
 from aiocql.errors.base import (
     AuthenticationError,
+    ConfigurationError,
     ConnectionClosed,
     ConnectionError_,
     ConnectionLost,
@@ -12,6 +13,7 @@ from aiocql.errors.base import (
     NoHostAvailable,
     OperationTimedOut,
     ProtocolError,
+    TLSCertificateError,
     UnsupportedProtocolVersion,
 )
 from aiocql.errors.server import (
@@ -52,6 +54,7 @@ __all__ = [
     "CASWriteUnknown",
     "CDCWriteFailure",
     "ConfigError",
+    "ConfigurationError",
     "ConnectTimeout",
     "ConnectionClosed",
     "ConnectionError_",
@@ -76,6 +79,7 @@ __all__ = [
     "RequestExecutionError",
     "RequestValidationError",
     "ServerError",
+    "TLSCertificateError",
     "TruncateError",
     "Unauthorized",
     "Unavailable",

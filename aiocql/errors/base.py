@@ -77,3 +77,12 @@ class NoHostAvailable(DriverError):
         self.errors: dict[str, BaseException] = dict(errors or {})
         detail = "; ".join(f"{host}: {type(err).__name__}: {err}" for host, err in self.errors.items())
         super().__init__(f"{message} ({detail})" if detail else message)
+
+
+class ConfigurationError(DriverError):
+    """The driver's settings do not fit the cluster: fix the configuration (retrying will not help)."""
+
+
+class TLSCertificateError(ConfigurationError):
+    """The server's TLS certificate was refused: not signed by a trusted CA, expired, or not issued for
+    the name checked (the contact point's name, the peer's address, or ``Cluster(server_hostname=...)``)."""

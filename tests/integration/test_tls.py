@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import ssl
 import time
+from pathlib import Path
 
 import pytest
 
 import aiocql
 from aiocql import Cluster
+from aiocql.net import DnsResolver
 from aiocql.testing.pytest_plugin import ServerInfo, cluster_kwargs
 
 pytestmark = pytest.mark.server(tls=True)
@@ -57,22 +58,66 @@ async def test_plain_tcp_to_a_tls_port_fails_cleanly(cassandra: ServerInfo, vers
     print(f"plain TCP to the TLS port: {type(error).__name__}: {error}")
 
 
-async def test_untrusted_certificate_fails_cleanly(cassandra: ServerInfo) -> None:
+async def test_untrusted_certificate_is_a_configuration_error(cassandra: ServerInfo) -> None:
     kwargs = cluster_kwargs(cassandra, ssl_context=ssl.create_default_context(), connect_timeout=CONNECT_TIMEOUT)
-    failure = await _connect_fails(kwargs)
-    (error,) = failure.errors.values()
-    assert isinstance(error, aiocql.ConnectionError)
-    assert "CERTIFICATE_VERIFY_FAILED" in str(error)
+    started = time.monotonic()
+    async with Cluster(**kwargs) as cluster:
+        with pytest.raises(aiocql.TLSCertificateError, match=r"CERTIFICATE_VERIFY_FAILED|certificate") as failure:
+            await cluster.connect()
+    assert time.monotonic() - started < CONNECT_TIMEOUT + 2  # no hang
+    assert isinstance(failure.value, aiocql.ConfigurationError)
+    assert not isinstance(failure.value, aiocql.ConnectionError)  # not a transient connection loss
+    assert isinstance(failure.value.__cause__, aiocql.NoHostAvailable)  # each host's error stays readable
 
 
-async def test_hostname_mismatch_fails_cleanly(cassandra: ServerInfo) -> None:
-    """The certificate names the node addresses and localhost; any other name is refused."""
+def _named(cassandra: ServerInfo, tmp_path: Path, name: str) -> DnsResolver:
+    """A resolver where ``name`` (and nothing else) stands for the node."""
+    hosts = tmp_path / "hosts"
+    hosts.write_text(f"{cassandra.host} {name}\n")
+    return DnsResolver(resolv_conf=None, hosts=str(hosts), nameservers=[("127.0.0.1", 9)])
+
+
+async def test_a_contact_point_name_is_what_the_certificate_is_checked_against(
+    cassandra: ServerInfo, tmp_path: Path
+) -> None:
+    """The certificate names the node addresses and localhost: "localhost" passes, though the node is
+    reached by IP; another name for the same IP is refused (the name is checked, not the address)."""
+    assert cassandra.ca_file is not None
+    context = ssl.create_default_context(cafile=cassandra.ca_file)
+    kwargs = cluster_kwargs(
+        cassandra, ssl_context=context, contact_points=["localhost"], connect_timeout=CONNECT_TIMEOUT
+    )
+    async with Cluster(**kwargs, resolver=_named(cassandra, tmp_path, "localhost")) as cluster:
+        session = await cluster.connect()
+        assert (await session.execute("SELECT key FROM system.local")).one().key == "local"
+        assert [h.address for h in cluster.contact_hosts] == [cassandra.host]
+    kwargs["contact_points"] = ["db.not-in-the-cert.test"]
+    async with Cluster(**kwargs, resolver=_named(cassandra, tmp_path, "db.not-in-the-cert.test")) as cluster:
+        with pytest.raises(aiocql.TLSCertificateError, match=r"db\.not-in-the-cert\.test"):
+            await cluster.connect()
+
+
+async def test_server_hostname_fixed_or_per_host(cassandra: ServerInfo) -> None:
     assert cassandra.ca_file is not None
     context = ssl.create_default_context(cafile=cassandra.ca_file)
     kwargs = cluster_kwargs(cassandra, ssl_context=context, connect_timeout=CONNECT_TIMEOUT)
-    async with Cluster(**kwargs) as cluster:
-        cluster.options = dataclasses.replace(cluster.options, server_hostname="not-the-node.example")
-        with pytest.raises(aiocql.NoHostAvailable) as failure:
+    async with Cluster(**kwargs, server_hostname="localhost") as cluster:
+        await cluster.connect()
+    async with Cluster(**kwargs, server_hostname="not-the-node.example") as cluster:
+        with pytest.raises(aiocql.TLSCertificateError, match=r"not-the-node\.example"):
             await cluster.connect()
-    (error,) = failure.value.errors.values()
-    assert "mismatch" in str(error).lower() or "CERTIFICATE_VERIFY_FAILED" in str(error)
+    # Per host: the contact point is reached by address (nothing is known of it yet), then each pool
+    # uses the name the callable gives for its host.
+    asked: list[aiocql.Host] = []
+
+    def name_of(host: aiocql.Host) -> str:
+        asked.append(host)
+        return "localhost"
+
+    async with Cluster(**kwargs, server_hostname=name_of) as cluster:
+        session = await cluster.connect()
+        await session.execute("SELECT key FROM system.local")
+        assert {h.host_id for h in asked} == {h.host_id for h in cluster.hosts}
+    async with Cluster(**kwargs, server_hostname=lambda host: f"{host.host_id}.example") as cluster:
+        with pytest.raises(aiocql.TLSCertificateError, match=r"\.example"):
+            await cluster.connect()
