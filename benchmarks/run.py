@@ -15,26 +15,33 @@ import json
 import os
 import platform
 import re
+import select
 import shlex
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from benchmarks import report, schema
+from benchmarks import py312, report, schema, wire
 from benchmarks import workloads as w
-from benchmarks.adapters import CLIENTS, unavailable_reason
+from benchmarks.adapters import CLIENTS, runs, unavailable_reason
 
+ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).parent / "results"
-FULL: dict[str, Any] = {"workloads": list(w.WORKLOADS), "concurrency": [1, 16, 128, 1024], "rounds": 3, "warmup_s": 0.5,
-        "measure_s": 1.5, "scan_rows": 1_000_000, "scan_timeout_s": 15.0}  # fmt: skip
-QUICK: dict[str, Any] = {"workloads": [w.POINT_READ, w.SCAN], "concurrency": [1, 128], "rounds": 3, "warmup_s": 0.3,
-         "measure_s": 1.0, "scan_rows": 100_000, "scan_timeout_s": 4.0}  # fmt: skip
-QUICK_NOTE = "point read and scan only, concurrency 1 and 128, 1 s cells, scan of 100,000 rows"
+# Concurrency levels per workload: the point-read curve in full, the other workloads at the target's 128.
+FULL: dict[str, Any] = {
+    "workloads": list(w.WORKLOADS),
+    "concurrency": {w.POINT_READ: [1, 128, 1024], w.INSERT: [128], w.WIDE_READ: [128], w.BATCH: [128]},
+    "rounds": 5, "warmup_s": 1.0, "measure_s": 3.0, "scan_rows": 1_000_000, "scan_timeout_s": 10.0,
+}  # fmt: skip
+QUICK: dict[str, Any] = {"workloads": [w.POINT_READ, w.SCAN], "concurrency": {w.POINT_READ: [1, 128]}, "rounds": 2,
+         "warmup_s": 0.3, "measure_s": 1.0, "scan_rows": 100_000, "scan_timeout_s": 4.0}  # fmt: skip
+QUICK_NOTE = "point read and scan only, concurrency 1 and 128, 2 rounds of 1 s cells, scan of 100,000 rows"
 PORT_WAIT_S = 300.0
 
 
@@ -47,7 +54,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help=f"under 3 minutes: {QUICK_NOTE}")
     parser.add_argument("--clients", nargs="+", choices=list(CLIENTS), default=list(CLIENTS))
     parser.add_argument("--workloads", nargs="+", choices=list(w.WORKLOADS))
-    parser.add_argument("--concurrency", nargs="+", type=int)
+    parser.add_argument("--concurrency", nargs="+", type=int, help="levels for every request/response workload")
+    parser.add_argument("--compression", choices=["none", "lz4"], default="none",
+                        help="LZ4 for every client that can compress (default: off for all)")  # fmt: skip
+    parser.add_argument("--protocol", type=int, choices=[4], help="pin every client to protocol v4 (default: each "
+                        "client's own default, negotiated)")  # fmt: skip
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--measure", type=float, help="measured seconds per cell")
     parser.add_argument("--warmup", type=float, help="warm-up seconds per cell")
@@ -76,12 +87,33 @@ def machine_info() -> dict[str, Any]:
 
 def packages() -> dict[str, str]:
     out = {}
-    for name in ("aiocql", "cassandra-driver", "acsylla", "scyllapy", "uvloop"):
+    for name in ("aiocql", "cassandra-driver", "acsylla", "scyllapy", "uvloop", "lz4"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
             out[name] = "not installed"
+    out["python3.12 + async-cassandra"] = py312.version()
     return out
+
+
+def measured_commit() -> dict[str, Any]:
+    """The commit of the aiocql being measured (the benchmarks import it from this checkout)."""
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT, timeout=10).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+
+    import aiocql
+
+    here = Path(aiocql.__file__).resolve().parent.parent == ROOT
+    return {
+        "commit": git("rev-parse", "HEAD") or "unknown",
+        "subject": git("log", "-1", "--format=%s"),
+        "aiocql_modified": bool(git("status", "--porcelain", "--", "aiocql")),
+        "aiocql_from_this_checkout": here,
+    }
 
 
 def port_open(host: str, port: int = 9042) -> bool:
@@ -111,11 +143,12 @@ class Server:
             log("benchmark Cassandra already running: using it (and leaving it running)")
             return list(self.cluster.contact_points)
         waited = 0.0
-        while port_open("127.0.0.1"):
+        host = self.cluster.contact_points[0]
+        while port_open(host):
             if waited >= PORT_WAIT_S:
-                raise SystemExit("port 9042 on 127.0.0.1 is still taken by another Cassandra; giving up")
+                raise SystemExit(f"port 9042 on {host} is still taken by another Cassandra; giving up")
             if waited == 0:
-                log("port 9042 on 127.0.0.1 is taken (someone else's test Cassandra?): waiting up to 5 min")
+                log(f"port 9042 on {host} is taken (someone else's test Cassandra?): waiting up to 5 min")
             time.sleep(10)
             waited += 10
         if waited:
@@ -163,17 +196,53 @@ def plan_orders(clients: list[str], rounds: int) -> list[list[str]]:
     return orders
 
 
-def run_worker(job: dict[str, Any], timeout: float) -> list[dict[str, Any]]:
-    cmd = [sys.executable, "-m", "benchmarks.worker", json.dumps(job)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=Path(__file__).parent.parent)
-    except subprocess.TimeoutExpired:
-        fatal = f"worker timed out after {timeout:.0f}s"
-        return [{"client": job["client"], "workload": job["workload"], "fatal": fatal}]
-    results = [json.loads(line[7:]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if not results:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-        results = [{"client": job["client"], "workload": job["workload"], "fatal": " | ".join(tail)[:500]}]
+def _python(client: str) -> str | None:
+    return sys.executable if CLIENTS[client].python == "main" else py312.interpreter()
+
+
+def run_worker(job: dict[str, Any], timeout: float, session: Any) -> list[dict[str, Any]]:
+    """One worker process; answers its ``WIRE`` line with the server's view of its connections."""
+    python = _python(job["client"])
+    if python is None:
+        return [{"client": job["client"], "workload": job["workload"], "fatal": "no interpreter for this client"}]
+    cmd = [python, "-m", "benchmarks.worker", json.dumps(job | {"handshake": True})]
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, cwd=ROOT)
+        assert proc.stdout is not None and proc.stdin is not None
+        deadline, pending, fatal = time.monotonic() + timeout, b"", None
+        fd = proc.stdout.fileno()
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                fatal = f"worker timed out after {timeout:.0f}s"
+                proc.kill()
+                break
+            if not select.select([fd], [], [], min(left, 5.0))[0]:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for raw in lines:
+                line = raw.decode(errors="replace")
+                if line.startswith("WIRE "):
+                    view = wire.server_view(session, json.loads(line[5:]))
+                    try:
+                        proc.stdin.write((json.dumps(view) + "\n").encode())
+                        proc.stdin.flush()
+                    except OSError:
+                        pass
+                elif line.startswith("RESULT "):
+                    results.append(json.loads(line[7:]))
+        proc.wait()
+        if fatal is not None:
+            results.append({"client": job["client"], "workload": job["workload"], "fatal": fatal})
+        if not results:
+            err.seek(0)
+            tail = err.read().strip().splitlines()[-5:]
+            results = [{"client": job["client"], "workload": job["workload"], "fatal": " | ".join(tail)[:500]}]
     return results
 
 
@@ -181,9 +250,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     mode = "quick" if args.quick else "full"
     base = dict(QUICK if args.quick else FULL)
+    workloads = args.workloads or base["workloads"]
+    levels = base["concurrency"]
+    if args.concurrency:
+        levels = {wl: sorted(args.concurrency) for wl in w.OP_WORKLOADS}
+    elif args.workloads:  # a workload asked for by name runs at the levels of the full run if quick has none
+        levels = {wl: levels.get(wl) or FULL["concurrency"][wl] for wl in w.OP_WORKLOADS}
     settings: dict[str, Any] = {
-        "workloads": args.workloads or base["workloads"],
-        "concurrency": sorted(args.concurrency or base["concurrency"]),
+        "workloads": workloads,
+        "concurrency": {wl: v for wl, v in levels.items() if wl in workloads},
+        "compression": args.compression,
+        "protocol": args.protocol,
         "rounds": args.rounds or base["rounds"],
         "warmup_s": args.warmup if args.warmup is not None else base["warmup_s"],
         "measure_s": args.measure or base["measure_s"],
@@ -207,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
             server.settle()
             loadavg_start = loadavg()
             cells = measure(settings, clients, hosts, server.pid, session)
+            loadavg_end = loadavg()
         finally:
             cluster.shutdown()
     finally:
@@ -216,14 +294,17 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m benchmarks.run " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
         "mode": mode, "quick_note": QUICK_NOTE if args.quick else None,
         "machine": machine_info(), "packages": packages(), "server_version": server_version,
+        "measured": measured_commit(),
         "server": f"external {args.external}" if args.external else "local: aiocql.testing launcher, benchmark mode",
         **settings, "page_size": w.PAGE_SIZE, "clients": clients, "unavailable": unavailable,
         "descriptions": {name: CLIENTS[name].description for name in args.clients},
         "elapsed_s": round(time.monotonic() - began, 1), "loadavg_start": loadavg_start,
-        "loadavg_end": loadavg(), "notes": server.notes,
+        "loadavg_end": loadavg_end, "notes": server.notes,
     }  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{stamp}{'-quick' if args.quick else ''}.json"
+    suffix = ("-quick" if args.quick else "") + ("-lz4" if args.compression == "lz4" else "")
+    suffix += f"-v{args.protocol}" if args.protocol else ""
+    path = RESULTS / f"{stamp}{suffix}.json"
     path.write_text(json.dumps({"meta": meta, "cells": cells}, indent=1))
     text = report.write_report(path, docs=args.docs, docs_dir=Path(__file__).parent.parent / "docs")
     print(text)
@@ -242,7 +323,9 @@ def measure(
         for workload in settings["workloads"]:
             for client in order:
                 spec = CLIENTS[client]
-                levels = [1] if workload == w.SCAN else list(settings["concurrency"])
+                if not runs(spec, workload):
+                    continue
+                levels = [1] if workload == w.SCAN else list(settings["concurrency"].get(workload, []))
                 if spec.max_concurrency is not None:
                     levels = [c for c in levels if c <= spec.max_concurrency]
                 if not levels:
@@ -256,13 +339,16 @@ def measure(
                     "hosts": hosts, "scan_rows": settings["scan_rows"], "warmup_s": settings["warmup_s"],
                     "measure_s": settings["measure_s"], "scan_timeout_s": settings["scan_timeout_s"],
                     "server_pid": server_pid, "round": round_no,
+                    "compression": settings["compression"] == "lz4", "protocol": settings["protocol"],
                 }  # fmt: skip
                 budget = 60 + len(levels) * (settings["warmup_s"] + settings["measure_s"] + 70)
                 if workload == w.SCAN:
                     budget += settings["scan_timeout_s"] + 60
-                results = run_worker(job, budget)
+                results = run_worker(job, budget, session)
+                load = loadavg()
                 for result, cell in zip(results, params, strict=False):
                     result["round"] = round_no
+                    result["loadavg"] = load
                     result["check"] = check(session, workload, result, cell)
                     cells.append(result)
                     log(summary_line(result))
@@ -286,10 +372,13 @@ def summary_line(r: dict[str, Any]) -> str:
     if "fatal" in r:
         return f"  {r['client']:<27} {r['workload']:<10} FATAL {r['fatal'][:200]}"
     rate = r["rows_per_s"] if r["workload"] == w.SCAN else r["ops_per_s"]
+    view = r.get("server_view") or {}
+    wire_text = f"v{','.join(map(str, view.get('protocol', [])))} {'/'.join(view.get('compression', []))} "
+    wire_text += f"{view.get('connections', '?')} conn"
     return (
-        f"  {r['client']:<27} {r['workload']:<10} c={r['concurrency']:<5} {rate:>10,.0f}/s "
+        f"  {r['client']:<32} {r['workload']:<10} c={r['concurrency']:<5} {rate:>10,.0f}/s "
         f"cpu {report.fmt(r['cpu_us_per_op']):>6} us  p99 {report.fmt(r['p99_ms']):>6} ms  "
-        f"threads {r['threads_max']}  {r['check']}"
+        f"threads {r['threads_max']}  [{wire_text}]  {r['check']}"
     )
 
 

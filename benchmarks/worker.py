@@ -18,6 +18,7 @@ import traceback
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from benchmarks import wire
 from benchmarks import workloads as w
 from benchmarks.adapters import CLIENTS, ClientSpec
 from benchmarks.adapters.base import AsyncAdapter, SyncAdapter
@@ -29,6 +30,19 @@ LAG_PROBE_S = 0.010
 
 def emit(record: dict[str, Any]) -> None:
     print("RESULT " + json.dumps(record), flush=True)
+
+
+def wire_handshake(job: dict[str, Any]) -> dict[str, Any]:
+    """Tell the harness which connections to the CQL port this process holds (the client is connected and
+    its statement prepared by now); it answers with the server's view of them (``system_views.clients``).
+    Without a harness (``"handshake": false``) only the ports are recorded."""
+    ports = wire.own_ports(job.get("cql_port", 9042))
+    if not job.get("handshake"):
+        return {"ports": len(ports)}
+    print("WIRE " + json.dumps(ports), flush=True)
+    reply = sys.stdin.readline()
+    view: dict[str, Any] = json.loads(reply) if reply.strip() else {"error": "no answer from the harness"}
+    return {"ports": len(ports), **view}
 
 
 async def run_async_cell(adapter: AsyncAdapter, concurrency: int, window: Window) -> int:
@@ -79,6 +93,7 @@ async def lag_probe(window: Window) -> None:
 async def run_async(spec: ClientSpec, job: dict[str, Any], conf: w.Conf) -> None:
     adapter: AsyncAdapter = importlib.import_module(spec.module).Adapter()
     await adapter.setup(conf)
+    server = wire_handshake(job)
     try:
         for concurrency, cell_json in zip(job["concurrencies"], job["cells"], strict=True):
             cell = w.CellParams(cell_json["key_base"], cell_json["tag"])
@@ -94,7 +109,7 @@ async def run_async(spec: ClientSpec, job: dict[str, Any], conf: w.Conf) -> None
             else:
                 await adapter.begin_cell(cell)
                 issued = await run_async_cell(adapter, concurrency, window)
-            emit(cell_result(job, conf, concurrency, window, issued, adapter.info()))
+            emit(cell_result(job, conf, concurrency, window, issued, adapter.info(), server))
     finally:
         await adapter.close()
 
@@ -125,6 +140,7 @@ def finish_scan(window: Window, conf: w.Conf, t0: int, rows: int, total: int, st
 def run_sync(spec: ClientSpec, job: dict[str, Any], conf: w.Conf) -> None:
     adapter: SyncAdapter = importlib.import_module(spec.module).Adapter()
     adapter.setup(conf)
+    server = wire_handshake(job)
     try:
         for concurrency, cell_json in zip(job["concurrencies"], job["cells"], strict=True):
             cell = w.CellParams(cell_json["key_base"], cell_json["tag"])
@@ -141,13 +157,19 @@ def run_sync(spec: ClientSpec, job: dict[str, Any], conf: w.Conf) -> None:
                 window.close()
             else:
                 issued = adapter.run_cell(cell, concurrency, window)
-            emit(cell_result(job, conf, concurrency, window, issued, adapter.info()))
+            emit(cell_result(job, conf, concurrency, window, issued, adapter.info(), server))
     finally:
         adapter.close()
 
 
 def cell_result(
-    job: dict[str, Any], conf: w.Conf, concurrency: int, window: Window, issued: int, info: dict[str, Any]
+    job: dict[str, Any],
+    conf: w.Conf,
+    concurrency: int,
+    window: Window,
+    issued: int,
+    info: dict[str, Any],
+    server: dict[str, Any],
 ) -> dict[str, Any]:
     rows_per_op = 0 if conf.workload == w.SCAN else w.ROWS_PER_OP[conf.workload]
     return {
@@ -156,7 +178,8 @@ def cell_result(
         "concurrency": concurrency,
         "round": job.get("round", 0),
         "issued": issued,
-        "info": info,
+        "info": info,  # what the client says it negotiated (read from the client object)
+        "server_view": server,  # what the server saw on this process's connections
         **window.result(rows_per_op),
     }
 
@@ -164,7 +187,14 @@ def cell_result(
 def main(argv: list[str]) -> int:
     job = json.loads(argv[0])
     spec = CLIENTS[job["client"]]
-    conf = w.Conf(hosts=tuple(job["hosts"]), workload=job["workload"], scan_rows=job["scan_rows"])
+    conf = w.Conf(
+        hosts=tuple(job["hosts"]),
+        workload=job["workload"],
+        scan_rows=job["scan_rows"],
+        compression=bool(job.get("compression", False)),
+        protocol=job.get("protocol"),
+        row_factory=spec.row_factory,
+    )
     try:
         if spec.kind == "sync":
             run_sync(spec, job, conf)

@@ -61,6 +61,9 @@ class Conf:
     scan_rows: int
     keyspace: str = KEYSPACE
     page_size: int = PAGE_SIZE
+    compression: bool = False  # LZ4 for every client that can (``--compression lz4``)
+    protocol: int | None = None  # None: each client's default (negotiated); 4: every client pinned to v4
+    row_factory: str = "default"  # the client's default row type, or "tuple" / "named_tuple" for a variant
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,15 @@
-"""aiocql: ``Cluster(...).connect()``, prepared statements, ``BatchStatement``, ``async for`` paging."""
+"""aiocql: ``Cluster(...).connect()``, prepared statements, ``BatchStatement``, ``async for`` paging.
+
+``async for`` over a paged result prefetches the next page while the current one is read. The row type is
+aiocql's default (named tuples) unless the variant asks for ``tuple_factory``.
+"""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from aiocql import BatchStatement, BatchType, Cluster
+from aiocql import BatchStatement, BatchType, Cluster, named_tuple_factory, tuple_factory
 from benchmarks import workloads as w
 
 
@@ -18,7 +22,10 @@ class Adapter:
 
     async def setup(self, conf: w.Conf) -> None:
         self.conf = conf
-        self.cluster = Cluster(list(conf.hosts))
+        kwargs: dict[str, Any] = {"compression": conf.compression, "protocol_version": conf.protocol}
+        if conf.row_factory != "default":
+            kwargs["row_factory"] = {"tuple": tuple_factory, "named_tuple": named_tuple_factory}[conf.row_factory]
+        self.cluster = Cluster(list(conf.hosts), **kwargs)
         self.session = await self.cluster.connect(conf.keyspace)
         cql = w.scan_cql(conf.scan_rows) if conf.workload == w.SCAN else w.CQL[conf.workload]
         self.ps = await self.session.prepare(cql)
@@ -76,6 +83,23 @@ class Adapter:
             await self.cluster.close()
 
     def info(self) -> dict[str, Any]:
+        """What the driver negotiated, read from its open connections."""
         import aiocql
 
-        return {"version": aiocql.__version__, "protocol": getattr(self.cluster, "protocol_version", None)}
+        conns = [c for pool in self.session.pools for c in pool.connections]
+        control = getattr(self.cluster.control, "conn", None)
+
+        def compression(conn: Any) -> str:
+            proto = conn.proto
+            encoder = getattr(proto, "frame_encoder", None)
+            compressor = getattr(proto, "compressor", None) or getattr(encoder, "compressor", None)
+            return "lz4" if compressor is not None else "none"
+
+        kinds = sorted({compression(c) for c in conns})
+        return {
+            "version": aiocql.__version__,
+            "protocol": sorted({c.version for c in conns})[0] if conns else None,
+            "compression": kinds[0] if len(kinds) == 1 else kinds,
+            "row_factory": self.session.defaults.row_factory.__name__,
+            "connections": len(conns) + (1 if control is not None else 0),
+        }

@@ -1,4 +1,8 @@
-"""cassandra-driver, blocking: ``session.execute`` in a loop, one request in flight."""
+"""cassandra-driver, blocking: ``session.execute`` in a loop, one request in flight.
+
+The scan iterates the ResultSet, which fetches the next page only when the current one is used up: the
+blocking API has no way to ask for it earlier (that is the callbacks style, measured separately).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""scyllapy: the Rust scylla driver behind PyO3, running on its own tokio threads."""
+"""scyllapy: the Rust scylla driver behind PyO3, running on its own tokio threads.
+
+scyllapy has no compression and no protocol option (the Rust driver speaks v4): ``--compression lz4``
+and ``--protocol 4`` leave it as it is (the server view in the JSON shows what it used). Its paged
+iterator (one `await` per row) is the Rust driver's row iterator; the harness has no say in its paging.
+"""
 
 from __future__ import annotations
 
@@ -76,4 +81,11 @@ class Adapter:
     def info(self) -> dict[str, Any]:
         from importlib.metadata import version
 
-        return {"version": version("scyllapy"), "protocol": 4}
+        # scyllapy exposes neither the protocol version nor compression: see "server_view"
+        return {
+            "version": version("scyllapy"),
+            "protocol": None,
+            "compression": None,
+            "row_factory": "dict",
+            "note": "negotiated settings not exposed by scyllapy",
+        }
