@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -242,11 +243,12 @@ class ScanProgress:
 
 @dataclass(frozen=True, slots=True)
 class RangePage:
-    """One page of a range: its rows, and ``last`` when the range is read to its end."""
+    """One page of a range: its rows, ``last`` when the range is read to its end, and the request's latency."""
 
     range: TokenRange
     rows: list[Any]
     last: bool
+    latency: float = 0.0  # seconds the request for this page took
 
 
 def _table_metadata(session: Session, table: str, keyspace: str | None) -> TableMetadata:
@@ -343,6 +345,7 @@ class TableScan:
             bound.routing_token = r.end
             bound.is_idempotent = True
             progress.attempts += 1
+            started = time.perf_counter()
             try:
                 rs = await self.session.execute(
                     bound,
@@ -375,7 +378,7 @@ class TableScan:
             last = paging_state is None
             if last:
                 progress.done = True
-            yield RangePage(r, rows, last)
+            yield RangePage(r, rows, last, time.perf_counter() - started)
             if last:
                 if self.on_range_done is not None:
                     self.on_range_done(progress)
