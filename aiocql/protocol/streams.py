@@ -5,6 +5,10 @@ reply for it arrives: otherwise that reply would be delivered to the next reques
 Such ids are *orphaned*; they come back when the late reply arrives (``release``) or when the
 connection closes (``reset``). All operations are O(1).
 
+Freed ids are reused in FIFO order (the least recently freed first): a duplicated or very late reply
+from a buggy server or proxy would reach a new owner only after every other free id was handed out
+in between, instead of the very next request (issue 11, defect 10).
+
 Example:
     >>> ids = StreamIdAllocator(max_streams=2)
     >>> a, b = ids.acquire(), ids.acquire()
@@ -21,6 +25,8 @@ Example:
 
 from __future__ import annotations
 
+from collections import deque
+
 from aiocql.errors.base import DriverError
 
 __all__ = ["StreamIdAllocator", "StreamIdError"]
@@ -35,7 +41,7 @@ class StreamIdError(DriverError, ValueError):
 
 
 class StreamIdAllocator:
-    """Hands out stream ids ``0 .. max_streams - 1``; lowest ids first, recently freed ids reused first.
+    """Hands out stream ids ``0 .. max_streams - 1``; lowest ids first, then freed ids in the order they were freed.
 
     Example:
         >>> ids = StreamIdAllocator(max_streams=4)
@@ -51,7 +57,7 @@ class StreamIdAllocator:
             raise ValueError(f"max_streams must be in 1..32768, got {max_streams}")
         self.max_streams = max_streams
         self._state = bytearray(max_streams)
-        self._free = list(range(max_streams - 1, -1, -1))  # a stack: pop() yields 0 first
+        self._free = deque(range(max_streams))  # a FIFO queue: popleft() yields 0 first
         self.in_flight = 0
         """Ids in use by a waiting caller (orphans excluded)."""
         self.orphaned = 0
@@ -71,7 +77,7 @@ class StreamIdAllocator:
         """
         if not self._free:
             return None
-        sid = self._free.pop()
+        sid = self._free.popleft()
         self._state[sid] = _IN_FLIGHT
         self.in_flight += 1
         return sid
@@ -145,7 +151,7 @@ class StreamIdAllocator:
             2
         """
         self._state = bytearray(self.max_streams)
-        self._free = list(range(self.max_streams - 1, -1, -1))
+        self._free = deque(range(self.max_streams))
         self.in_flight = 0
         self.orphaned = 0
 

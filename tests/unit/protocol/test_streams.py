@@ -104,3 +104,30 @@ def test_random_operations_against_a_model() -> None:
             len(orphans),
             64 - len(in_flight) - len(orphans),
         )
+
+
+def test_freed_ids_are_reused_least_recently_freed_first() -> None:
+    # Issue 11 defect 10: with a LIFO free list the id just freed went to the very next request, so
+    # a duplicated reply sent 1-20 ms later reached the wrong caller. FIFO: the id comes back only
+    # after every other free id was handed out.
+    ids = StreamIdAllocator(max_streams=8)
+    a = ids.acquire()
+    assert a == 0
+    ids.release(a)
+    assert [ids.acquire() for _ in range(7)] == [1, 2, 3, 4, 5, 6, 7]
+    assert ids.acquire() == 0  # only now, after the whole id space
+    for sid in (5, 2, 7):
+        ids.release(sid)
+    assert [ids.acquire(), ids.acquire(), ids.acquire()] == [5, 2, 7]
+
+
+def test_a_just_freed_id_is_not_the_next_one_with_many_requests_in_flight() -> None:
+    ids = StreamIdAllocator()
+    busy = [ids.acquire() for _ in range(100)]
+    for _ in range(1000):  # request/reply churn: each freed id must not come straight back
+        sid = busy.pop(0)
+        assert sid is not None
+        ids.release(sid)
+        new = ids.acquire()
+        assert new != sid
+        busy.append(new)
