@@ -15,9 +15,9 @@ import datetime as _dt
 import functools
 import ipaddress
 import keyword
-import re
 import struct
 import types
+import unicodedata
 import uuid
 from collections.abc import Callable
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
@@ -49,6 +49,8 @@ _int32_from = _INT32.unpack_from
 EPOCH: Final = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _EPOCH_ORDINAL: Final = _dt.date(1970, 1, 1).toordinal()
 _MAX_ORDINAL: Final = _dt.date.max.toordinal()
+#: The longest value a [bytes] can carry (its length is a signed 32-bit int).
+MAX_VALUE_BYTES: Final = 2**31 - 1
 _EXACT: Final = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 # struct format of the native types that map directly onto one struct code.
@@ -441,7 +443,31 @@ def _fields_decoder(what: str, decoders: list[Decoder], make: Callable[[list[obj
     return decode
 
 
-_NON_IDENT = re.compile(r"\W|^(?=\d)")
+def _class_name(cql_name: str) -> str:
+    """A Python identifier for a UDT's class: characters that cannot be in one become ``_``.
+
+    ``str.isidentifier`` is stricter than ``\\w`` (``"x²"`` is all word characters but no
+    identifier): a character is kept only if it may continue an identifier.
+    """
+    name = "".join(c if ("a" + c).isidentifier() else "_" for c in cql_name)
+    if not name.isidentifier() or name.startswith("_") or keyword.iskeyword(name):
+        name = "udt_" + name
+    return name if name.isidentifier() else "udt"
+
+
+def _field_names(cql_names: tuple[str, ...]) -> list[str]:
+    """Field names namedtuple accepts: a name that is not an identifier, is a keyword, starts with
+    ``_`` or repeats an earlier one once NFKC-normalised (Python normalises identifiers, so ``ﬁ`` is
+    ``fi``) becomes ``_<index>``."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(cql_names):
+        name = unicodedata.normalize("NFKC", raw)
+        if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_") or name in seen:
+            name = f"_{i}"
+        seen.add(name)
+        out.append(name)
+    return out
 
 
 @functools.lru_cache(maxsize=1024)
@@ -455,10 +481,10 @@ def udt_class(t: UdtType) -> type[Any]:
         >>> cls("Main St", 12345), cls._cql_fields
         (address(street='Main St', _1=12345), ('street', 'zip code'))
     """
-    name = _NON_IDENT.sub("_", t.name) or "udt"
-    if keyword.iskeyword(name) or name.startswith("_"):
-        name = "udt_" + name
-    cls = collections.namedtuple(name, t.field_names, rename=True)  # type: ignore[misc]
+    try:
+        cls = collections.namedtuple(_class_name(t.name), _field_names(t.field_names), rename=True)  # type: ignore[misc]
+    except (ValueError, SyntaxError):  # a name namedtuple still refuses: never a builtin error
+        cls = collections.namedtuple("udt", [f"_{i}" for i in range(len(t.field_names))], rename=True)  # type: ignore[misc]
     cls.__doc__ = f"Value of user type {t.keyspace}.{t.name}: fields {', '.join(t.field_names)}"
     cls._cql_fields = t.field_names  # type: ignore[attr-defined]
     result: type[Any] = cls
@@ -473,6 +499,13 @@ def _vector_decoder(t: VectorType, elem: Decoder, hashable: bool) -> Decoder:
     size = t.elem.serialized_size
     code = STRUCT_CODES.get(t.elem.name) if isinstance(t.elem, NativeType) else None
     finish: Callable[[Any], object] = tuple if hashable else list
+    if size is not None and size * dim > MAX_VALUE_BYTES:
+        # No [bytes] value can be that long (a hostile server's 2**61 dimension): any non-empty
+        # value is an error, and no struct of that size is ever built (struct.error).
+        def decode_impossible(data: bytes | memoryview) -> object:
+            return _bad_size(data, size * dim, what)
+
+        return decode_impossible
     if code is not None and size is not None:
         unpack_all = struct.Struct(f">{dim}{code}").unpack
 

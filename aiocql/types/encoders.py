@@ -479,7 +479,9 @@ def _vector_encoder(t: VectorType, label: str, child: ChildEncoder) -> Encoder:
     fixed = elem_size is not None
     code = STRUCT_CODES.get(t.elem.name) if isinstance(t.elem, NativeType) else None
     fast_class = {"f": float, "d": float, "i": int, "q": int}.get(code or "")
-    pack_all = struct.Struct(f">{dim}{code}").pack if fast_class is not None else None
+    # No struct for a dimension whose values could not fit a [bytes] anyway (struct.error at 2**61).
+    small = elem_size is None or elem_size * dim <= 2**31 - 1
+    pack_all = struct.Struct(f">{dim}{code}").pack if fast_class is not None and small else None
 
     def encode(value: object) -> bytes:
         if value is EMPTY:
