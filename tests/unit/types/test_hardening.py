@@ -92,7 +92,7 @@ def test_huge_vector_dimensions_build_codecs_and_reject_values(elem: ct.CqlType,
 
 
 def test_huge_vector_dimension_from_the_server_is_a_protocol_error() -> None:
-    marshal = "org.apache.cassandra.db.marshal.VectorType(org.apache.cassandra.db.marshal.FloatType,%d)" % HUGE
+    marshal = f"org.apache.cassandra.db.marshal.VectorType(org.apache.cassandra.db.marshal.FloatType,{HUGE})"
     option = struct.pack(">H", 0) + _string(marshal)
     with pytest.raises(ProtocolError):
         _decode_rows(_rows_frame(option, [b"\x00" * 8]))
