@@ -15,12 +15,12 @@ It owns the byte-level state of the connection and nothing else:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import cast
 
 from aiocql.errors import ConnectionClosed, ConnectionLost, DriverError
 from aiocql.protocol.compression import Compressor
-from aiocql.protocol.decoder import FrameDecoder
+from aiocql.protocol.decoder import DecodeError, FrameDecoder
 from aiocql.protocol.envelope import Envelope, encode_envelope
 from aiocql.protocol.frames import V5FrameEncoder
 from aiocql.protocol.streams import StreamIdAllocator
@@ -46,7 +46,7 @@ class CqlProtocol(asyncio.Protocol):
         self.version = version
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
-        self.decoder = FrameDecoder()
+        self.decoder = FrameDecoder(responses=True)
         self.streams = StreamIdAllocator(max_streams)
         self.waiting: dict[int, asyncio.Future[Envelope]] = {}
         self.compressor: Compressor | None = None  # v4 body compression, set after STARTUP
@@ -74,10 +74,15 @@ class CqlProtocol(asyncio.Protocol):
         try:
             envelopes = self.decoder.feed(data)
         except Exception as exc:  # a frame we cannot parse: the stream is unusable from here on
+            # The valid replies that arrived before the bad bytes still reach their callers.
+            self._dispatch(exc.envelopes if isinstance(exc, DecodeError) else ())
             self._fail(ConnectionLost(f"connection dropped: bad data from server: {exc}"))
             if self.transport is not None:
                 self.transport.abort()
             return
+        self._dispatch(envelopes)
+
+    def _dispatch(self, envelopes: Sequence[Envelope]) -> None:
         waiting = self.waiting
         for env in envelopes:
             stream = env.stream

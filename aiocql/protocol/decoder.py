@@ -13,8 +13,15 @@ AUTHENTICATE reply to STARTUP, and those bytes may arrive in the same read as th
   "unsupported protocol version") leaves it unframed.
 * ``start_v5_framing(compressor)``: switch now; every byte not yet decoded is treated as frames.
 
-Any malformed input raises :class:`~aiocql.errors.ProtocolError`; the decoder then stays failed
-(every later ``feed`` raises the same error), since the stream can no longer be trusted.
+Any malformed input raises :class:`DecodeError` (a :class:`~aiocql.errors.ProtocolError`); the
+decoder then stays failed (every later ``feed`` raises the same error), since the stream can no
+longer be trusted. The valid envelopes that the failing ``feed`` call decoded *before* the bad bytes
+are not lost: they are in the error's ``envelopes`` (deliver them, then drop the connection).
+
+Every envelope header is checked as soon as its 9 bytes are in: the protocol version (3..5), the
+direction bit (with ``responses=True`` a client accepts only replies, with ``False`` a server only
+requests), the opcode (known, and a reply or request opcode as the direction says) and the body
+length (0..``max_envelope_size``), so junk fails at once instead of after up to 256 MiB.
 
 Example:
     >>> from aiocql.protocol.constants import Opcode
@@ -33,7 +40,7 @@ Example:
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from aiocql.errors.base import ProtocolError
 from aiocql.protocol.compression import Compressor
@@ -41,11 +48,47 @@ from aiocql.protocol.constants import MAX_ENVELOPE_BODY, RESPONSE_BIT, HeaderFla
 from aiocql.protocol.crc import crc24, crc32
 from aiocql.protocol.envelope import HEADER, HEADER_SIZE, OPCODES, Envelope
 
-__all__ = ["FrameDecoder"]
+__all__ = ["DecodeError", "FrameDecoder"]
 
 _LE_U32 = struct.Struct("<I")
 _COMPRESSION = int(HeaderFlag.COMPRESSION)
 _MIN_VERSION = 3  # the 9-byte header exists since v3; older replies cannot be parsed
+_MAX_VERSION = 5  # the newest version this driver speaks (a server replies in at most that)
+_RESPONSE_OPCODES: frozenset[int] = frozenset(
+    int(op)
+    for op in (
+        Opcode.ERROR,
+        Opcode.READY,
+        Opcode.AUTHENTICATE,
+        Opcode.SUPPORTED,
+        Opcode.RESULT,
+        Opcode.EVENT,
+        Opcode.AUTH_CHALLENGE,
+        Opcode.AUTH_SUCCESS,
+    )
+)
+_REQUEST_OPCODES: frozenset[int] = frozenset(int(op) for op in Opcode) - _RESPONSE_OPCODES
+
+
+class DecodeError(ProtocolError):
+    """What :meth:`FrameDecoder.feed` raises for malformed input.
+
+    ``envelopes`` are the valid envelopes the same ``feed`` call decoded before the bad bytes, in
+    stream order (empty when there were none, and on every later call): deliver them, then treat
+    the connection as broken.
+
+    Example:
+        >>> ready = bytes.fromhex("840000070200000000")
+        >>> try:
+        ...     FrameDecoder().feed(ready + bytes.fromhex("847f0000ff00000000"))
+        ... except DecodeError as exc:
+        ...     print([e.stream for e in exc.envelopes], exc)
+        [7] envelope at offset 9 has unknown opcode 0xff (stream 0)
+    """
+
+    def __init__(self, message: str, envelopes: Sequence[Envelope] = ()) -> None:
+        super().__init__(message)
+        self.envelopes: tuple[Envelope, ...] = tuple(envelopes)
 
 
 class FrameDecoder:
@@ -54,7 +97,8 @@ class FrameDecoder:
     ``compressor`` decompresses v4 envelope bodies flagged COMPRESSION (v4 compression is per
     envelope); ``max_envelope_size`` bounds an envelope body (checked as soon as its header is
     seen, and for decompressed bodies) so that a broken peer cannot make the client buffer
-    without limit.
+    without limit. ``responses`` selects the direction accepted: True for a client (replies
+    only), False for a server (requests only), None for either.
 
     Example:
         >>> dec = FrameDecoder()
@@ -70,10 +114,12 @@ class FrameDecoder:
         "_framed",
         "_large",
         "_large_total",
+        "_opcodes",
         "_switch_after",
         "_switch_compressor",
         "compressor",
         "max_envelope_size",
+        "responses",
     )
 
     def __init__(
@@ -81,9 +127,15 @@ class FrameDecoder:
         *,
         compressor: Compressor | None = None,
         max_envelope_size: int = MAX_ENVELOPE_BODY,
+        responses: bool | None = None,
     ) -> None:
         self.compressor = compressor
         self.max_envelope_size = max_envelope_size
+        self.responses = responses
+        """True: only replies are accepted (a client); False: only requests (a server); None: both."""
+        self._opcodes = (
+            frozenset(OPCODES) if responses is None else _RESPONSE_OPCODES if responses else _REQUEST_OPCODES
+        )
         self._buf = bytearray()
         self._framed = False
         self._frame_compressor: Compressor | None = None
@@ -163,8 +215,8 @@ class FrameDecoder:
         try:
             pos = self._decode(out)
         except ProtocolError as exc:
-            self._failed = exc
-            raise
+            self._failed = DecodeError(str(exc))
+            raise DecodeError(str(exc), out) from exc
         # Deleting from the front of a bytearray is cheap in CPython (it moves a start offset).
         if pos:
             del buf[:pos]
@@ -179,6 +231,28 @@ class FrameDecoder:
                 return pos
         return self._decode_frames(out, pos)
 
+    def _check_header(self, vbyte: int, stream: int, opcode: int, length: int, where: int) -> None:
+        """Validate a 9-byte header at once: version, direction bit, opcode and body length."""
+        version = vbyte & 0x7F
+        if not _MIN_VERSION <= version <= _MAX_VERSION:
+            raise ProtocolError(
+                f"envelope at offset {where} has protocol version {version} (byte 0x{vbyte:02x}): "
+                f"this driver reads v{_MIN_VERSION}..v{_MAX_VERSION}"
+            )
+        if opcode not in self._opcodes:
+            if opcode not in OPCODES:
+                raise ProtocolError(f"envelope at offset {where} has unknown opcode 0x{opcode:02x} (stream {stream})")
+            kind = "reply" if self.responses else "request"
+            raise ProtocolError(
+                f"envelope at offset {where} has opcode {OPCODES[opcode].name}, which is not a {kind} (stream {stream})"
+            )
+        if self.responses is not None and bool(vbyte & RESPONSE_BIT) != self.responses:
+            raise ProtocolError(
+                f"envelope at offset {where} has the direction bit of a "
+                f"{'request' if self.responses else 'reply'} (version byte 0x{vbyte:02x})"
+            )
+        self._check_length(length, where)
+
     def _check_length(self, length: int, where: int) -> None:
         if length < 0:
             raise ProtocolError(f"envelope at offset {where} has a negative body length {length}")
@@ -192,11 +266,7 @@ class FrameDecoder:
         self, vbyte: int, flags: int, stream: int, opcode: int, body: bytes | memoryview, framed: bool
     ) -> Envelope:
         version = vbyte & 0x7F
-        if version < _MIN_VERSION:
-            raise ProtocolError(f"envelope with protocol version {version}: this driver needs v3 or later")
-        op = OPCODES.get(opcode)
-        if op is None:
-            raise ProtocolError(f"envelope with unknown opcode 0x{opcode:02x} (stream {stream})")
+        op = OPCODES[opcode]  # the header was checked (_check_header) before the body was read
         if flags & _COMPRESSION and not framed and version < 5:
             if self.compressor is None:
                 raise ProtocolError("compressed envelope received but no compression was negotiated")
@@ -211,7 +281,7 @@ class FrameDecoder:
         with memoryview(buf) as view:
             while end_of_data - pos >= HEADER_SIZE:
                 vbyte, flags, stream, opcode, length = HEADER.unpack_from(buf, pos)
-                self._check_length(length, pos)
+                self._check_header(vbyte, stream, opcode, length, pos)
                 end = pos + HEADER_SIZE + length
                 if end > end_of_data:
                     break
@@ -277,8 +347,8 @@ class FrameDecoder:
             self._large_total = -1
         large += payload
         if self._large_total < 0 and len(large) >= HEADER_SIZE:
-            length = HEADER.unpack_from(large, 0)[4]
-            self._check_length(length, 0)
+            vbyte, _, stream, opcode, length = HEADER.unpack_from(large, 0)
+            self._check_header(vbyte, stream, opcode, length, 0)
             self._large_total = HEADER_SIZE + length
         total = self._large_total
         if total < 0 or len(large) < total:
@@ -299,7 +369,7 @@ class FrameDecoder:
             if n - p < HEADER_SIZE:
                 raise ProtocolError(f"truncated envelope header at offset {p} of a self-contained v5 frame")
             vbyte, flags, stream, opcode, length = HEADER.unpack_from(payload, p)
-            self._check_length(length, p)
+            self._check_header(vbyte, stream, opcode, length, p)
             end = p + HEADER_SIZE + length
             if end > n:
                 raise ProtocolError(

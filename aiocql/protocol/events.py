@@ -23,7 +23,7 @@ from aiocql.protocol.constants import (
     TopologyChangeType,
 )
 from aiocql.protocol.message import Response
-from aiocql.protocol.primitives import Buffer, InetAddress, read_inet, read_string, read_string_list
+from aiocql.protocol.primitives import Buffer, InetAddress, read_inet, read_short, read_string, truncated
 
 __all__ = [
     "Event",
@@ -45,6 +45,35 @@ def _read_enum(enum: type[_E], buf: Buffer, pos: int, what: str) -> tuple[_E, in
         raise ProtocolError(f"{what} at offset {pos}: unknown value {raw!r}") from None
 
 
+def _read_name(buf: Buffer, pos: int, what: str) -> tuple[str, int]:
+    """Read a [string] naming a schema object, leniently.
+
+    Cassandra 5.0.9 writes SCHEMA_CHANGE names with ``ByteBufUtil.writeAscii``: one byte per UTF-16
+    unit, the low byte of each, after a length that counts those units. ``"y5³"`` arrives as
+    ``79 35 b3``, which is not UTF-8. Such a name is decoded as Latin-1, which gives the exact name
+    for characters up to U+00FF and a stand-in (the low byte) beyond; the framing stays right since
+    the length counts bytes written. Valid UTF-8 (what the spec says) is decoded as UTF-8.
+    """
+    n, start = read_short(buf, pos, what)
+    end = start + n
+    if end > len(buf):
+        raise truncated(what, pos, 2 + n, buf)
+    raw = buf[start:end]
+    try:
+        return str(raw, "utf-8"), end
+    except UnicodeDecodeError:
+        return str(raw, "latin-1"), end
+
+
+def _read_names(buf: Buffer, pos: int, what: str) -> tuple[list[str], int]:
+    n, p = read_short(buf, pos, what)
+    out: list[str] = []
+    for _ in range(n):
+        name, p = _read_name(buf, p, what)
+        out.append(name)
+    return out, p
+
+
 SchemaChangeFields = tuple[SchemaChangeType, SchemaChangeTarget, str, str | None, tuple[str, ...] | None]
 
 
@@ -52,7 +81,8 @@ def read_schema_change(buf: Buffer, pos: int) -> tuple[SchemaChangeFields, int]:
     """Read <change_type><target><options> (spec 4.2.6), shared by SCHEMA_CHANGE events and results.
 
     Returns (change_type, target, keyspace, name, argument_types): ``name`` is None for a keyspace;
-    ``argument_types`` is set only for functions and aggregates.
+    ``argument_types`` is set only for functions and aggregates. Names that are not valid UTF-8 (as
+    Cassandra 5.0.9 writes non-ASCII names) are read as Latin-1 rather than refused (``_read_name``).
 
     Example:
         >>> data = bytes.fromhex("0007" "43524541544544" "0008" "4b45595350414345" "0002" "6b73")
@@ -61,13 +91,13 @@ def read_schema_change(buf: Buffer, pos: int) -> tuple[SchemaChangeFields, int]:
     """
     change, pos = _read_enum(SchemaChangeType, buf, pos, "schema change type")
     target, pos = _read_enum(SchemaChangeTarget, buf, pos, "schema change target")
-    keyspace, pos = read_string(buf, pos, "schema change keyspace")
+    keyspace, pos = _read_name(buf, pos, "schema change keyspace")
     name: str | None = None
     args: tuple[str, ...] | None = None
     if target is not SchemaChangeTarget.KEYSPACE:
-        name, pos = read_string(buf, pos, "schema change name")
+        name, pos = _read_name(buf, pos, "schema change name")
         if target in (SchemaChangeTarget.FUNCTION, SchemaChangeTarget.AGGREGATE):
-            arg_list, pos = read_string_list(buf, pos, "schema change argument types")
+            arg_list, pos = _read_names(buf, pos, "schema change argument types")
             args = tuple(arg_list)
     return (change, target, keyspace, name, args), pos
 

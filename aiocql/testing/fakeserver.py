@@ -41,7 +41,7 @@ from aiocql.errors.base import ProtocolError
 from aiocql.errors.server import BadCredentials, InternalServerError, ProtocolErrorFromServer, Unprepared
 from aiocql.protocol.compression import Compressor, Lz4Compressor
 from aiocql.protocol.constants import HeaderFlag, Opcode
-from aiocql.protocol.decoder import FrameDecoder
+from aiocql.protocol.decoder import DecodeError, FrameDecoder
 from aiocql.protocol.envelope import Envelope, encode_envelope
 from aiocql.protocol.frames import V5FrameEncoder
 from aiocql.protocol.primitives import read_bytes_map
@@ -170,7 +170,9 @@ class ServerConnection(asyncio.Protocol):
             self.version = data[0] & 0x7F
         try:
             envelopes = self.decoder.feed(data)
-        except ProtocolError as exc:
+        except DecodeError as exc:
+            for env in exc.envelopes:  # the valid requests before the bad bytes are still served
+                self.server._dispatch(self, env)
             self.server.errors.append(exc)
             self.abort()
             return

@@ -484,7 +484,7 @@ def udt_class(t: UdtType) -> type[Any]:
     try:
         cls = collections.namedtuple(_class_name(t.name), _field_names(t.field_names), rename=True)  # type: ignore[misc]
     except (ValueError, SyntaxError):  # a name namedtuple still refuses: never a builtin error
-        cls = collections.namedtuple("udt", [f"_{i}" for i in range(len(t.field_names))], rename=True)  # type: ignore[misc]
+        cls = collections.namedtuple("udt", [f"_{i}" for i in range(len(t.field_names))], rename=True)  # type: ignore[misc,no-redef]
     cls.__doc__ = f"Value of user type {t.keyspace}.{t.name}: fields {', '.join(t.field_names)}"
     cls._cql_fields = t.field_names  # type: ignore[attr-defined]
     result: type[Any] = cls
