@@ -101,8 +101,10 @@ from aiocql.statements import (
     SimpleStatement,
 )
 from aiocql.types.values import Duration
+from aiocql.validation import NO_PAGING
 
 __all__ = [
+    "NO_PAGING",
     "UNSET_VALUE",
     "AlreadyExists",
     "AttemptInfo",

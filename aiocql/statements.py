@@ -23,9 +23,24 @@ from aiocql.protocol.unset import UNSET, Unset
 from aiocql.session.metadata_cache import ResultMetadata
 from aiocql.types.rows import ValuesEncoder
 from aiocql.types.token import composite_routing_key
+from aiocql.validation import NO_PAGING, NoPaging, check_statement_options
+
+#: The most statements one BATCH carries (its count is a [short]).
+MAX_BATCH_STATEMENTS = 65535
 
 #: The value a bound parameter takes when it should be left unset (v4+): the column keeps its value.
 UNSET_VALUE = UNSET
+
+__all__ = [
+    "NO_PAGING",
+    "UNSET_VALUE",
+    "BatchStatement",
+    "BoundStatement",
+    "PreparedStatement",
+    "SimpleStatement",
+    "Statement",
+    "StatementOptions",
+]
 
 EncodedValue = bytes | None | Unset
 Parameters = Sequence[Any] | Mapping[str, Any] | None
@@ -33,11 +48,19 @@ Parameters = Sequence[Any] | Mapping[str, Any] | None
 
 @dataclass(slots=True, kw_only=True)
 class StatementOptions:
-    """Per-statement settings; ``None`` means the session's (or execution profile's) default."""
+    """Per-statement settings; ``None`` means the session's (or execution profile's) default.
+
+    Each is checked when the statement is made, and again when it is executed (attributes may be set
+    later): a wrong one raises :class:`aiocql.InvalidValueError` naming it, before anything is sent.
+    ``consistency_level`` is a :class:`aiocql.ConsistencyLevel` (strings and ints are refused);
+    ``serial_consistency_level`` is ``SERIAL`` or ``LOCAL_SERIAL``; ``fetch_size`` a positive int, or
+    :data:`aiocql.NO_PAGING` for one reply with every row; ``timeout`` a finite number of seconds > 0;
+    ``keyspace`` a str; ``custom_payload`` a mapping of str to bytes; ``routing_key`` bytes.
+    """
 
     consistency_level: Consistency | None = None
     serial_consistency_level: Consistency | None = None
-    fetch_size: int | None = None
+    fetch_size: int | NoPaging | None = None
     timeout: float | None = None
     is_idempotent: bool = False
     keyspace: str | None = None
@@ -59,6 +82,10 @@ class SimpleStatement(StatementOptions):
     query: str = ""
 
     def __init__(self, query: str, **options: Any) -> None:
+        if not isinstance(query, str):
+            raise InvalidValueError(f"SimpleStatement needs a CQL string, not {type(query).__name__}")
+        if options:
+            check_statement_options("SimpleStatement", options)
         StatementOptions.__init__(self, **options)
         self.query = query
 
@@ -146,6 +173,8 @@ class BoundStatement(StatementOptions):
     parameters: Parameters = field(default=None, repr=False)
 
     def __init__(self, prepared: PreparedStatement, values: list[EncodedValue], **options: Any) -> None:
+        if options:
+            check_statement_options("BoundStatement", options)
         inherited = {
             name: getattr(prepared, name)
             for name in StatementOptions.__dataclass_fields__
@@ -174,6 +203,10 @@ class BatchStatement(StatementOptions):
     entries: list[tuple[SimpleStatement | PreparedStatement | BoundStatement, Parameters]] = field(default_factory=list)
 
     def __init__(self, batch_type: BatchType = BatchType.LOGGED, **options: Any) -> None:
+        if type(batch_type) is not BatchType:
+            raise InvalidValueError(f"batch_type must be a BatchType (LOGGED, UNLOGGED or COUNTER), not {batch_type!r}")
+        if options:
+            check_statement_options("BatchStatement", options)
         StatementOptions.__init__(self, **options)
         self.batch_type = batch_type
         self.entries = []
@@ -197,6 +230,13 @@ class BatchStatement(StatementOptions):
         """
         if isinstance(statement, str):
             statement = SimpleStatement(statement)
+        elif not isinstance(statement, (SimpleStatement, PreparedStatement, BoundStatement)):
+            raise InvalidValueError(
+                "a batch takes query strings, SimpleStatement, PreparedStatement or BoundStatement, "
+                f"not {type(statement).__name__}"
+            )
+        if len(self.entries) >= MAX_BATCH_STATEMENTS:
+            raise InvalidValueError(f"a batch holds at most {MAX_BATCH_STATEMENTS} statements (the protocol's limit)")
         if isinstance(statement, BoundStatement) and parameters is not None:
             raise InvalidValueError("a BoundStatement already carries its values: pass no parameters")
         self.entries.append((statement, parameters))

@@ -22,7 +22,14 @@ from aiocql.cluster.schema import KeyspaceMetadata, build_keyspaces
 from aiocql.cluster.state import ClusterState
 from aiocql.connection.auth import AuthProvider
 from aiocql.connection.connection import Connection, ConnectionOptions, negotiate
-from aiocql.errors import AuthenticationError, ConnectionClosed, CqlError, NoHostAvailable, TLSCertificateError
+from aiocql.errors import (
+    AuthenticationError,
+    ConnectionClosed,
+    CqlError,
+    InvalidValueError,
+    NoHostAvailable,
+    TLSCertificateError,
+)
 from aiocql.metrics import CompositeTracker, Metrics, MetricsTracker, RequestTracker, node_label
 from aiocql.net.resolver import DnsResolver, NameResolutionError, Resolver, ip_literal
 from aiocql.policies.load_balancing import LoadBalancingPolicy, default_load_balancing_policy
@@ -35,6 +42,7 @@ from aiocql.protocol.events import SchemaChangeEvent
 from aiocql.results import RowFactory, named_tuple_factory
 from aiocql.session.profiles import ExecutionProfile
 from aiocql.session.session import Session, SessionDefaults, use_keyspace
+from aiocql.validation import NoPaging, check_cluster_arguments
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +143,7 @@ class Cluster:
         heartbeat_timeout: float = 10.0,
         consistency_level: Consistency = Consistency.LOCAL_ONE,
         serial_consistency_level: Consistency | None = None,
-        fetch_size: int = 5000,
+        fetch_size: int | NoPaging = 5000,
         row_factory: RowFactory = named_tuple_factory,
         retry_policy: RetryPolicy | None = None,
         load_balancing_policy: LoadBalancingPolicy | None = None,
@@ -155,14 +163,12 @@ class Cluster:
         contact_points_are_hosts: bool = False,
         server_hostname: str | Callable[[Host], str | None] | None = None,
     ) -> None:
+        # Every argument is checked before anything is built: InvalidValueError naming it and its value.
+        check_cluster_arguments({name: value for name, value in locals().items() if name != "self"})
         if isinstance(contact_points, str):
             contact_points = [contact_points]
-        if not contact_points:
-            raise ValueError("contact_points must name at least one host")
-        if protocol_version not in (None, 4, 5):
-            raise ValueError(f"protocol_version must be 4, 5 or None (negotiate), not {protocol_version!r}")
         if load_balancing_policy is not None and local_dc is not None:
-            raise ValueError("give local_dc to the load_balancing_policy you pass, not to Cluster")
+            raise InvalidValueError("give local_dc to the load_balancing_policy you pass, not to Cluster")
         self.contact_points = list(contact_points)
         self.port = port
         self.protocol_version = protocol_version

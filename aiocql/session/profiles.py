@@ -19,20 +19,31 @@ from aiocql.policies.retry import RetryPolicy
 from aiocql.policies.speculative import SpeculativeExecutionPolicy
 from aiocql.protocol.constants import Consistency
 from aiocql.results import RowFactory
+from aiocql.validation import NoPaging, check_cluster_arguments
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExecutionProfile:
-    """Request settings bundled under a name (see the module docs)."""
+    """Request settings bundled under a name (see the module docs).
+
+    Each setting is checked here, once: a wrong one raises :class:`aiocql.InvalidValueError` naming it
+    (``fetch_size=aiocql.NO_PAGING`` turns paging off; ``None`` inherits the cluster's default).
+    """
 
     consistency_level: Consistency | None = None
     serial_consistency_level: Consistency | None = None
     request_timeout: float | None = None
-    fetch_size: int | None = None
+    fetch_size: int | NoPaging | None = None
     row_factory: RowFactory | None = None
     retry_policy: RetryPolicy | None = None
     load_balancing_policy: LoadBalancingPolicy | None = None
     speculative_execution_policy: SpeculativeExecutionPolicy | None = None
+
+    def __post_init__(self) -> None:
+        given = {name: getattr(self, name) for name in ExecutionProfile.__dataclass_fields__}
+        check_cluster_arguments(
+            {name: value for name, value in given.items() if value is not None}, "ExecutionProfile."
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,7 +53,7 @@ class ResolvedProfile:
     consistency_level: Consistency
     serial_consistency_level: Consistency | None
     request_timeout: float | None
-    fetch_size: int
+    fetch_size: int | NoPaging
     row_factory: RowFactory
     retry_policy: RetryPolicy
     load_balancing_policy: LoadBalancingPolicy

@@ -56,6 +56,20 @@ from aiocql.statements import (
     SimpleStatement,
     Statement,
 )
+from aiocql.validation import (
+    NoPaging,
+    check_bool,
+    check_consistency,
+    check_custom_payload,
+    check_fetch_size,
+    check_keyspace,
+    check_paging_state,
+    check_row_factory,
+    check_serial_consistency,
+    check_timeout,
+    check_timestamp,
+    describe_value,
+)
 
 if TYPE_CHECKING:
     from aiocql.pool.host_pool import HostPool
@@ -73,7 +87,7 @@ class SessionDefaults:
     consistency_level: Consistency = Consistency.LOCAL_ONE
     serial_consistency_level: Consistency | None = None
     request_timeout: float | None = 10.0
-    fetch_size: int = 5000
+    fetch_size: int | NoPaging = 5000
     row_factory: RowFactory = named_tuple_factory
     retry_policy: RetryPolicy = field(default_factory=DefaultRetryPolicy)
     load_balancing_policy: LoadBalancingPolicy = field(default_factory=default_load_balancing_policy)
@@ -166,7 +180,7 @@ class Session:
         consistency_level: Consistency | None = None,
         serial_consistency_level: Consistency | None = None,
         timeout: float | None = _DEFAULT,
-        fetch_size: int | None = None,
+        fetch_size: int | NoPaging | None = None,
         paging_state: bytes | None = None,
         timestamp: int | None = None,
         trace: bool = False,
@@ -193,6 +207,37 @@ class Session:
         self._check_open()
         if isinstance(query, str):
             query = SimpleStatement(query)
+        elif isinstance(query, _STATEMENT_TYPES):
+            _check_statement(query)  # its attributes may have been set since it was made
+        else:
+            raise InvalidValueError(
+                "execute() takes a CQL string or a statement (SimpleStatement, PreparedStatement, "
+                f"BoundStatement, BatchStatement), not {_describe(query)}"
+            )
+        # Every option is checked before anything is sent (a transparent PREPARE included).
+        if consistency_level is not None:
+            check_consistency("consistency_level", consistency_level)
+        if serial_consistency_level is not None:
+            check_serial_consistency("serial_consistency_level", serial_consistency_level)
+        if timeout is not _DEFAULT:
+            check_timeout("timeout", timeout)
+        if fetch_size is not None:
+            check_fetch_size("fetch_size", fetch_size)
+        if paging_state is not None:
+            check_paging_state("paging_state", paging_state)
+        if timestamp is not None:
+            check_timestamp("timestamp", timestamp)
+        if trace is not False:
+            check_bool("trace", trace)
+        if custom_payload is not None:
+            check_custom_payload("custom_payload", custom_payload)
+        if is_idempotent is not None:
+            check_bool("is_idempotent", is_idempotent)
+        if keyspace is not None:
+            check_keyspace("keyspace", keyspace)
+        if row_factory is not None:
+            check_row_factory("row_factory", row_factory)
+        defaults = self._resolve_profile(execution_profile)
         if isinstance(query, SimpleStatement) and parameters is not None:
             prepared = await self.prepare(query.query, keyspace=keyspace or query.keyspace)
             query = BoundStatement(prepared, prepared.encode(parameters), **_options_of(query))
@@ -203,14 +248,13 @@ class Session:
             raise InvalidValueError(f"{type(query).__name__} carries its own values: pass no parameters")
         elif isinstance(query, BatchStatement):
             await self._prepare_batch_children(query, keyspace or query.keyspace)
-        defaults = self._resolve_profile(execution_profile)
         call = _Call(
             # `is not None`, not `or`: ConsistencyLevel.ANY is 0.
             consistency=_first(consistency_level, query.consistency_level, defaults.consistency_level),
             serial=_first(serial_consistency_level, query.serial_consistency_level, defaults.serial_consistency_level),
             timeout=defaults.request_timeout if timeout is _DEFAULT and query.timeout is None
             else (query.timeout if timeout is _DEFAULT else timeout),
-            fetch_size=fetch_size or query.fetch_size or defaults.fetch_size,
+            fetch_size=_first(fetch_size, query.fetch_size, defaults.fetch_size),
             timestamp=timestamp if timestamp is not None
             else (self.timestamps() if self.defaults.client_timestamps else None),
             idempotent=query.is_idempotent if is_idempotent is None else is_idempotent,
@@ -232,6 +276,10 @@ class Session:
     def _resolve_profile(self, profile: str | ExecutionProfile | None) -> ResolvedProfile:
         if profile is None:
             return self._default_profile
+        if not isinstance(profile, (str, ExecutionProfile)):
+            raise InvalidValueError(
+                f"execution_profile must be a profile name (str), an ExecutionProfile or None, not {_describe(profile)}"
+            )
         if isinstance(profile, ExecutionProfile):
             if profile.load_balancing_policy is not None:
                 self._init_policy(profile.load_balancing_policy)
@@ -322,13 +370,14 @@ class Session:
             flags |= HeaderFlag.CUSTOM_PAYLOAD
             prefix = write_bytes_map(call.custom_payload)
         keyspace = call.keyspace
+        page_size = call.fetch_size if type(call.fetch_size) is int else None  # None: NO_PAGING
 
         def params(values: Any = (), skip_metadata: bool = False, version: int = 5) -> QueryParameters:
             return QueryParameters(
                 consistency=call.consistency,
                 values=values,
                 skip_metadata=skip_metadata,
-                page_size=call.fetch_size,
+                page_size=page_size,
                 paging_state=paging_state,
                 serial_consistency=call.serial,
                 timestamp=call.timestamp,
@@ -482,6 +531,13 @@ class Session:
             >>> await session.execute(ps, (1, "one"))  # doctest: +SKIP
         """
         self._check_open()
+        if not isinstance(query, str) or not query:
+            hint = ": prepare the CQL text (statement.query)" if isinstance(query, SimpleStatement) else ""
+            raise InvalidValueError(f"prepare() takes a non-empty CQL string, not {_describe(query)}{hint}")
+        if keyspace is not None:
+            check_keyspace("keyspace", keyspace)
+        if timeout is not _DEFAULT:
+            check_timeout("timeout", timeout)
         key = (keyspace or self.keyspace, query)
         cached = self._prepared.get(key)
         if cached is not None:
@@ -597,6 +653,7 @@ class Session:
 
     async def set_keyspace(self, keyspace: str) -> None:
         """``USE keyspace`` on every connection, now and for connections opened later."""
+        check_keyspace("keyspace", keyspace)
         self.keyspace = keyspace
         for pool in self.pools:
             for conn in list(pool.connections):
@@ -632,7 +689,7 @@ class _Call:
     consistency: Consistency
     serial: Consistency | None
     timeout: float | None
-    fetch_size: int
+    fetch_size: int | NoPaging
     timestamp: int | None
     idempotent: bool
     keyspace: str | None
@@ -641,6 +698,30 @@ class _Call:
     row_factory: RowFactory
     profile: ResolvedProfile
     sent_metadata: ResultMetadata | None = None  # the result metadata an EXECUTE skipped (v5)
+
+
+_STATEMENT_TYPES = (SimpleStatement, PreparedStatement, BoundStatement, BatchStatement)
+_describe = describe_value
+
+
+def _check_statement(stmt: Statement) -> None:
+    """The statement's options, checked again at execute (cheaply: they are usually None, or right)."""
+    cl = stmt.consistency_level
+    if cl is not None and type(cl) is not Consistency:
+        check_consistency(f"{type(stmt).__name__}.consistency_level", cl)
+    serial = stmt.serial_consistency_level
+    if serial is not None and serial is not Consistency.SERIAL and serial is not Consistency.LOCAL_SERIAL:
+        check_serial_consistency(f"{type(stmt).__name__}.serial_consistency_level", serial)
+    if stmt.fetch_size is not None:
+        check_fetch_size(f"{type(stmt).__name__}.fetch_size", stmt.fetch_size)
+    if stmt.timeout is not None:
+        check_timeout(f"{type(stmt).__name__}.timeout", stmt.timeout)
+    if stmt.keyspace is not None:
+        check_keyspace(f"{type(stmt).__name__}.keyspace", stmt.keyspace)
+    if stmt.custom_payload is not None:
+        check_custom_payload(f"{type(stmt).__name__}.custom_payload", stmt.custom_payload)
+    if stmt.is_idempotent is not False and stmt.is_idempotent is not True:
+        check_bool(f"{type(stmt).__name__}.is_idempotent", stmt.is_idempotent)
 
 
 def _first(*values: Any) -> Any:

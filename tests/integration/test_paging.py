@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from aiocql import Cluster, Session, SimpleStatement, tuple_factory
+from aiocql import NO_PAGING, Cluster, Session, SimpleStatement, tuple_factory
 from aiocql.testing.pytest_plugin import ServerInfo, cluster_kwargs
 
 from .conftest import VARIANTS, VERSIONS, ddl, load_rows
@@ -127,3 +127,25 @@ async def test_an_empty_last_page(session: Session) -> None:
     assert page.has_more_pages and len(page) == 1429
     last = await page.fetch_next_page()
     assert last.current_rows == [] and not last.has_more_pages and not last
+
+
+@pytest.mark.parametrize("session", VERSIONS, indirect=True)
+async def test_no_paging_returns_every_row_in_one_reply(session: Session) -> None:
+    """``fetch_size=NO_PAGING`` is the explicit way to turn paging off (``None`` inherits), on a call
+    and on a statement, even where the cluster's default pages."""
+    rs = await session.execute(QUERY, (1,), fetch_size=NO_PAGING, row_factory=tuple_factory)
+    assert rs.current_rows == EXPECTED and not rs.has_more_pages and rs.paging_state is None
+    simple = SimpleStatement("SELECT c, v FROM pg WHERE k = 1", fetch_size=NO_PAGING)
+    rs = await session.execute(simple)
+    assert len(rs.current_rows) == N and rs.paging_state is None
+    paged = await session.execute(QUERY, (1,))  # the cluster's default (5000) still pages
+    assert len(paged.current_rows) == 5000 and paged.has_more_pages
+
+
+async def test_no_paging_as_the_cluster_default(server: ServerInfo, keyspace: str) -> None:
+    async with Cluster(**cluster_kwargs(server), fetch_size=NO_PAGING) as cluster:
+        session = await cluster.connect(keyspace)
+        rs = await session.execute(QUERY, (1,))
+        assert len(rs.current_rows) == N and rs.paging_state is None
+        rs = await session.execute(QUERY, (1,), fetch_size=PAGE)  # a call still pages when it asks
+        assert len(rs.current_rows) == PAGE and rs.has_more_pages
