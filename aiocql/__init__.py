@@ -52,6 +52,7 @@ from aiocql.errors.server import (
 from aiocql.metrics import AttemptInfo, Metrics, RequestTracker
 from aiocql.net import DnsResolver, GetaddrinfoResolver, NameResolutionError, Resolver
 from aiocql.policies import (
+    AddressTranslator,
     ConstantReconnectionPolicy,
     ConstantSpeculativeExecutionPolicy,
     DCAwareRoundRobinPolicy,
@@ -59,7 +60,9 @@ from aiocql.policies import (
     ExponentialReconnectionPolicy,
     FallthroughRetryPolicy,
     HostFilterPolicy,
+    IdentityTranslator,
     LoadBalancingPolicy,
+    MappingTranslator,
     NoSpeculativeExecutionPolicy,
     ReconnectionPolicy,
     RequestInfo,
@@ -106,6 +109,7 @@ from aiocql.validation import NO_PAGING
 __all__ = [
     "NO_PAGING",
     "UNSET_VALUE",
+    "AddressTranslator",
     "AlreadyExists",
     "AttemptInfo",
     "AuthProvider",
@@ -140,10 +144,12 @@ __all__ = [
     "Host",
     "HostDistance",
     "HostFilterPolicy",
+    "IdentityTranslator",
     "InvalidRequest",
     "InvalidValueError",
     "KeyspaceMetadata",
     "LoadBalancingPolicy",
+    "MappingTranslator",
     "Metrics",
     "NameResolutionError",
     "NoHostAvailable",

@@ -32,6 +32,7 @@ from aiocql.errors import (
 )
 from aiocql.metrics import CompositeTracker, Metrics, MetricsTracker, RequestTracker, node_label
 from aiocql.net.resolver import DnsResolver, NameResolutionError, Resolver, ip_literal
+from aiocql.policies.address_translation import AddressTranslator
 from aiocql.policies.load_balancing import LoadBalancingPolicy, default_load_balancing_policy
 from aiocql.policies.reconnection import ExponentialReconnectionPolicy, ReconnectionPolicy
 from aiocql.policies.retry import DefaultRetryPolicy, RetryPolicy
@@ -119,6 +120,8 @@ class Cluster:
     each :class:`Host`'s name (e.g. from its ``host_id``, as an SNI-routing proxy needs); by default
     against the contact point's name as given (``"localhost"``), and a discovered peer's address. A
     refused certificate raises :class:`TLSCertificateError` (a configuration error, not a lost connection).
+    ``address_translator`` maps each peer's announced address to where the client reaches it (NAT,
+    port-forwarding proxies). When no known host answers, the contact points are resolved again.
 
     Example:
         >>> cluster = Cluster(["127.0.0.1"], protocol_version=4)
@@ -162,6 +165,7 @@ class Cluster:
         resolver: Resolver | None = None,
         contact_points_are_hosts: bool = False,
         server_hostname: str | Callable[[Host], str | None] | None = None,
+        address_translator: AddressTranslator | None = None,
     ) -> None:
         # Every argument is checked before anything is built: InvalidValueError naming it and its value.
         check_cluster_arguments({name: value for name, value in locals().items() if name != "self"})
@@ -182,6 +186,7 @@ class Cluster:
         # otherwise one that is unreachable would stay a phantom host that reconnects for ever.
         self.contact_points_are_hosts = contact_points_are_hosts
         self.server_hostname = server_hostname
+        self.address_translator = address_translator
         self._point_names: dict[str, str] = {}  # contact-point address -> the host name it came from
         self.options = ConnectionOptions(
             port=port,
@@ -351,7 +356,13 @@ class Cluster:
         if not addresses:
             raise _no_host(errors)
         version = await self._negotiate(addresses, errors)
-        control = ControlConnection(self.options, version=version, listener=self)
+        control = ControlConnection(
+            self.options,
+            version=version,
+            listener=self,
+            translator=self.address_translator,
+            resolve_contact_points=self._resolve_again,
+        )
         self.control = control
         try:
             try:
@@ -394,6 +405,14 @@ class Cluster:
                 addresses.extend(a for a in result if a not in addresses)
                 if ip_literal(point) is None:
                     self._point_names.update((a, point) for a in result)
+        return addresses
+
+    async def _resolve_again(self) -> list[str]:
+        """The contact points' current addresses (for a control connection that lost every known host)."""
+        errors: dict[str, BaseException] = {}
+        addresses = await self._resolve_contact_points(errors)
+        if not addresses:
+            raise _no_host(errors)
         return addresses
 
     def _tls_name(self, address: str) -> str | None:
@@ -577,9 +596,19 @@ class Cluster:
             if session.is_closed:
                 continue
             wanted = {h.host_id: h for h in self._state.host_list}
-            for host_id in list(session._pools):
+            for host_id, current in list(session._pools.items()):
                 host = wanted.get(host_id)
-                if host is None or self.load_balancing_policy.distance(host, self._state) is HostDistance.IGNORED:
+                # The same node at a new address (restarted with a new IP, or a translation changed): its
+                # pool is replaced; a node that comes back elsewhere has restarted, so its DOWN is stale.
+                moved = host is not None and (current.host, current.options.port) != (host.address, host.port)
+                if moved:
+                    log.info("host %s moved from %s to %s", host_id, current.host, host.address if host else "?")
+                    self._down_by_event.discard(host_id)
+                if (
+                    host is None
+                    or moved
+                    or self.load_balancing_policy.distance(host, self._state) is HostDistance.IGNORED
+                ):
                     pool = session.remove_pool(host_id)
                     if pool is not None:
                         self._spawn(pool.close())

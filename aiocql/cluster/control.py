@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from aiocql.cluster.host import Host
 from aiocql.connection.connection import Connection, ConnectionOptions
 from aiocql.errors import CqlError, NoHostAvailable
 from aiocql.errors.server import InvalidRequest
+from aiocql.policies.address_translation import AddressTranslator
 from aiocql.protocol.constants import Consistency, EventType, StatusChangeType
 from aiocql.protocol.envelope import Envelope
 from aiocql.protocol.events import Event, SchemaChangeEvent, StatusChangeEvent, TopologyChangeEvent
@@ -121,12 +123,18 @@ class ControlConnection:
         listener: ControlListener,
         debounce: float = 0.2,
         reconnect_delay: float = 1.0,
+        translator: AddressTranslator | None = None,
+        resolve_contact_points: Callable[[], Awaitable[list[str]]] | None = None,
     ) -> None:
         self.options = options
         self.version = version
         self.listener = listener
         self.debounce = debounce
         self.reconnect_delay = reconnect_delay
+        # Peers' announced addresses -> where to reach them (NAT, proxies); None: as announced.
+        self.translator = translator
+        # Resolves the contact points again (their addresses may have changed) when no host answers.
+        self.resolve_contact_points = resolve_contact_points
         self.conn: Connection | None = None
         self.hosts: tuple[Host, ...] = ()
         self.peers_table = "system.peers_v2"
@@ -201,11 +209,20 @@ class ControlConnection:
             peer_rows = await query_rows(conn, PEERS_QUERY)
         port = self.options.port
         hosts = [host_from_row(r, local=True, connected_address=conn.host, default_port=port) for r in local_rows]
-        hosts += [host_from_row(r, local=False, connected_address=conn.host, default_port=port) for r in peer_rows]
+        peers = [host_from_row(r, local=False, connected_address=conn.host, default_port=port) for r in peer_rows]
+        hosts += [self._translated(h) for h in peers if h is not None]
         self.hosts = tuple(h for h in hosts if h is not None)
         partitioner = local_rows[0].get("partitioner") if local_rows else None
         self.listener.on_topology(self.hosts, partitioner if isinstance(partitioner, str) else None)
         return self.hosts
+
+    def _translated(self, host: Host) -> Host:
+        if self.translator is None:
+            return host
+        address, port = self.translator.translate(host.address, host.port)
+        if (address, port) == (host.address, host.port):
+            return host
+        return dataclasses.replace(host, address=address, port=port)
 
     # -- events ---------------------------------------------------------------------------------------
     def _on_event_envelope(self, envelope: Envelope) -> None:
@@ -220,7 +237,10 @@ class ControlConnection:
     def handle_event(self, event: Event) -> None:
         """React to one server event: status changes at once, topology and schema debounced."""
         if isinstance(event, StatusChangeEvent):
-            self.listener.on_status(str(event.address[0]), event.change is StatusChangeType.UP)
+            address = str(event.address[0])
+            if self.translator is not None:  # the event names the node as it announces itself
+                address = self.translator.translate(address, int(event.address[1]))[0]
+            self.listener.on_status(address, event.change is StatusChangeType.UP)
             self._pending_topology = True  # an UP node may have new tokens or a new address
         elif isinstance(event, TopologyChangeEvent):
             self._pending_topology = True
@@ -267,9 +287,34 @@ class ControlConnection:
                 self.listener.on_schema_change(None)
                 return
             except NoHostAvailable as exc:
+                if await self._try_resolved_again(candidates):
+                    return
                 log.warning("control connection: %s; retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
+
+    async def _try_resolved_again(self, tried: list[str]) -> bool:
+        """No known host answered: resolve the contact points again (a Kubernetes service whose pods all
+        restarted has new addresses) and try the addresses not tried yet. True when connected."""
+        if self.resolve_contact_points is None:
+            return False
+        try:
+            fresh = await self.resolve_contact_points()
+        except CqlError as exc:
+            log.warning("control connection: the contact points do not resolve: %s", exc)
+            return False
+        if fresh:
+            self._contact_points = list(dict.fromkeys(fresh))
+        new = [a for a in fresh if a not in tried]
+        if not new:
+            return False
+        log.info("control connection: contact points resolve to new addresses %s", new)
+        try:
+            await self.connect(new)
+        except NoHostAvailable:
+            return False
+        self.listener.on_schema_change(None)
+        return True
 
     async def close(self) -> None:
         """Close the control connection and stop its background tasks."""

@@ -7,6 +7,7 @@ Example:
     'dc1'
 """
 
+from aiocql.policies.address_translation import AddressTranslator, IdentityTranslator, MappingTranslator
 from aiocql.policies.load_balancing import (
     ClusterStateView,
     DCAwareRoundRobinPolicy,
@@ -32,6 +33,7 @@ from aiocql.policies.speculative import (
 )
 
 __all__ = [
+    "AddressTranslator",
     "ClusterStateView",
     "ConstantReconnectionPolicy",
     "ConstantSpeculativeExecutionPolicy",
@@ -40,7 +42,9 @@ __all__ = [
     "ExponentialReconnectionPolicy",
     "FallthroughRetryPolicy",
     "HostFilterPolicy",
+    "IdentityTranslator",
     "LoadBalancingPolicy",
+    "MappingTranslator",
     "NoSpeculativeExecutionPolicy",
     "ReconnectionPolicy",
     "RequestInfo",
