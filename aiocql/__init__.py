@@ -16,7 +16,16 @@ Example:
 from aiocql._version import __version__
 from aiocql.cluster.cluster import Cluster
 from aiocql.cluster.host import Host, HostDistance
-from aiocql.cluster.schema import ColumnMetadata, KeyspaceMetadata, TableMetadata, UserTypeMetadata
+from aiocql.cluster.metadata import ClusterMetadata
+from aiocql.cluster.schema import (
+    ColumnMetadata,
+    IndexMetadata,
+    KeyspaceMetadata,
+    TableMetadata,
+    UserTypeMetadata,
+    ViewMetadata,
+)
+from aiocql.cluster.schema_functions import AggregateMetadata, FunctionMetadata
 from aiocql.cluster.state import ClusterState
 from aiocql.connection.auth import Authenticator, AuthProvider, PlainTextAuthProvider
 from aiocql.errors import (
@@ -110,6 +119,7 @@ __all__ = [
     "NO_PAGING",
     "UNSET_VALUE",
     "AddressTranslator",
+    "AggregateMetadata",
     "AlreadyExists",
     "AttemptInfo",
     "AuthProvider",
@@ -119,6 +129,7 @@ __all__ = [
     "BatchType",
     "BoundStatement",
     "Cluster",
+    "ClusterMetadata",
     "ClusterState",
     "ColumnMetadata",
     "ConfigurationError",
@@ -140,11 +151,13 @@ __all__ = [
     "ExecutionResult",
     "ExponentialReconnectionPolicy",
     "FallthroughRetryPolicy",
+    "FunctionMetadata",
     "GetaddrinfoResolver",
     "Host",
     "HostDistance",
     "HostFilterPolicy",
     "IdentityTranslator",
+    "IndexMetadata",
     "InvalidRequest",
     "InvalidValueError",
     "KeyspaceMetadata",
@@ -189,6 +202,7 @@ __all__ = [
     "Unprepared",
     "UnsupportedProtocolVersion",
     "UserTypeMetadata",
+    "ViewMetadata",
     "WriteFailure",
     "WriteTimeout",
     "__version__",

@@ -16,9 +16,10 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from aiocql.cluster.control import ControlConnection, query_rows
+from aiocql.cluster.control import ControlConnection
 from aiocql.cluster.host import Host, HostDistance
-from aiocql.cluster.schema import KeyspaceMetadata, build_keyspaces
+from aiocql.cluster.metadata import ClusterMetadata
+from aiocql.cluster.schema_reader import read_schema, read_virtual_schema
 from aiocql.cluster.state import ClusterState
 from aiocql.connection.auth import AuthProvider
 from aiocql.connection.connection import Connection, ConnectionOptions, negotiate
@@ -50,8 +51,6 @@ log = logging.getLogger(__name__)
 # Seconds a host whose pool lost its connections stays down when the pool reconnects at once: time for the
 # server's DOWN event to arrive if the node is shutting down (it comes within ~50 ms on a local cluster).
 UP_SETTLE = 1.0
-
-SCHEMA_TABLES = ("keyspaces", "tables", "columns", "types", "indexes", "views")
 
 
 def _no_host(errors: dict[str, BaseException]) -> CqlError:
@@ -245,13 +244,14 @@ class Cluster:
         return self._state
 
     @property
-    def metadata(self) -> Mapping[str, KeyspaceMetadata]:
-        """Schema metadata by keyspace name, kept current by schema events.
+    def metadata(self) -> ClusterMetadata:
+        """Schema metadata by keyspace name, kept current by schema events (a snapshot of the moment it is
+        read), with ``cluster_name``, ``get_replicas()`` and ``export_schema_as_string()``.
 
         Example:
             >>> cluster.metadata["ks"].tables["t"].partition_key  # doctest: +SKIP
         """
-        return self._state.keyspaces
+        return ClusterMetadata(self._state, self.control.cluster_name if self.control is not None else None)
 
     @property
     def hosts(self) -> tuple[Host, ...]:
@@ -637,9 +637,8 @@ class Cluster:
         if control is None or control.conn is None:
             raise ConnectionClosed("no control connection: the schema cannot be read now")
         conn = control.conn
-        rows = await asyncio.gather(*(query_rows(conn, f"SELECT * FROM system_schema.{t}") for t in SCHEMA_TABLES))
-        keyspaces = build_keyspaces(*rows)
-        self._state = self._state.with_keyspaces(keyspaces)
+        keyspaces, virtual = await asyncio.gather(read_schema(conn), read_virtual_schema(conn))
+        self._state = self._state.with_keyspaces({**virtual, **keyspaces})
 
     # -- closing --------------------------------------------------------------------------------------
     async def close(self) -> None:

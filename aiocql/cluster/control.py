@@ -138,6 +138,7 @@ class ControlConnection:
         self.conn: Connection | None = None
         self.hosts: tuple[Host, ...] = ()
         self.peers_table = "system.peers_v2"
+        self.cluster_name: str | None = None  # system.local.cluster_name, once read
         self._pending_topology = False
         self._pending_schema: list[SchemaChangeEvent | None] = []
         self._refresh_task: asyncio.Task[None] | None = None
@@ -213,6 +214,8 @@ class ControlConnection:
         hosts += [self._translated(h) for h in peers if h is not None]
         self.hosts = tuple(h for h in hosts if h is not None)
         partitioner = local_rows[0].get("partitioner") if local_rows else None
+        name = local_rows[0].get("cluster_name") if local_rows else None
+        self.cluster_name = name if isinstance(name, str) else self.cluster_name
         self.listener.on_topology(self.hosts, partitioner if isinstance(partitioner, str) else None)
         return self.hosts
 

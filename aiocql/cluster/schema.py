@@ -13,6 +13,12 @@ Rows used, per ``system_schema`` table (other columns are ignored or kept as opt
 * ``columns``: keyspace_name, table_name, column_name, clustering_order, kind, position, type
 * ``types``: keyspace_name, type_name, field_names, field_types
 * ``indexes``: keyspace_name, table_name, index_name, kind, options (map<text, text>)
+* ``functions``: keyspace_name, function_name, argument_names, argument_types, return_type, language, body,
+  called_on_null_input
+* ``aggregates``: keyspace_name, aggregate_name, argument_types, state_func, state_type, final_func,
+  initcond, return_type
+
+CQL export (``export_as_string``, ``as_cql_query``) is in :mod:`aiocql.cluster.schema_cql`.
 
 A type string that cannot be resolved (a user type dropped between two reads of a schema refresh)
 becomes a :class:`~aiocql.types.cqltypes.CustomType` holding the text, with a logged warning, rather
@@ -46,13 +52,22 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from aiocql.cluster.replication import ReplicationSettings
+from aiocql.cluster.schema_functions import (
+    AggregateMetadata,
+    FunctionMetadata,
+    TypeParser,
+    aggregate_from_row,
+    function_from_row,
+)
 from aiocql.types.cqltypes import CqlType, CustomType, UdtType, quote_identifier
 from aiocql.types.typestring import TypeStringError, UdtLookup, parse_cql_type
 
 __all__ = [
+    "AggregateMetadata",
     "ClusteringOrder",
     "ColumnKind",
     "ColumnMetadata",
+    "FunctionMetadata",
     "IndexMetadata",
     "KeyspaceMetadata",
     "ReplicationSettings",
@@ -212,6 +227,8 @@ class TableMetadata:
     options: Mapping[str, Any] = field(default_factory=_empty)
     id: uuid.UUID | None = None
     flags: frozenset[str] = frozenset()
+    #: The materialized views on this table (filled by :func:`build_keyspaces`), by name.
+    views: Mapping[str, ViewMetadata] = field(default_factory=_empty)
 
     @classmethod
     def create(
@@ -268,6 +285,31 @@ class TableMetadata:
         parts += [quote_identifier(c.name) for c in self.clustering_key]
         return f"PRIMARY KEY ({', '.join(parts)})"
 
+    def as_cql_query(self) -> str:
+        """The ``CREATE TABLE`` statement that recreates this table (without its indexes and views).
+
+        Example:
+            >>> print(cluster.metadata["ks"].tables["t"].as_cql_query())  # doctest: +SKIP
+            CREATE TABLE ks.t (
+                k int PRIMARY KEY,
+                v text
+            ) WITH additional_write_policy = '99p'
+            ...
+        """
+        from aiocql.cluster.schema_cql import table_cql
+
+        return table_cql(self)
+
+    def export_as_string(self) -> str:
+        """The table, its indexes and its materialized views as CQL statements (what ``DESCRIBE TABLE`` prints).
+
+        Example:
+            >>> print(cluster.metadata["ks"].tables["t"].export_as_string())  # doctest: +SKIP
+        """
+        from aiocql.cluster.schema_cql import table_export
+
+        return table_export(self)
+
 
 @dataclass(frozen=True, slots=True)
 class ViewMetadata:
@@ -289,6 +331,16 @@ class ViewMetadata:
         """The view's name."""
         return self.table.name
 
+    def as_cql_query(self) -> str:
+        """The ``CREATE MATERIALIZED VIEW`` statement that recreates this view.
+
+        Example:
+            >>> print(cluster.metadata["ks"].views["by_v"].as_cql_query())  # doctest: +SKIP
+        """
+        from aiocql.cluster.schema_cql import view_cql
+
+        return view_cql(self)
+
 
 @dataclass(frozen=True, slots=True)
 class KeyspaceMetadata:
@@ -309,6 +361,46 @@ class KeyspaceMetadata:
     tables: Mapping[str, TableMetadata] = field(default_factory=_empty)
     user_types: Mapping[str, UserTypeMetadata] = field(default_factory=_empty)
     views: Mapping[str, ViewMetadata] = field(default_factory=_empty)
+    functions: Mapping[str, FunctionMetadata] = field(default_factory=_empty)
+    aggregates: Mapping[str, AggregateMetadata] = field(default_factory=_empty)
+    #: A virtual keyspace (``system_views``, ``system_virtual_schema``): no replication, read-only tables.
+    virtual: bool = False
+
+    @property
+    def indexes(self) -> Mapping[str, IndexMetadata]:
+        """Every secondary index of the keyspace's tables, by index name (unique in a keyspace).
+
+        Example:
+            >>> dict(KeyspaceMetadata.create("ks", {"class": "LocalStrategy"}).indexes)
+            {}
+        """
+        return _ro({i.name: i for t in self.tables.values() for i in t.indexes.values()})
+
+    def export_as_string(self) -> str:
+        """The keyspace and everything in it as CQL statements, in an order that recreates it
+        (what ``DESCRIBE KEYSPACE`` prints): keyspace, user types (dependencies first), functions,
+        aggregates, then each table with its indexes and views.
+
+        Example:
+            >>> print(cluster.metadata["ks"].export_as_string())  # doctest: +SKIP
+            CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': '1'} AND ...
+        """
+        from aiocql.cluster.schema_cql import keyspace_export
+
+        return keyspace_export(self)
+
+    def as_cql_query(self) -> str:
+        """The ``CREATE KEYSPACE`` statement alone.
+
+        Example:
+            >>> ks = KeyspaceMetadata.create("ks", {"class": "SimpleStrategy", "replication_factor": "1"})
+            >>> print(ks.as_cql_query().replace(" AND", "\\nAND"))
+            CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': '1'}
+            AND durable_writes = true;
+        """
+        from aiocql.cluster.schema_cql import keyspace_cql
+
+        return keyspace_cql(self)
 
     @classmethod
     def create(
@@ -320,6 +412,9 @@ class KeyspaceMetadata:
         tables: Iterable[TableMetadata] = (),
         user_types: Iterable[UserTypeMetadata] = (),
         views: Iterable[ViewMetadata] = (),
+        functions: Iterable[FunctionMetadata] = (),
+        aggregates: Iterable[AggregateMetadata] = (),
+        virtual: bool = False,
     ) -> KeyspaceMetadata:
         """Build a keyspace, parsing its replication map.
 
@@ -335,6 +430,9 @@ class KeyspaceMetadata:
             tables=_ro({t.name: t for t in tables}),
             user_types=_ro({u.name: u for u in user_types}),
             views=_ro({v.name: v for v in views}),
+            functions=_ro({f.signature: f for f in functions}),
+            aggregates=_ro({a.signature: a for a in aggregates}),
+            virtual=virtual,
         )
 
     def with_table(self, table: TableMetadata) -> KeyspaceMetadata:
@@ -420,6 +518,10 @@ def _parse_type(text: str, lookup: UdtLookup, where: str) -> CqlType:
         return CustomType(text)
 
 
+def _parser(lookup: UdtLookup) -> TypeParser:
+    return lambda text, where: _parse_type(text, lookup, where)
+
+
 def _udt_lookup(keyspace: str, user_types: Mapping[str, Mapping[str, UserTypeMetadata]]) -> UdtLookup:
     def lookup(ks: str | None, name: str) -> CqlType | None:
         ut = user_types.get(keyspace if ks is None else ks, {}).get(name)
@@ -497,6 +599,8 @@ def build_keyspaces(
     type_rows: Iterable[Row],
     index_rows: Iterable[Row],
     view_rows: Iterable[Row] = (),
+    function_rows: Iterable[Row] = (),
+    aggregate_rows: Iterable[Row] = (),
 ) -> dict[str, KeyspaceMetadata]:
     """Build every keyspace present in ``keyspace_rows`` from the rows of ``system_schema``.
 
@@ -512,8 +616,8 @@ def build_keyspaces(
     """
     keyspace_rows = list(keyspace_rows)
     wanted = {r["keyspace_name"] for r in keyspace_rows}
-    by_ks: dict[str, tuple[list[Row], list[Row], list[Row], list[Row]]] = {ks: ([], [], [], []) for ks in wanted}
-    for slot, rows in enumerate((table_rows, column_rows, index_rows, view_rows)):
+    by_ks: dict[str, tuple[list[Row], ...]] = {ks: ([], [], [], [], [], []) for ks in wanted}
+    for slot, rows in enumerate((table_rows, column_rows, index_rows, view_rows, function_rows, aggregate_rows)):
         for row in rows:
             bucket = by_ks.get(row["keyspace_name"])
             if bucket is not None:
@@ -522,21 +626,30 @@ def build_keyspaces(
     result: dict[str, KeyspaceMetadata] = {}
     for row in keyspace_rows:
         name = row["keyspace_name"]
-        tables, columns, indexes, views = by_ks[name]
+        tables, columns, indexes, views, functions, aggregates = by_ks[name]
+        lookup = _udt_lookup(name, user_types)
+        view_list = [
+            ViewMetadata(
+                table=build_table(v, columns, (), user_types),
+                base_table=v.get("base_table_name") or "",
+                where_clause=v.get("where_clause") or "",
+                include_all_columns=bool(v.get("include_all_columns")),
+            )
+            for v in views
+        ]
+        table_list = [build_table(t, columns, indexes, user_types) for t in tables]
+        table_list = [
+            replace(t, views=_ro({v.name: v for v in view_list if v.base_table == t.name})) for t in table_list
+        ]
         result[name] = KeyspaceMetadata.create(
             name,
             row.get("replication") or {},
             durable_writes=bool(row.get("durable_writes", True)),
-            tables=[build_table(t, columns, indexes, user_types) for t in tables],
+            tables=table_list,
             user_types=user_types.get(name, {}).values(),
-            views=[
-                ViewMetadata(
-                    table=build_table(v, columns, (), user_types),
-                    base_table=v.get("base_table_name") or "",
-                    where_clause=v.get("where_clause") or "",
-                    include_all_columns=bool(v.get("include_all_columns")),
-                )
-                for v in views
-            ],
+            views=view_list,
+            functions=[function_from_row(f, _parser(lookup)) for f in functions],
+            aggregates=[aggregate_from_row(a, _parser(lookup)) for a in aggregates],
+            virtual=bool(row.get("virtual", False)),
         )
     return result

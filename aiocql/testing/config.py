@@ -149,6 +149,7 @@ def cassandra_yaml(opts: NodeOptions, node_dir: Path) -> str:
         "batch_size_warn_threshold: 64KiB",
         "batch_size_fail_threshold: 640KiB",
         "user_defined_functions_enabled: true",
+        "materialized_views_enabled: true",  # schema metadata and export tests create views
     ]
     if opts.auth:
         lines += [

@@ -73,11 +73,11 @@ async def test_a_burst_of_schema_events_causes_one_refresh() -> None:
         await cluster.connect()
         control = control_node(cluster, nodes)
         baseline = len(schema_queries(control))
-        assert baseline == 6  # the refresh at connect: one query per system_schema table
+        assert baseline == 8  # the refresh at connect: one query per system_schema table
         for i in range(20):
             event = Event.schema_change(SchemaChangeType.CREATED, SchemaChangeTarget.TABLE, "ks", f"t{i}")
             assert control.push_event(event) == 1
-        await wait_until(lambda: len(schema_queries(control)) >= baseline + 6, timeout=3.0)
+        await wait_until(lambda: len(schema_queries(control)) >= baseline + 8, timeout=3.0)
         assert cluster.control is not None
 
         def settled() -> bool:
@@ -86,7 +86,7 @@ async def test_a_burst_of_schema_events_causes_one_refresh() -> None:
             return (control_task is None or control_task.done()) and (schema_task is None or schema_task.done())
 
         await wait_until(settled, timeout=3.0)
-        assert len(schema_queries(control)) == baseline + 6
+        assert len(schema_queries(control)) == baseline + 8
         assert all(not schema_queries(n) for n in nodes if n is not control)
 
 
