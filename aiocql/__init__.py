@@ -58,7 +58,7 @@ from aiocql.errors.server import (
     WriteFailure,
     WriteTimeout,
 )
-from aiocql.metrics import AttemptInfo, Metrics, RequestTracker
+from aiocql.metrics import AttemptInfo, Metrics, OperationInfo, OperationTracker, RequestTracker
 from aiocql.net import DnsResolver, GetaddrinfoResolver, NameResolutionError, Resolver
 from aiocql.policies import (
     AddressTranslator,
@@ -167,7 +167,9 @@ __all__ = [
     "NameResolutionError",
     "NoHostAvailable",
     "NoSpeculativeExecutionPolicy",
+    "OperationInfo",
     "OperationTimedOut",
+    "OperationTracker",
     "Overloaded",
     "PlainTextAuthProvider",
     "PreparedStatement",

@@ -33,10 +33,14 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeGuard
 
 from aiocql.cluster.host import Host
 from aiocql.policies.request import RequestInfo
+from aiocql.protocol.constants import Consistency
+
+if TYPE_CHECKING:
+    from aiocql.observability.cql import Described
 
 __all__ = [
     "AttemptInfo",
@@ -45,6 +49,8 @@ __all__ = [
     "Metrics",
     "MetricsTracker",
     "NodeMetrics",
+    "OperationInfo",
+    "OperationTracker",
     "RequestTracker",
     "node_label",
 ]
@@ -399,6 +405,79 @@ class Metrics:
 # ----------------------------------------------------------------------------------------------
 
 
+@dataclass(slots=True, eq=False)
+class OperationInfo:
+    """One logical request as trackers see it: a page of a statement, a BATCH or a PREPARE, with every
+    attempt, retry and speculative execution it took.
+
+    The session builds one per request for trackers that want it (see :class:`RequestTracker`) and passes
+    the *same object* to ``on_request_start``, to every attempt (:attr:`AttemptInfo.operation`) and to
+    ``on_request_end``. What is known up front: ``kind`` (``QUERY``, ``EXECUTE``, ``BATCH`` or
+    ``PREPARE``), ``query`` (the CQL text; for a batch its statements' texts joined by ``"; "``),
+    ``parameterized`` (the text holds bind markers only, never values: true for prepared statements; use
+    :meth:`safe_query` otherwise), ``keyspace`` and ``table`` (from the prepared metadata when there is
+    some, else the statement's or the session's keyspace), the resolved ``consistency_level``,
+    ``serial_consistency_level`` and ``page_size``, ``is_idempotent``, ``batch_size`` and
+    ``batch_queries`` (a batch's statements' texts). What the executor fills in: ``attempts``,
+    ``speculative_executions``, ``coordinator`` (the host that answered) and ``last_host`` (the host the
+    last attempt went to; the coordinator of a request no host answered).
+    When it ends: ``latency`` (seconds, the whole request) and ``error`` (``None`` on success; what the
+    caller got otherwise, e.g. :class:`aiocql.OperationTimedOut`, a server error, or
+    :class:`asyncio.CancelledError`). Bound values are never here. New fields may be added with defaults.
+
+    Example:
+        >>> op = OperationInfo("QUERY", "SELECT v FROM t WHERE k = 42", keyspace="ks")
+        >>> op.safe_query(), op.describe().summary
+        ('SELECT v FROM t WHERE k = ?', 'SELECT t')
+    """
+
+    kind: str
+    query: str | None = None
+    keyspace: str | None = None
+    table: str | None = None
+    consistency_level: Consistency | None = None
+    serial_consistency_level: Consistency | None = None
+    page_size: int | None = None
+    is_idempotent: bool = False
+    parameterized: bool = False
+    batch_size: int | None = None
+    batch_queries: tuple[str | None, ...] = ()
+    attempts: int = 0
+    speculative_executions: int = 0
+    coordinator: Host | None = None
+    last_host: Host | None = None
+    latency: float | None = None
+    error: BaseException | None = None
+
+    def safe_query(self) -> str | None:
+        """The CQL text without values: as is when prepared, with literals replaced by ``?`` otherwise.
+
+        Example:
+            >>> OperationInfo("EXECUTE", "SELECT v FROM t WHERE k = ? LIMIT 10", parameterized=True).safe_query()
+            'SELECT v FROM t WHERE k = ? LIMIT 10'
+        """
+        if self.query is None or self.parameterized:
+            return self.query
+        from aiocql.observability.cql import sanitize
+
+        return sanitize(self.query)
+
+    def describe(self) -> Described:
+        """Operation, keyspace, table and summary parsed from the text (cached per text); a batch's combined.
+
+        Example:
+            >>> OperationInfo("BATCH", batch_queries=("INSERT INTO t (k) VALUES (?)",) * 2).describe().operation
+            'BATCH INSERT'
+        """
+        from aiocql.observability.cql import Described, describe, describe_batch
+
+        if self.kind == "BATCH":
+            return describe_batch(list(self.batch_queries))
+        if self.query is None:
+            return Described(None, None, None, None)
+        return describe(self.query)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class AttemptInfo:
     """One attempt of a request on one host, as trackers see it.
@@ -408,13 +487,15 @@ class AttemptInfo:
     ``request_id`` is shared by every attempt of one request; ``attempt`` counts attempts from 0 in
     the order they start; ``speculative`` marks attempts started while an earlier one still ran
     (an attempt with ``attempt > 0`` that is not speculative is a retry). ``query`` is the CQL text
-    when known (for a span's ``db.statement``). New fields may be added with defaults.
+    when known (for a span's ``db.query.text``). ``operation`` is the request's :class:`OperationInfo`
+    (``None`` when no tracker asked for it): ``consistency_level``, ``page_size``, ``keyspace`` and
+    ``table`` read it. The attempt's coordinator is ``host``. New fields may be added with defaults.
 
     Example:
         >>> import uuid
         >>> a = AttemptInfo(RequestInfo(keyspace="ks"), Host(uuid.UUID(int=1), "::1"), request_id=7, attempt=1)
-        >>> a.is_retry, node_label(a.host)
-        (True, '[::1]:9042')
+        >>> a.is_retry, node_label(a.host), a.keyspace
+        (True, '[::1]:9042', 'ks')
     """
 
     request: RequestInfo
@@ -423,11 +504,34 @@ class AttemptInfo:
     attempt: int = 0
     speculative: bool = False
     query: str | None = None
+    operation: OperationInfo | None = None
 
     @property
     def is_retry(self) -> bool:
         """A later, non-speculative attempt."""
         return self.attempt > 0 and not self.speculative
+
+    @property
+    def consistency_level(self) -> Consistency | None:
+        """The request's resolved consistency level (``None`` without :attr:`operation`)."""
+        return None if self.operation is None else self.operation.consistency_level
+
+    @property
+    def page_size(self) -> int | None:
+        """The request's page size (``None`` without :attr:`operation`, and for batches and PREPARE)."""
+        return None if self.operation is None else self.operation.page_size
+
+    @property
+    def keyspace(self) -> str | None:
+        """The request's keyspace: the operation's, else the routing keyspace."""
+        if self.operation is not None and self.operation.keyspace is not None:
+            return self.operation.keyspace
+        return self.request.keyspace
+
+    @property
+    def table(self) -> str | None:
+        """The table, from the prepared metadata (``None`` when unknown or without :attr:`operation`)."""
+        return None if self.operation is None else self.operation.table
 
 
 def node_label(host: Host) -> str:
@@ -443,7 +547,23 @@ def node_label(host: Host) -> str:
 
 
 class RequestTracker(Protocol):
-    """Observes every attempt: called by the executor on the event loop; must be quick and not raise."""
+    """Observes every attempt: called by the executor on the event loop; must be quick and not raise.
+
+    Optional, looked up once when the session is made:
+
+    * ``on_request_start(op: OperationInfo)`` and ``on_request_end(op: OperationInfo)``: once per logical
+      request (one page, a batch, a prepare) around all its attempts, in the caller's task (so a
+      contextvar set in the first is visible to the attempts and is reset in the second). See
+      :class:`OperationTracker`.
+    * ``wants_operation_info`` (default true): false says the tracker never reads
+      :attr:`AttemptInfo.operation`, so none is built for it (the built-in :class:`MetricsTracker`).
+
+    Example:
+        >>> class Printer:
+        ...     def on_start(self, info): print("to", node_label(info.host), "attempt", info.attempt)
+        ...     def on_success(self, info, latency): pass
+        ...     def on_error(self, info, error, latency): print("failed:", type(error).__name__)
+    """
 
     def on_start(self, info: AttemptInfo) -> None:
         """An attempt is about to be sent to ``info.host``."""
@@ -456,6 +576,54 @@ class RequestTracker(Protocol):
     def on_error(self, info: AttemptInfo, error: BaseException, latency: float) -> None:
         """The attempt failed (or was cancelled: ``error`` is then a :class:`asyncio.CancelledError`)."""
         ...
+
+
+class OperationTracker(RequestTracker, Protocol):
+    """A :class:`RequestTracker` that also hears of each logical request as a whole (its span, its duration).
+
+    ``on_request_start`` runs before the first attempt (before the throttle queue too);
+    ``on_request_end`` runs once after the last, with ``op.latency`` and ``op.error`` set, whether the
+    request succeeded, failed or was cancelled.
+
+    Example:
+        >>> class Slow:
+        ...     def on_request_start(self, op): pass
+        ...     def on_request_end(self, op):
+        ...         if op.latency > 1.0: print(op.safe_query(), op.attempts)
+        ...     def on_start(self, info): pass
+        ...     def on_success(self, info, latency): pass
+        ...     def on_error(self, info, error, latency): pass
+    """
+
+    def on_request_start(self, op: OperationInfo) -> None:
+        """A logical request starts (nothing sent yet)."""
+        ...
+
+    def on_request_end(self, op: OperationInfo) -> None:
+        """The logical request ended: ``op.latency`` and ``op.error`` are set."""
+        ...
+
+
+def wants_operation_info(tracker: object) -> bool:
+    """Whether ``tracker`` reads :class:`OperationInfo` (its ``wants_operation_info``, true if it says nothing).
+
+    Example:
+        >>> wants_operation_info(MetricsTracker(Metrics())), wants_operation_info(object())
+        (False, True)
+    """
+    return bool(getattr(tracker, "wants_operation_info", True))
+
+
+def has_request_hooks(tracker: object) -> TypeGuard[OperationTracker]:
+    """Whether ``tracker`` has ``on_request_start`` and ``on_request_end``.
+
+    Example:
+        >>> has_request_hooks(MetricsTracker(Metrics())), has_request_hooks(CompositeTracker())
+        (False, False)
+    """
+    if isinstance(tracker, CompositeTracker):
+        return any(has_request_hooks(t) for t in tracker.trackers)
+    return callable(getattr(tracker, "on_request_start", None)) and callable(getattr(tracker, "on_request_end", None))
 
 
 class MetricsTracker:
@@ -477,6 +645,7 @@ class MetricsTracker:
     """
 
     __slots__ = ("metrics",)
+    wants_operation_info = False  # it counts attempts: no OperationInfo is built for it
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
@@ -505,6 +674,8 @@ class MetricsTracker:
 class CompositeTracker:
     """Calls several trackers in order; one that raises is logged and does not stop the others.
 
+    Request-level hooks (``on_request_start`` / ``on_request_end``) go to the trackers that have them.
+
     Example:
         >>> import uuid
         >>> m1, m2 = Metrics(), Metrics()
@@ -514,10 +685,26 @@ class CompositeTracker:
         (1, 1)
     """
 
-    __slots__ = ("trackers",)
+    __slots__ = ("_request_trackers", "trackers", "wants_operation_info")
 
     def __init__(self, *trackers: RequestTracker) -> None:
         self.trackers = trackers
+        self.wants_operation_info = any(wants_operation_info(t) for t in trackers)
+        self._request_trackers: tuple[OperationTracker, ...] = tuple(t for t in trackers if has_request_hooks(t))
+
+    def on_request_start(self, op: OperationInfo) -> None:
+        for tracker in self._request_trackers:
+            try:
+                tracker.on_request_start(op)
+            except Exception:
+                _log.exception("request tracker %r failed in on_request_start", tracker)
+
+    def on_request_end(self, op: OperationInfo) -> None:
+        for tracker in reversed(self._request_trackers):  # ends in reverse: nested contexts unwind in order
+            try:
+                tracker.on_request_end(op)
+            except Exception:
+                _log.exception("request tracker %r failed in on_request_end", tracker)
 
     def on_start(self, info: AttemptInfo) -> None:
         for tracker in self.trackers:

@@ -33,6 +33,7 @@ from aiocql.errors import (
 )
 from aiocql.metrics import CompositeTracker, Metrics, MetricsTracker, RequestTracker, node_label
 from aiocql.net.resolver import DnsResolver, NameResolutionError, Resolver, ip_literal
+from aiocql.observability.slow_queries import check_threshold
 from aiocql.policies.address_translation import AddressTranslator
 from aiocql.policies.load_balancing import LoadBalancingPolicy, default_load_balancing_policy
 from aiocql.policies.reconnection import ExponentialReconnectionPolicy, ReconnectionPolicy
@@ -107,7 +108,8 @@ class Cluster:
     contact points), retried by ``retry_policy``, and speculated by ``speculative_execution_policy``
     (idempotent requests only). ``connections_per_host`` sizes each local host's pool
     (``remote_connections_per_host`` a remote one's). ``execution_profiles`` names bundles of settings
-    to choose per request; ``request_tracker`` is called around every attempt; ``metrics`` counts them.
+    to choose per request; ``request_tracker`` is called around every attempt; ``metrics`` counts them;
+    ``slow_query_threshold`` (seconds) logs slower requests on ``aiocql.session.slow`` (docs/observability.md).
     ``resolver`` turns contact-point names into addresses, every address of a name becoming a contact
     point (default :class:`~aiocql.net.DnsResolver`: /etc/hosts and DNS on the loop's own sockets, no
     thread; ``GetaddrinfoResolver()`` opts into the C library's, which runs in a thread).
@@ -165,9 +167,11 @@ class Cluster:
         contact_points_are_hosts: bool = False,
         server_hostname: str | Callable[[Host], str | None] | None = None,
         address_translator: AddressTranslator | None = None,
+        slow_query_threshold: float | None = None,
     ) -> None:
         # Every argument is checked before anything is built: InvalidValueError naming it and its value.
         check_cluster_arguments({name: value for name, value in locals().items() if name != "self"})
+        check_threshold(slow_query_threshold)
         if isinstance(contact_points, str):
             contact_points = [contact_points]
         if load_balancing_policy is not None and local_dc is not None:
@@ -221,6 +225,7 @@ class Cluster:
             request_tracker=tracker,
             max_requests_in_flight=max_requests_in_flight,
             max_requests_queued=max_requests_queued,
+            slow_query_threshold=slow_query_threshold,
         )
         self.sessions: list[Session] = []
         self.control: ControlConnection | None = None
@@ -468,6 +473,7 @@ class Cluster:
         node.add_gauge("in_flight", lambda: sum(p.in_flight for p in pools()))
         node.add_gauge("open_connections", lambda: sum(len(p.connections) for p in pools()))
         node.add_gauge("orphaned_streams", lambda: sum(p.orphaned for p in pools()))
+        node.add_gauge("pool_size", lambda: sum(p.size for p in pools()))  # connections each pool keeps open
 
     async def _negotiate(self, hosts: list[str], errors: dict[str, BaseException]) -> int:
         """The protocol version to use: pinned, or negotiated with the first host that answers."""

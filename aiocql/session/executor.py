@@ -22,7 +22,7 @@ from aiocql.connection.connection import Connection
 from aiocql.connection.protocol import StreamsExhausted
 from aiocql.errors import ConnectionError_, NoHostAvailable, OperationTimedOut
 from aiocql.errors.server import ServerError, Unprepared
-from aiocql.metrics import AttemptInfo, RequestTracker
+from aiocql.metrics import AttemptInfo, OperationInfo, RequestTracker
 from aiocql.policies.load_balancing import LoadBalancingPolicy
 from aiocql.policies.request import RequestInfo
 from aiocql.policies.retry import RetryDecision, RetryInfo, RetryPolicy
@@ -70,6 +70,7 @@ class ExecutionOptions:
     tracker: RequestTracker | None = None
     query: str | None = None
     deadline: asyncio.Timeout | None = None  # set by run_with_deadline: tells a timeout from a cancellation
+    operation: OperationInfo | None = None  # filled in as attempts run, when a tracker or the slow-query log wants it
 
 
 _request_ids = itertools.count(1)
@@ -253,16 +254,23 @@ async def _walk(
             errors[pool.host] = exc
             pool = next(hosts, None)
             continue
+        op = options.operation
+        if op is not None:
+            op.attempts += 1
+            op.speculative_executions += speculative
+            op.last_host = pool.host_info
         attempt: AttemptInfo | None = None
         if tracker is not None:
-            attempt = AttemptInfo(info, pool.host_info, request_id, counter.attempts, speculative, options.query)
+            attempt = AttemptInfo(info, pool.host_info, request_id, counter.attempts, speculative, options.query, op)
             counter.attempts += 1
-            speculative = False  # only an execution's first attempt counts as speculative
             tracker.on_start(attempt)
+        speculative = False  # only an execution's first attempt counts as speculative
         started = time.perf_counter()
         try:
             try:
                 response = await _attempt(conn, spec)
+                if op is not None and op.coordinator is None:
+                    op.coordinator = pool.host_info  # the first host that answered (a lost race answers late)
                 if attempt is not None:
                     tracker.on_success(attempt, time.perf_counter() - started)  # type: ignore[union-attr]
                 return response, conn

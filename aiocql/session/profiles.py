@@ -28,6 +28,9 @@ class ExecutionProfile:
 
     Each setting is checked here, once: a wrong one raises :class:`aiocql.InvalidValueError` naming it
     (``fetch_size=aiocql.NO_PAGING`` turns paging off; ``None`` inherits the cluster's default).
+
+    ``slow_query_threshold`` (seconds) logs every request of this profile that takes at least that long
+    on the ``aiocql.session.slow`` logger (see docs/observability.md); ``math.inf`` turns it off.
     """
 
     consistency_level: Consistency | None = None
@@ -38,12 +41,16 @@ class ExecutionProfile:
     retry_policy: RetryPolicy | None = None
     load_balancing_policy: LoadBalancingPolicy | None = None
     speculative_execution_policy: SpeculativeExecutionPolicy | None = None
+    slow_query_threshold: float | None = None  # seconds; math.inf turns off a threshold set on the cluster
 
     def __post_init__(self) -> None:
+        from aiocql.observability.slow_queries import check_threshold
+
         given = {name: getattr(self, name) for name in ExecutionProfile.__dataclass_fields__}
         check_cluster_arguments(
             {name: value for name, value in given.items() if value is not None}, "ExecutionProfile."
         )
+        check_threshold(self.slow_query_threshold, "ExecutionProfile(slow_query_threshold=...)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,6 +65,7 @@ class ResolvedProfile:
     retry_policy: RetryPolicy
     load_balancing_policy: LoadBalancingPolicy
     speculative_execution_policy: SpeculativeExecutionPolicy | None
+    slow_query_threshold: float | None = None
 
     def merge(self, profile: ExecutionProfile) -> ResolvedProfile:
         """This profile with ``profile``'s non-None fields on top."""

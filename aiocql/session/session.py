@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from aiocql.cluster.host import Host
 from aiocql.cluster.state import ClusterState
 from aiocql.connection.connection import Connection
 from aiocql.errors import ConnectionClosed, CqlError, InvalidValueError, ProtocolError
 from aiocql.errors.server import Unprepared
-from aiocql.metrics import RequestTracker
+from aiocql.metrics import OperationInfo, OperationTracker, RequestTracker, has_request_hooks, wants_operation_info
 from aiocql.policies.load_balancing import LoadBalancingPolicy, default_load_balancing_policy
 from aiocql.policies.request import RequestInfo
 from aiocql.policies.retry import DefaultRetryPolicy, RetryPolicy
@@ -75,6 +77,8 @@ if TYPE_CHECKING:
     from aiocql.pool.host_pool import HostPool
 
 _DEFAULT: Any = object()
+_T = TypeVar("_T")
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,7 @@ class SessionDefaults:
     request_tracker: RequestTracker | None = None
     max_requests_in_flight: int | None = None
     max_requests_queued: int = 10_000
+    slow_query_threshold: float | None = None
 
     def profile(self) -> ResolvedProfile:
         """The default execution profile."""
@@ -110,6 +115,7 @@ class SessionDefaults:
             retry_policy=self.retry_policy,
             load_balancing_policy=self.load_balancing_policy,
             speculative_execution_policy=self.speculative_execution_policy,
+            slow_query_threshold=self.slow_query_threshold,
         )
 
 
@@ -170,6 +176,13 @@ class Session:
         self._prepared: dict[tuple[str | None, str], PreparedStatement] = {}
         self._preparing: dict[tuple[str | None, str], asyncio.Future[PreparedStatement]] = {}
         self._closed = False
+        # Observability, decided once: build an OperationInfo per request only for trackers that read it,
+        # call request-level hooks only on trackers that have them (the built-in metrics need neither).
+        tracker = defaults.request_tracker
+        self._describe = tracker is not None and wants_operation_info(tracker)
+        self._request_hooks: OperationTracker | None = (
+            tracker if tracker is not None and has_request_hooks(tracker) else None
+        )
 
     # -- execute ------------------------------------------------------------------------------------
     async def execute(
@@ -321,8 +334,43 @@ class Session:
             self.defaults.request_tracker,
             _query_text(stmt),
         )
-        response, conn = await run_with_deadline(self, spec, info, options, call.timeout, self._throttle)
-        return await self._result(response, conn, stmt, call)
+        threshold = profile.slow_query_threshold
+        if not self._describe and threshold is None:
+            response, conn = await run_with_deadline(self, spec, info, options, call.timeout, self._throttle)
+            return await self._result(response, conn, stmt, call)
+        op = options.operation = _operation_of(stmt, call, info.keyspace)
+
+        async def run() -> ResultSet:
+            response, conn = await run_with_deadline(self, spec, info, options, call.timeout, self._throttle)
+            return await self._result(response, conn, stmt, call)
+
+        return await self._observed(op, threshold, run)
+
+    async def _observed(self, op: OperationInfo, threshold: float | None, run: Callable[[], Awaitable[_T]]) -> _T:
+        """Run one logical request between the trackers' request hooks; time it; log it if it was slow."""
+        hooks = self._request_hooks
+        if hooks is not None:
+            try:
+                hooks.on_request_start(op)
+            except Exception:
+                _log.exception("request tracker %r failed in on_request_start", hooks)
+        started = time.perf_counter()
+        try:
+            return await run()
+        except BaseException as exc:
+            op.error = exc
+            raise
+        finally:
+            op.latency = time.perf_counter() - started
+            if hooks is not None:
+                try:
+                    hooks.on_request_end(op)
+                except Exception:
+                    _log.exception("request tracker %r failed in on_request_end", hooks)
+            if threshold is not None and op.latency >= threshold:
+                from aiocql.observability.slow_queries import log_slow_query
+
+                log_slow_query(op, threshold)
 
     def _routing_keyspace(self, stmt: Statement, call: _Call) -> str | None:
         if isinstance(stmt, BoundStatement) and stmt.prepared is not None and stmt.prepared.bind_columns:
@@ -566,7 +614,16 @@ class Session:
                 self._default_profile.retry_policy, tracker=self.defaults.request_tracker, query=query
             )
             info = RequestInfo(keyspace=key[0], is_idempotent=True)
-            response, conn = await run_with_deadline(self, spec, info, options, wait)
+            threshold = self._default_profile.slow_query_threshold
+            if self._describe or threshold is not None:
+                op = options.operation = OperationInfo(
+                    "PREPARE", query, keyspace=key[0], is_idempotent=True, parameterized=True
+                )
+                response, conn = await self._observed(
+                    op, threshold, lambda: run_with_deadline(self, spec, info, options, wait)
+                )
+            else:
+                response, conn = await run_with_deadline(self, spec, info, options, wait)
             if not isinstance(response, PreparedResult):
                 raise ProtocolError(f"PREPARE returned {type(response).__name__}")
             prepared = _prepared_from(response, query, key[0])
@@ -815,3 +872,40 @@ def _query_text(stmt: Statement) -> str | None:
     if isinstance(stmt, BoundStatement) and stmt.prepared is not None:
         return stmt.prepared.query
     return None
+
+
+def _operation_of(stmt: Statement, call: _Call, keyspace: str | None) -> OperationInfo:
+    """What trackers and the slow-query log learn of one request (never its bound values)."""
+    if isinstance(stmt, BoundStatement) and stmt.prepared is not None:
+        prepared = stmt.prepared
+        columns = prepared.bind_columns or (prepared.result_metadata.columns if prepared.result_metadata else ())
+        return OperationInfo(
+            "EXECUTE", prepared.query, keyspace=columns[0].keyspace if columns else keyspace,
+            table=columns[0].table if columns else None, consistency_level=call.consistency,
+            serial_consistency_level=call.serial, page_size=_page_size(call), is_idempotent=call.idempotent,
+            parameterized=True,
+        )  # fmt: skip
+    if isinstance(stmt, BatchStatement):
+        texts = tuple(
+            c.prepared.query if isinstance(c, BoundStatement) and c.prepared is not None
+            else (c.query if isinstance(c, (SimpleStatement, PreparedStatement)) else None)
+            for c, _ in stmt.entries
+        )  # fmt: skip
+        distinct = {t for t in texts if t is not None}
+        return OperationInfo(
+            "BATCH", "; ".join(t for t in texts if t is not None) if len(distinct) > 1 else next(iter(distinct), None),
+            keyspace=keyspace, consistency_level=call.consistency, serial_consistency_level=call.serial,
+            is_idempotent=call.idempotent, batch_size=len(texts) if len(texts) > 1 else None, batch_queries=texts,
+            parameterized=all(
+                not isinstance(c, SimpleStatement) or p is not None for c, p in stmt.entries
+            ),
+        )  # fmt: skip
+    return OperationInfo(
+        "QUERY", _query_text(stmt), keyspace=keyspace, consistency_level=call.consistency,
+        serial_consistency_level=call.serial, page_size=_page_size(call), is_idempotent=call.idempotent,
+    )  # fmt: skip
+
+
+def _page_size(call: _Call) -> int | None:
+    """The page size trackers see: ``None`` for NO_PAGING."""
+    return call.fetch_size if type(call.fetch_size) is int else None

@@ -181,8 +181,9 @@ async def test_metrics_per_node_and_their_prometheus_export() -> None:
             await asyncio.gather(*(t for t in held if t.done()))
             metrics = cluster.metrics.as_dict()
             b, i = metrics[label_of(busy)], metrics[label_of(idle)]
-            assert b["gauges"] == {"in_flight": 6.0, "open_connections": 2.0, "orphaned_streams": 0.0}
-            assert i["gauges"] == {"in_flight": 0.0, "open_connections": 2.0, "orphaned_streams": 0.0}
+            gauges = {"open_connections": 2.0, "orphaned_streams": 0.0, "pool_size": 2.0}
+            assert b["gauges"] == {"in_flight": 6.0, **gauges}
+            assert i["gauges"] == {"in_flight": 0.0, **gauges}
             assert b["errors"] == {"Unavailable": 1} and i["errors"] == {}
             assert (b["retries"], i["retries"]) == (0, 1)
             assert b["requests"] + i["requests"] == 10 + 2 + 1 + 12
