@@ -435,9 +435,8 @@ class _Loader:
         if missing:
             raise CliError(f"the input has no value for primary key column(s) {', '.join(missing)}")
         is_json = self.args.format == "json"
-        self.parsers = [
-            (i, (json_parser if is_json else parser)(self.table.columns[n].cql_type)) for i, n in self.targets
-        ]
+        make = json_parser if is_json else parser
+        self.target_of = dict(self.targets)
         pk = {c.name for c in self.table.partition_key}
         self.pk_slots = [i for i, n in self.targets if n in pk]
         ks, tb = quote_identifier(self.table.keyspace), quote_identifier(self.table.name)
@@ -446,12 +445,14 @@ class _Loader:
             sets = [n for n in names if n not in keys]
             where = [n for n in names if n in keys]
             self.order = [i for i, n in self.targets if n in sets] + [i for i, n in self.targets if n in keys]
+            self.bind_parsers = [(i, make(self.table.columns[self.target_of[i]].cql_type)) for i in self.order]
             self.query = (
                 f"UPDATE {ks}.{tb} SET " + ", ".join(f"{quote_identifier(n)} = {quote_identifier(n)} + ?" for n in sets)
                 + " WHERE " + " AND ".join(f"{quote_identifier(n)} = ?" for n in where)
             )  # fmt: skip
         else:
             self.order = [i for i, _ in self.targets]
+            self.bind_parsers = [(i, make(self.table.columns[self.target_of[i]].cql_type)) for i in self.order]
             using = " USING TIMESTAMP ?"
             if self.ttl_cols:
                 using += " AND TTL ?"
@@ -469,26 +470,31 @@ class _Loader:
             raise ValueError(rec.error)
         if len(raw) != len(self.file_columns):
             raise ValueError(f"{len(raw)} fields where {len(self.file_columns)} were expected")
-        parsed: dict[int, Any] = {}
-        for i, parse in self.parsers:
-            text = raw[i]
-            if text == "" or text is None:
-                parsed[i] = None
-                continue
-            try:
-                parsed[i] = parse(text)
-            except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
-                name = self.file_columns[i]
-                kind = self.table.columns[dict(self.targets)[i]].cql_type.cql_name
-                raise ValueError(f"column {name!r} ({kind}): {exc} (value {text!r})") from None
-        values = [parsed[i] for i in self.order]
+        values: list[Any] = []
+        append = values.append
+        try:
+            for i, parse in self.bind_parsers:
+                text = raw[i]
+                append(None if text == "" or text is None else parse(text))
+        except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+            i = self.bind_parsers[len(values)][0]
+            name = self.file_columns[i]
+            kind = self.table.columns[self.target_of[i]].cql_type.cql_name
+            raise ValueError(f"column {name!r} ({kind}): {exc} (value {raw[i]!r})") from None
         if not self.counter:
-            stamps = [int(raw[i]) for i in self.writetime_cols if raw[i] not in ("", None)]
-            values.append(max(stamps) if stamps else base + rec.number)
+            if self.writetime_cols:
+                stamps = [int(raw[i]) for i in self.writetime_cols if raw[i] not in ("", None)]
+                append(max(stamps) if stamps else base + rec.number)
+            else:
+                append(base + rec.number)
             if self.ttl_cols:
                 ttls = [int(raw[i]) for i in self.ttl_cols if raw[i] not in ("", None)]
-                values.append(min(ttls) if ttls else 0)
-        key = tuple(raw[i] if not isinstance(raw[i], (dict, list)) else json.dumps(raw[i]) for i in self.pk_slots)
+                append(min(ttls) if ttls else 0)
+        try:
+            key = tuple([raw[i] for i in self.pk_slots])
+            hash(key)
+        except TypeError:  # JSON lines: a frozen collection in the partition key
+            key = tuple(json.dumps(raw[i], sort_keys=True) for i in self.pk_slots)
         return key, values
 
     # - errors -
