@@ -105,6 +105,7 @@ from aiocql.scan import (
 from aiocql.session.profiles import ExecutionProfile
 from aiocql.session.session import ExecutionResult, Session, execute_concurrent
 from aiocql.session.throttle import RequestThrottled
+from aiocql.session.tracing import TraceUnavailable
 from aiocql.statements import (
     UNSET_VALUE,
     BatchStatement,
@@ -199,6 +200,7 @@ __all__ = [
     "TableScan",
     "TokenAwarePolicy",
     "TokenRange",
+    "TraceUnavailable",
     "Unauthorized",
     "Unavailable",
     "Unprepared",

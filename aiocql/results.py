@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
 import re
 import uuid
 from collections import namedtuple
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Any
 
+from aiocql.protocol.constants import Consistency
 from aiocql.types.cqltypes import CqlType
 
 #: A row factory turns the column names and a page of decoded tuples into the rows users see.
@@ -140,6 +142,7 @@ class ResultSet:
     schema_agreement: bool | None = None
     _next_page: NextPage | None = field(default=None, repr=False)
     _session: Any = field(default=None, repr=False)
+    _earlier_traces: tuple[uuid.UUID, ...] = field(default=(), repr=False)  # of the pages before this one
 
     @property
     def has_more_pages(self) -> bool:
@@ -211,17 +214,69 @@ class ResultSet:
             out.extend(rows)
         return out
 
-    async def get_query_trace(self, max_wait: float = 2.0) -> QueryTrace:
-        """The server's trace of this request (it must have been executed with ``trace=True``).
+    async def get_query_trace(
+        self,
+        max_wait: float | None = None,
+        query_cl: Consistency = Consistency.LOCAL_ONE,
+        *,
+        wait_for_complete: bool = True,
+        max_wait_sec: float | None = None,
+    ) -> QueryTrace | None:
+        """The server's trace of the request that returned this page, or None if it was not traced
+        (execute with ``trace=True``), as cassandra-driver does.
 
-        Waits up to ``max_wait`` seconds for the trace to be complete in ``system_traces``.
+        Waits up to ``max_wait`` seconds (default 2; ``max_wait_sec`` is cassandra-driver's name for it) for
+        the trace to be complete in ``system_traces`` (``wait_for_complete=False``: only for it to exist),
+        then raises :class:`aiocql.TraceUnavailable`. The trace tables are read at ``query_cl``
+        (LOCAL_ONE by default, whatever the session's consistency).
+
+        Example:
+            >>> rs = await session.execute("SELECT * FROM t", trace=True)  # doctest: +SKIP
+            >>> trace = await rs.get_query_trace()  # doctest: +SKIP
+            >>> trace.duration, trace.coordinator, trace.client, [e.description for e in trace.events]  # doctest: +SKIP
         """
         if self.tracing_id is None or self._session is None:
-            raise RuntimeError("this result has no trace: execute the statement with trace=True")
+            return None
+        return await self._trace(self.tracing_id, max_wait, max_wait_sec, query_cl, wait_for_complete)
+
+    async def get_all_query_traces(
+        self,
+        max_wait: float | None = None,
+        query_cl: Consistency = Consistency.LOCAL_ONE,
+        *,
+        wait_for_complete: bool = True,
+        max_wait_sec: float | None = None,
+    ) -> list[QueryTrace]:
+        """The traces of every traced request that fetched this result's pages so far, first page first
+        (``max_wait`` applies to each).
+
+        Example:
+            >>> rs = await session.execute("SELECT * FROM big", trace=True, fetch_size=100)  # doctest: +SKIP
+            >>> page2 = await rs.fetch_next_page()  # doctest: +SKIP
+            >>> len(await page2.get_all_query_traces())  # doctest: +SKIP
+            2
+        """
+        if self._session is None:
+            return []
+        return [await self._trace(t, max_wait, max_wait_sec, query_cl, wait_for_complete) for t in self.tracing_ids]
+
+    async def _trace(
+        self, trace_id: uuid.UUID, max_wait: float | None, max_wait_sec: float | None, query_cl: Consistency,
+        wait_for_complete: bool,
+    ) -> QueryTrace:  # fmt: skip
         from aiocql.session.tracing import fetch_trace
 
-        trace: QueryTrace = await fetch_trace(self._session, self.tracing_id, max_wait)
+        wait = max_wait if max_wait is not None else (max_wait_sec if max_wait_sec is not None else 2.0)
+        trace: QueryTrace = await fetch_trace(
+            self._session, trace_id, wait, query_cl=query_cl, wait_for_complete=wait_for_complete
+        )
         return trace
+
+    @property
+    def tracing_ids(self) -> tuple[uuid.UUID, ...]:
+        """The trace ids of the requests that fetched the pages up to this one (traced ones only)."""
+        own = (self.tracing_id,) if self.tracing_id is not None else ()
+        return self._earlier_traces + own
 
     def __len__(self) -> int:
         return len(self.current_rows)
@@ -232,17 +287,47 @@ class ResultSet:
 
 @dataclass(frozen=True, slots=True)
 class TraceEvent:
-    """One event of a query trace."""
+    """One event of a query trace: what happened, on which node (``source``), when.
+
+    ``source_elapsed_us`` is microseconds since the request reached that node (``source_elapsed`` the same
+    as a ``timedelta``, cassandra-driver's form); ``datetime`` is the event's UTC time (from its id).
+
+    Example:
+        >>> e = TraceEvent("Parsing", "127.0.0.1", 1500, "Native-Transport-Requests-1")
+        >>> e.source_elapsed, e.thread_name
+        (datetime.timedelta(microseconds=1500), 'Native-Transport-Requests-1')
+    """
 
     description: str
     source: str
     source_elapsed_us: int | None
     thread: str | None
+    datetime: _dt.datetime | None = None
+
+    @property
+    def source_elapsed(self) -> _dt.timedelta | None:
+        """``source_elapsed_us`` as a ``timedelta`` (cassandra-driver's field)."""
+        return None if self.source_elapsed_us is None else _dt.timedelta(microseconds=self.source_elapsed_us)
+
+    @property
+    def thread_name(self) -> str | None:
+        """cassandra-driver's name for :attr:`thread`."""
+        return self.thread
 
 
 @dataclass(frozen=True, slots=True)
 class QueryTrace:
-    """A request's trace read from ``system_traces``."""
+    """A request's trace read from ``system_traces``.
+
+    ``duration_us`` is the coordinator's time in microseconds (``duration``: the same as a ``timedelta``,
+    None while the trace is incomplete); ``client`` the address the request came from; ``started_at`` when
+    the coordinator received it (UTC).
+
+    Example:
+        >>> t = QueryTrace(uuid.UUID(int=1), "Execute CQL3 query", "127.0.0.1", 2500, {}, [])
+        >>> t.duration, t.client
+        (datetime.timedelta(microseconds=2500), None)
+    """
 
     trace_id: uuid.UUID
     request_type: str | None
@@ -250,6 +335,13 @@ class QueryTrace:
     duration_us: int | None
     parameters: dict[str, str]
     events: Sequence[TraceEvent]
+    client: str | None = None
+    started_at: _dt.datetime | None = None
+
+    @property
+    def duration(self) -> _dt.timedelta | None:
+        """``duration_us`` as a ``timedelta`` (cassandra-driver's field)."""
+        return None if self.duration_us is None else _dt.timedelta(microseconds=self.duration_us)
 
 
 class _RowIterator:

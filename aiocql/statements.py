@@ -135,7 +135,14 @@ class PreparedStatement(StatementOptions):
             raise InvalidValueError(
                 f"parameters must be a sequence or a mapping, not {type(values).__name__}: wrap it in a tuple"
             )
-        return self.encoder.encode(values)
+        encoded = self.encoder.encode(values)
+        for i in self.pk_indexes:  # the server refuses it; say so before sending, naming the column
+            if encoded[i] is UNSET:
+                raise InvalidValueError(
+                    f"partition key column {self.bind_columns[i].name!r} cannot be UNSET_VALUE: a partition key "
+                    "needs a value (UNSET_VALUE leaves a regular column unchanged)"
+                )
+        return encoded
 
     def update_bind_metadata(self, columns: Sequence[ColumnSpec], pk_indexes: Sequence[int]) -> bool:
         """Take the bind markers the server gave on a re-prepare; True if they differ from ours (the

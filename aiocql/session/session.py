@@ -523,7 +523,10 @@ class Session:
         if isinstance(response, RowsResult):
             meta = self._rows_metadata(response, stmt, call)
             rows = meta.decoder.decode_rows(response.buffer, response.offset, response.rows_count)
-            rs.current_rows = call.row_factory(meta.names, rows)
+            page = call.row_factory(meta.names, rows)
+            # A factory may return any iterable (a generator): the page is a list, so one(), len() and
+            # indexing work and the rows can be read more than once.
+            rs.current_rows = page if type(page) is list else list(page)
             rs.column_names = meta.names
             rs.column_types = tuple(c.type for c in meta.columns)
             rs.paging_state = response.metadata.paging_state
@@ -531,7 +534,9 @@ class Session:
 
                 async def next_page(state: bytes) -> ResultSet:
                     self._check_open()
-                    return await self._execute(stmt, call, state)
+                    page = await self._execute(stmt, call, state)
+                    page._earlier_traces = rs.tracing_ids  # get_all_query_traces() sees every page's trace
+                    return page
 
                 rs._next_page = next_page
         elif isinstance(response, SetKeyspaceResult):

@@ -432,9 +432,10 @@ def _tuple_encoder(t: TupleType, label: str, child: ChildEncoder) -> Encoder:
             return b""
         if not isinstance(value, Sequence) or isinstance(value, _NOT_SEQUENCES):
             _fail(label, t, f"a tuple of {arity} components", value)
-        if len(value) != arity:
-            _fail(label, t, f"a tuple of {arity} components", value, f"it has {len(value)}")
-        return _fields_bytes(encoders, value)
+        if len(value) > arity:
+            _fail(label, t, f"a tuple of at most {arity} components", value, f"it has {len(value)}")
+        # A shorter tuple leaves its last components null, as a UDT's missing fields (and cassandra-driver).
+        return _fields_bytes(encoders, value) + b"\xff\xff\xff\xff" * (arity - len(value))
 
     return encode
 

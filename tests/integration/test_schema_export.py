@@ -19,10 +19,10 @@ KS = '"ExportKs"'  # mixed case: every name must come out quoted where CQL needs
 SCHEMA = [
     f"CREATE KEYSPACE {KS} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}"
     " AND durable_writes = false",
-    f"CREATE TYPE {KS}.inner (x int, \"Y\" text)",
-    f"CREATE TYPE {KS}.\"Outer\" (i frozen<inner>, tags set<text>, pair frozen<tuple<int, text>>)",
-    f"CREATE TABLE {KS}.events (day date, ts timeuuid, \"Who\" text, n int static, payload frozen<\"Outer\">,"
-    " m map<text, frozen<list<int>>>, v vector<float, 3>, PRIMARY KEY ((day, \"Who\"), ts))"
+    f'CREATE TYPE {KS}.inner (x int, "Y" text)',
+    f'CREATE TYPE {KS}."Outer" (i frozen<inner>, tags set<text>, pair frozen<tuple<int, text>>)',
+    f'CREATE TABLE {KS}.events (day date, ts timeuuid, "Who" text, n int static, payload frozen<"Outer">,'
+    ' m map<text, frozen<list<int>>>, v vector<float, 3>, PRIMARY KEY ((day, "Who"), ts))'
     " WITH CLUSTERING ORDER BY (ts DESC) AND comment = 'it''s; a comment' AND default_time_to_live = 3600"
     " AND gc_grace_seconds = 7200 AND compaction = {'class': 'LeveledCompactionStrategy', 'sstable_size_in_mb': '64'}"
     " AND caching = {'keys': 'NONE', 'rows_per_partition': '10'} AND speculative_retry = '50ms'",
@@ -37,9 +37,9 @@ SCHEMA = [
     " PRIMARY KEY (v, k, c1, c2) WITH comment = 'by v'",
     f"CREATE FUNCTION {KS}.plus(a int, b int) CALLED ON NULL INPUT RETURNS int LANGUAGE java"
     " AS 'return (a == null ? 0 : a) + (b == null ? 0 : b);'",
-    f"CREATE FUNCTION {KS}.\"Half\"(a int) RETURNS NULL ON NULL INPUT RETURNS double LANGUAGE java"
+    f'CREATE FUNCTION {KS}."Half"(a int) RETURNS NULL ON NULL INPUT RETURNS double LANGUAGE java'
     " AS $$return a / 2.0;$$",
-    f"CREATE AGGREGATE {KS}.total(int) SFUNC plus STYPE int FINALFUNC \"Half\" INITCOND 0",
+    f'CREATE AGGREGATE {KS}.total(int) SFUNC plus STYPE int FINALFUNC "Half" INITCOND 0',
 ]
 
 

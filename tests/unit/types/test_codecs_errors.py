@@ -100,8 +100,8 @@ def test_example_from_the_design() -> None:
         (ct.MapType(ct.TEXT, ct.INT), {"a": None}, r"expected no None keys or values"),
         (
             ct.TupleType((ct.INT, ct.TEXT)),
-            (1,),
-            r"expected a tuple of 2 components, got tuple \(1,\) \(it has 1\)",
+            (1, "a", 2),
+            r"expected a tuple of at most 2 components, got tuple \(1, 'a', 2\) \(it has 3\)",
         ),
         (
             ct.TupleType((ct.INT, ct.TEXT)),
