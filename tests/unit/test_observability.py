@@ -1,0 +1,109 @@
+"""Observability, server-free: the CQL helpers (operation, table, summary; literals replaced, markers kept);
+the optional integrations stay out of the core (importing aiocql imports neither OpenTelemetry nor
+prometheus_client, and only their own modules name them); the docs example runs."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aiocql.observability.cql import describe, describe_batch, sanitize
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("query", "operation", "keyspace", "table"),
+    [
+        ("SELECT * FROM users WHERE id = ?", "SELECT", None, "users"),
+        ("select count(*) from ks.users", "select", "ks", "users"),
+        ('SELECT "Name" FROM "Ks"."Users" WHERE k = :k', "SELECT", '"Ks"', '"Users"'),
+        ("SELECT JSON a FROM t", "SELECT", None, "t"),
+        ("INSERT INTO t (k, v) VALUES (?, ?) IF NOT EXISTS", "INSERT", None, "t"),
+        ("UPDATE ks.t USING TTL 5 SET v = ? WHERE k = ?", "UPDATE", "ks", "t"),
+        ("DELETE v FROM t WHERE k = 1", "DELETE", None, "t"),
+        ("TRUNCATE TABLE ks.t", "TRUNCATE", "ks", "t"),
+        ("TRUNCATE t", "TRUNCATE", None, "t"),
+        ("CREATE TABLE IF NOT EXISTS ks.t (k int PRIMARY KEY)", "CREATE TABLE", "ks", "t"),
+        ("DROP TABLE t", "DROP TABLE", None, "t"),
+        ("CREATE INDEX IF NOT EXISTS ON ks.t (v)", "CREATE INDEX", "ks", "t"),
+        ("CREATE KEYSPACE k2 WITH replication = {'class': 'SimpleStrategy'}", "CREATE KEYSPACE", "k2", None),
+        ("CREATE MATERIALIZED VIEW ks.mv AS SELECT * FROM t", "CREATE MATERIALIZED VIEW", "ks", "mv"),
+        ("CREATE TYPE ks.address (street text)", "CREATE TYPE", "ks", None),
+        ("USE ks", "USE", "ks", None),
+        ("-- comment\n  /* more */ SELECT a FROM t", "SELECT", None, "t"),
+        ("GRANT SELECT ON ks.t TO bob", "GRANT", None, None),
+        ("", None, None, None),
+        ("(", None, None, None),
+    ],
+)
+def test_describe(query: str, operation: str | None, keyspace: str | None, table: str | None) -> None:
+    d = describe(query)
+    assert (d.operation, d.keyspace, d.table) == (operation, keyspace, table)
+    if operation is not None:
+        assert d.summary is not None and d.summary.startswith(operation) and len(d.summary) <= 255
+
+
+def test_summaries_are_operation_then_target() -> None:
+    assert describe("SELECT * FROM ks.users WHERE id = 1").summary == "SELECT users"
+    assert describe("CREATE KEYSPACE k2 WITH replication = {}").summary == "CREATE KEYSPACE k2"
+    assert describe("GRANT SELECT ON t TO bob").summary == "GRANT"
+    assert describe("SELECT * FROM " + "x" * 300).summary == "SELECT"  # too long: the operation alone
+
+
+def test_textual_and_protocol_batches() -> None:
+    text = "BEGIN UNLOGGED BATCH INSERT INTO t (k) VALUES (1); INSERT INTO t (k) VALUES (2); APPLY BATCH"
+    assert describe(text).operation == "BATCH INSERT" and describe(text).table == "t"
+    mixed = "BEGIN BATCH INSERT INTO t (k) VALUES (1); DELETE FROM u WHERE k = 2 APPLY BATCH"
+    assert (describe(mixed).operation, describe(mixed).table) == ("BATCH", None)
+    assert describe_batch([None, "INSERT INTO t (k) VALUES (?)"]).operation == "BATCH"
+    assert describe_batch([]).operation == "BATCH"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("SELECT * FROM t WHERE k = 'it''s secret'", "SELECT * FROM t WHERE k = ?"),
+        ("SELECT * FROM t WHERE k IN (1, 2, 3.5, -4e10)", "SELECT * FROM t WHERE k IN (?, ?, ?, -?)"),
+        ("UPDATE t SET b = 0xDEADbeef, d = 1h30m, u = 5b6962dd-3f90-4c93-8f61-eabfa4a803e2 WHERE k = ?",
+         "UPDATE t SET b = ?, d = ?, u = ? WHERE k = ?"),
+        ("INSERT INTO t (k, f) VALUES (?, $$ code $$)", "INSERT INTO t (k, f) VALUES (?, ?)"),
+        ("UPDATE t SET ok = TRUE, n = NaN, i = -Infinity WHERE k = :key",
+         "UPDATE t SET ok = ?, n = ?, i = -? WHERE k = :key"),
+        ('SELECT "col1", t2.c FROM ks.t2 WHERE k = ?', 'SELECT "col1", t2.c FROM ks.t2 WHERE k = ?'),
+        ("SELECT  *\n FROM t -- trailing 42\n WHERE k = 7 /* 8 */", "SELECT * FROM t WHERE k = ?"),
+        ("SELECT * FROM t WHERE k = 'unterminated", "SELECT * FROM t WHERE k = ?"),
+    ],
+)  # fmt: skip
+def test_sanitize_replaces_every_literal(query: str, expected: str) -> None:
+    assert sanitize(query) == expected
+
+
+def test_importing_aiocql_imports_no_optional_integration() -> None:
+    code = (
+        "import sys, aiocql, aiocql.observability, aiocql.observability.cql, aiocql.observability.slow_queries\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('opentelemetry', 'prometheus_client')]\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_only_the_integration_modules_name_the_optional_libraries() -> None:
+    allowed = {"aiocql/observability/otel.py", "aiocql/observability/prometheus.py"}
+    offenders = []
+    for path in sorted((ROOT / "aiocql").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(n.split(".")[0] in ("opentelemetry", "prometheus_client") for n in names) and rel not in allowed:
+                offenders.append(rel)
+    assert offenders == []
