@@ -42,6 +42,7 @@ from aiocql.errors import (
     ProtocolError,
     TLSCertificateError,
     UnsupportedProtocolVersion,
+    ValueTooLarge,
 )
 from aiocql.errors import ConnectionError_ as ConnectionError
 from aiocql.errors.server import (
@@ -206,6 +207,7 @@ __all__ = [
     "Unprepared",
     "UnsupportedProtocolVersion",
     "UserTypeMetadata",
+    "ValueTooLarge",
     "ViewMetadata",
     "WriteFailure",
     "WriteTimeout",

@@ -15,6 +15,7 @@ from aiocql.errors.base import (
     ProtocolError,
     TLSCertificateError,
     UnsupportedProtocolVersion,
+    ValueTooLarge,
 )
 from aiocql.errors.server import (
     ERROR_CLASSES,
@@ -85,6 +86,7 @@ __all__ = [
     "Unavailable",
     "Unprepared",
     "UnsupportedProtocolVersion",
+    "ValueTooLarge",
     "WriteFailure",
     "WriteTimeout",
     "error_class_for",

@@ -31,6 +31,15 @@ class ProtocolError(DriverError):
     """
 
 
+class ValueTooLarge(DriverError):
+    """A value received is beyond a decoding limit the driver keeps so that no value blocks the loop.
+
+    Raised while decoding rows, e.g. for a ``decimal`` whose unscaled part is longer than
+    :func:`aiocql.types.set_decimal_limit` allows (converting binary to decimal digits costs time
+    that grows faster than the value's size). The message names the limit and how to raise it.
+    """
+
+
 class InvalidValueError(DriverError, TypeError, ValueError):
     """A Python value does not fit the CQL type it is bound to.
 

@@ -41,6 +41,7 @@ from aiocql.types.cqltypes import (
     UdtType,
     VectorType,
 )
+from aiocql.types.decoders import DEFAULT_DECIMAL_LIMIT, decimal_limit, set_decimal_limit
 from aiocql.types.options import read_option, write_option
 from aiocql.types.rows import RowDecoder, ValuesEncoder
 from aiocql.types.token import composite_routing_key, murmur3_token, routing_key
@@ -55,6 +56,7 @@ __all__ = [
     "COUNTER",
     "DATE",
     "DECIMAL",
+    "DEFAULT_DECIMAL_LIMIT",
     "DOUBLE",
     "DURATION",
     "EMPTY",
@@ -90,6 +92,7 @@ __all__ = [
     "ValuesEncoder",
     "VectorType",
     "composite_routing_key",
+    "decimal_limit",
     "decoder_for",
     "encoder_for",
     "murmur3_token",
@@ -97,5 +100,6 @@ __all__ = [
     "parse_marshal_type",
     "read_option",
     "routing_key",
+    "set_decimal_limit",
     "write_option",
 ]

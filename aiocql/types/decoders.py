@@ -15,6 +15,7 @@ import datetime as _dt
 import functools
 import ipaddress
 import keyword
+import operator
 import struct
 import types
 import unicodedata
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import Any, Final
 
-from aiocql.errors.base import InvalidValueError, ProtocolError
+from aiocql.errors.base import InvalidValueError, ProtocolError, ValueTooLarge
 from aiocql.types.cqltypes import (
     CqlType,
     CustomType,
@@ -35,10 +36,17 @@ from aiocql.types.cqltypes import (
     UdtType,
     VectorType,
 )
-from aiocql.types.values import EMPTY, Date, Duration, FrozenMap, Time
+from aiocql.types.values import EMPTY, Date, Duration, FrozenMap, Time, UnhashedMap, UnhashedSet
 from aiocql.types.vint import decode_unsigned_vint, decode_vint
 
-__all__ = ["Decoder", "timestamp_from_ms", "udt_class"]  # build_decoder is for aiocql.types.codecs
+__all__ = [
+    "Decoder",
+    "decimal_from",
+    "decimal_limit",
+    "set_decimal_limit",
+    "timestamp_from_ms",
+    "udt_class",
+]  # build_decoder is for aiocql.types.codecs
 
 #: A decoder: the value's bytes (``bytes`` or ``memoryview``) -> the Python value.
 Decoder = Callable[[bytes | memoryview], object]
@@ -104,13 +112,96 @@ def _decode_varint(data: bytes | memoryview) -> object:
     return int.from_bytes(data, "big", signed=True)
 
 
+#: Default of :func:`set_decimal_limit`: unscaled parts of up to 256 bytes, i.e. every decimal of up
+#: to 616 significant digits. Up to there a conversion costs under ~16 ns per byte; beyond, CPython's
+#: int -> Decimal conversion grows quadratically (1 MB: 91 s).
+DEFAULT_DECIMAL_LIMIT: Final = 256
+_decimal_limit: int | None = DEFAULT_DECIMAL_LIMIT
+_SPLIT_BITS: Final = 16384  # below this, one int -> Decimal conversion beats splitting
+
+
+def set_decimal_limit(max_unscaled_bytes: int | None) -> int | None:
+    """Set the longest unscaled part (in bytes) of a ``decimal`` the decoders convert; return the old.
+
+    A decimal received with a longer unscaled part raises :class:`~aiocql.errors.ValueTooLarge`
+    (at once, without converting anything), so no value can block the event loop: binary to decimal
+    conversion is not linear. The default, 256 bytes, covers every decimal of up to 616 significant
+    digits. ``None`` removes the limit; long values are then converted by splitting (about 3 s for
+    1 MB instead of 91 s), still blocking the loop that long. The limit is global to the process.
+
+    Example:
+        >>> old = set_decimal_limit(1024)
+        >>> set_decimal_limit(old)
+        1024
+    """
+    global _decimal_limit
+    if max_unscaled_bytes is not None and (
+        isinstance(max_unscaled_bytes, bool) or not isinstance(max_unscaled_bytes, int) or max_unscaled_bytes < 1
+    ):
+        raise InvalidValueError(f"max_unscaled_bytes must be a positive int or None, got {max_unscaled_bytes!r}")
+    old, _decimal_limit = _decimal_limit, max_unscaled_bytes
+    return old
+
+
+def decimal_limit() -> int | None:
+    """The current limit of :func:`set_decimal_limit` (bytes of a decimal's unscaled part, or None).
+
+    Example:
+        >>> decimal_limit()
+        256
+    """
+    return _decimal_limit
+
+
+def _too_large(n: int) -> ValueTooLarge:
+    return ValueTooLarge(
+        f"decimal value with an unscaled part of {n} bytes (about {int(n * 2.408) + 1} digits) is above the "
+        f"limit of {_decimal_limit} bytes; aiocql.types.set_decimal_limit() raises it (converting it blocks the "
+        "event loop for a time that grows faster than the size)"
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _power_of_two(bits: int) -> Decimal:
+    return _EXACT.power(Decimal(2), bits)
+
+
+def _int_to_decimal(n: int) -> Decimal:
+    """``Decimal(n)`` exactly, in sub-quadratic time for long ints (split in halves, libmpdec
+    multiplies long numbers with number-theoretic transforms)."""
+    bits = n.bit_length()
+    if bits <= _SPLIT_BITS:
+        return Decimal(n)
+    half = (bits // 2 + _SPLIT_BITS - 1) // _SPLIT_BITS * _SPLIT_BITS  # few distinct powers to cache
+    high, low = n >> half, n & ((1 << half) - 1)
+    return _EXACT.add(_EXACT.multiply(_int_to_decimal(high), _power_of_two(half)), _int_to_decimal(low))
+
+
+def decimal_from(data: bytes | memoryview, start: int, end: int) -> Decimal:
+    """The decimal in ``data[start:end]`` ([int] scale then the unscaled varint; at least 5 bytes).
+
+    Raises :class:`~aiocql.errors.ValueTooLarge` above :func:`set_decimal_limit`.
+
+    Example:
+        >>> decimal_from(bytes.fromhex("00000002" "3039"), 0, 6)
+        Decimal('123.45')
+    """
+    n = end - start - 4
+    if _decimal_limit is not None and n > _decimal_limit:
+        raise _too_large(n)
+    scale = _int32_from(data, start)[0]
+    unscaled = int.from_bytes(data[start + 4 : end], "big", signed=True)
+    # scaleb in an unlimited context is exact; avoids int -> str (limited to 4300 digits).
+    if n * 8 <= _SPLIT_BITS:
+        return Decimal(unscaled).scaleb(-scale, _EXACT)
+    value = _int_to_decimal(-unscaled if unscaled < 0 else unscaled)
+    return (value.copy_negate() if unscaled < 0 else value).scaleb(-scale, _EXACT)
+
+
 def _decode_decimal(data: bytes | memoryview) -> object:
     if len(data) < 5:
         return _bad_size(data, 5, "decimal (at least)")
-    scale = _int32_from(data)[0]
-    unscaled = int.from_bytes(data[4:], "big", signed=True)
-    # scaleb in an unlimited context is exact; avoids int -> str (limited to 4300 digits).
-    return Decimal(unscaled).scaleb(-scale, _EXACT)
+    return decimal_from(data, 0, len(data))
 
 
 # uuid.UUID(bytes=...) validates and copies; filling the two slots of a bare instance through their
@@ -320,10 +411,78 @@ def _packed_reader(unit: list[CqlType]) -> _PackedReader | None:
     return read
 
 
+# Hash flooding (issue 11 #4): the hashes of these types can be chosen by whoever writes the value
+# (int-based or deterministic tuple hashes: UUID, varint, decimal, composites), so a set of them or a
+# map keyed by them could be built in quadratic time. str, bytes, inet, date and timestamp hash with
+# the randomised SipHash; bounded ints and floats can share a hash only a handful of times.
+_FLOODABLE_NATIVES: Final = frozenset({"uuid", "timeuuid", "varint", "decimal"})
+FLOOD_MIN_ELEMENTS: Final = 64  # smaller sets cost at most 64**2/2 comparisons: never checked
+FLOOD_MAX_BUCKET: Final = 32  # more elements than this sharing one hash: the unhashed fallback
+
+
+def _floodable(t: CqlType) -> bool:
+    if isinstance(t, NativeType):
+        return t.name in _FLOODABLE_NATIVES
+    return not isinstance(t, CustomType)
+
+
+_uuid_int = operator.attrgetter("int")
+
+
+def _colliding(items: list[object], uuids: bool = False) -> bool:
+    """True if building a set of ``items`` would compare more than FLOOD_MAX_BUCKET elements that
+    share a hash with each other (linear: hashes are ints, distinct hash values never collide).
+    ``uuids``: the items should be UUIDs, whose hash is that of their int (read in C, 2x faster)."""
+    try:
+        hashes = list(map(hash, map(_uuid_int, items))) if uuids else list(map(hash, items))
+    except AttributeError:  # None or EMPTY among them
+        hashes = list(map(hash, items))
+    if len(items) - len(set(hashes)) <= FLOOD_MAX_BUCKET:
+        return False
+    return collections.Counter(hashes).most_common(1)[0][1] > FLOOD_MAX_BUCKET
+
+
+def _unique_by_bytes(items: list[Any], raw: list[bytes]) -> list[Any]:
+    """``items`` without those whose serialized bytes repeat (what the server deduplicates by;
+    bytes hash with SipHash, so this is safe from flooding)."""
+    if len(set(raw)) == len(raw):
+        return items
+    seen: set[bytes] = set()
+    out = []
+    for item, key in zip(items, raw, strict=True):
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
+
+
+def _element_slices(data: bytes | memoryview, n: int, per_item: int) -> list[bytes]:
+    """The raw [bytes] of n elements, or of the keys when ``per_item`` is 2 (a map)."""
+    out: list[bytes] = []
+    append = out.append
+    unpack_from = _int32_from
+    pos = 4
+    for _ in range(n):
+        size = unpack_from(data, pos)[0]
+        pos += 4
+        if size < 0:
+            append(b"null")  # not 4 bytes long: cannot equal a value's bytes... nor matter (rare)
+        else:
+            end = pos + size
+            append(bytes(data[pos:end]))
+            pos = end
+        if per_item == 2:
+            size = unpack_from(data, pos)[0]
+            pos += 4 + max(size, 0)
+    return out
+
+
 def _sequence_decoder(t: ListType | SetType, elem: Decoder, hashable: bool) -> Decoder:
     what = t.cql_name
     is_set = isinstance(t, SetType)
     finish: Callable[[Any], object] = (frozenset if hashable else set) if is_set else (tuple if hashable else list)
+    guard = is_set and _floodable(t.elem)
+    uuids = isinstance(t.elem, NativeType) and t.elem.name in ("uuid", "timeuuid")
     packed = _packed_reader([t.elem])
     unpack_from = _int32_from
 
@@ -360,6 +519,8 @@ def _sequence_decoder(t: ListType | SetType, elem: Decoder, hashable: bool) -> D
             raise _truncated(what) from None
         if pos != length:
             raise ProtocolError(f"{what} value has {length - pos} trailing bytes")
+        if guard and n > FLOOD_MIN_ELEMENTS and _colliding(items, uuids):
+            return UnhashedSet(_unique_by_bytes(items, _element_slices(data, n, 1)))
         return finish(items)
 
     return decode
@@ -367,6 +528,8 @@ def _sequence_decoder(t: ListType | SetType, elem: Decoder, hashable: bool) -> D
 
 def _map_decoder(t: MapType, key: Decoder, value: Decoder, hashable: bool) -> Decoder:
     what = t.cql_name
+    guard = _floodable(t.key)
+    uuids = isinstance(t.key, NativeType) and t.key.name in ("uuid", "timeuuid")
     packed = _packed_reader([t.key, t.value])
     unpack_from = _int32_from
 
@@ -379,6 +542,8 @@ def _map_decoder(t: MapType, key: Decoder, value: Decoder, hashable: bool) -> De
             if values is not None:
                 pairs = dict(zip(values[0::2], values[1::2], strict=True))
                 return FrozenMap(pairs) if hashable else pairs
+        if guard and n > FLOOD_MIN_ELEMENTS:
+            return decode_guarded(data, n)
         out: dict[object, object] = {}
         pos = 4
         length = len(data)
@@ -407,6 +572,35 @@ def _map_decoder(t: MapType, key: Decoder, value: Decoder, hashable: bool) -> De
             raise _truncated(what) from None
         if pos != length:
             raise ProtocolError(f"{what} value has {length - pos} trailing bytes")
+        return FrozenMap(out) if hashable else out
+
+    def decode_guarded(data: bytes | memoryview, n: int) -> object:
+        # Keys whose hashes may be chosen by the writer: decode first, check, then build the dict.
+        keys: list[object] = []
+        values: list[object] = []
+        pos = 4
+        length = len(data)
+        try:
+            for _ in range(n):
+                for decoder, into in ((key, keys), (value, values)):
+                    size = unpack_from(data, pos)[0]
+                    pos += 4
+                    if size < 0:
+                        into.append(None)
+                        continue
+                    end = pos + size
+                    if end > length:
+                        raise _truncated(what)
+                    into.append(decoder(data[pos:end]))
+                    pos = end
+        except struct.error:
+            raise _truncated(what) from None
+        if pos != length:
+            raise ProtocolError(f"{what} value has {length - pos} trailing bytes")
+        if _colliding(keys, uuids):
+            pairs = list(zip(keys, values, strict=True))
+            return UnhashedMap(_unique_by_bytes(pairs, _element_slices(data, n, 2)))
+        out = dict(zip(keys, values, strict=True))
         return FrozenMap(out) if hashable else out
 
     return decode

@@ -23,7 +23,6 @@ import functools
 import struct
 import uuid
 from collections.abc import Callable, Sequence
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import Any, Final
 
 from aiocql.errors.base import ProtocolError
@@ -33,6 +32,7 @@ from aiocql.types.decoders import (
     FAST_TIMESTAMP_LIMIT,
     UUID_SLOT_SETTERS,
     Decoder,
+    decimal_from,
     timestamp_from_ms,
     uuid_from_int,
 )
@@ -98,12 +98,7 @@ def _conversion(kind: str, v: str) -> list[str]:
     raise AssertionError(kind)
 
 
-_exact = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
-_scale_at = struct.Struct(">i").unpack_from
-
-
-def _decimal_at(data: bytes, start: int, end: int) -> Decimal:
-    return Decimal(int.from_bytes(data[start + 4 : end], "big", signed=True)).scaleb(-_scale_at(data, start)[0], _exact)
+_decimal_at = decimal_from  # limit-checked (set_decimal_limit), exact
 
 
 def _slow_group(decoders: Sequence[Decoder]) -> Callable[[bytes, int, int], tuple[list[object], int]]:

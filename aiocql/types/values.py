@@ -17,14 +17,15 @@ Example:
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, Mapping, ValuesView
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from aiocql.errors.base import InvalidValueError
 from aiocql.protocol.unset import UNSET, Unset
 
-__all__ = ["EMPTY", "UNSET", "Date", "Duration", "Empty", "FrozenMap", "Time", "Unset"]
+__all__ = ["EMPTY", "UNSET", "Date", "Duration", "Empty", "FrozenMap", "Time", "UnhashedMap", "UnhashedSet", "Unset"]
 
 _INT32_MIN: Final = -(2**31)
 _INT32_MAX: Final = 2**31 - 1
@@ -237,8 +238,143 @@ class FrozenMap(Mapping[_K, _V]):
 
     def __hash__(self) -> int:
         if self._hash is None:
-            self._hash = hash(frozenset(self._data.items()))
+            self._hash = _items_hash(self._data.items())
         return self._hash
 
     def __repr__(self) -> str:
         return f"FrozenMap({self._data!r})"
+
+
+def _items_hash(items: Iterable[object]) -> int:
+    """An order-independent hash of distinct items, built without a set (so items whose hashes
+    collide cost no comparisons): the algorithm of ``collections.abc.Set._hash``."""
+    mask = 2**64 - 1
+    n = 0
+    h = 1927868237
+    for item in items:
+        n += 1
+        x = hash(item)
+        h ^= ((x ^ (x << 16) ^ 89869747) * 3644798167) & mask
+    h = ((h ^ n) * 1927868237 + 69069 * 907133923) & mask
+    h = h * 69069 + 907133923 & mask
+    h = h - 2**64 if h >= 2**63 else h
+    return -2 if h == -1 else h
+
+
+_T = TypeVar("_T")
+
+
+class UnhashedSet(AbstractSet[_T]):
+    """A read-only set kept as a sequence: what a CQL set decodes to when its elements' hashes
+    collide pathologically.
+
+    A writer can store set elements (UUIDs, varints, decimals, tuples...) chosen so that their
+    Python hashes are all equal; building a ``set`` of n of them costs n²/2 comparisons (16,000
+    UUIDs: 8 s of a blocked event loop). The decoder detects that (more than 64 elements, more than
+    32 sharing one hash) and returns this instead, in linear time: the elements in the server's
+    order, without hashing them. Lookups (``in``) scan; iteration, ``len``, comparisons and set
+    operations work as for a frozenset (it is hashable, with frozenset's hash algorithm). A normal
+    set never decodes to this type.
+
+    Example:
+        >>> s = UnhashedSet([3, 1, 2])
+        >>> 1 in s, len(s), s == {1, 2, 3}, list(s)
+        (True, 3, True, [3, 1, 2])
+    """
+
+    __slots__ = ("_cached_hash", "_items")
+
+    def __init__(self, items: Iterable[_T] = ()) -> None:
+        self._items: tuple[_T, ...] = tuple(items)
+        self._cached_hash: int | None = None
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._items
+
+    def __iter__(self) -> Iterator[_T]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        if self._cached_hash is None:
+            self._cached_hash = self._hash()
+        return self._cached_hash
+
+    def __repr__(self) -> str:
+        return f"UnhashedSet({list(self._items)!r})"
+
+
+class UnhashedMap(Mapping[_K, _V]):
+    """A read-only mapping kept as a sequence of pairs: what a CQL map decodes to when its keys'
+    hashes collide pathologically (see :class:`UnhashedSet`, same detection).
+
+    Keys and values are in the server's order; ``m[key]`` and ``key in m`` scan; it compares equal
+    to a ``dict`` with the same items and is hashable (an order-independent hash of its items).
+
+    Example:
+        >>> m = UnhashedMap([(2, "b"), (1, "a")])
+        >>> m[1], list(m), m == {1: "a", 2: "b"}
+        ('a', [2, 1], True)
+    """
+
+    __slots__ = ("_hash", "_keys", "_values")
+
+    def __init__(self, items: Iterable[tuple[_K, _V]] = ()) -> None:
+        pairs = tuple(items)
+        self._keys: tuple[_K, ...] = tuple(k for k, _ in pairs)
+        self._values: tuple[_V, ...] = tuple(v for _, v in pairs)
+        self._hash: int | None = None
+
+    def __getitem__(self, key: _K) -> _V:
+        for i, k in enumerate(self._keys):
+            if k is key or k == key:
+                return self._values[i]
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __iter__(self) -> Iterator[_K]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def items(self) -> _UnhashedItems[_K, _V]:
+        return _UnhashedItems(self)
+
+    def values(self) -> _UnhashedValues[_V]:
+        return _UnhashedValues(self)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        if len(other) != len(self):
+            return False
+        missing = object()
+        return all(other.get(k, missing) == v for k, v in zip(self._keys, self._values, strict=True))
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = _items_hash(zip(self._keys, self._values, strict=True))
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"UnhashedMap({list(zip(self._keys, self._values, strict=True))!r})"
+
+
+class _UnhashedItems(ItemsView[_K, _V]):
+    # Iterating the generic view would look every key up (a scan each): quadratic.
+    _mapping: UnhashedMap[_K, _V]
+
+    def __iter__(self) -> Iterator[tuple[_K, _V]]:
+        return zip(self._mapping._keys, self._mapping._values, strict=True)
+
+
+class _UnhashedValues(ValuesView[_V]):
+    _mapping: UnhashedMap[Any, _V]
+
+    def __iter__(self) -> Iterator[_V]:
+        return iter(self._mapping._values)
