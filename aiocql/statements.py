@@ -110,6 +110,7 @@ class PreparedStatement(StatementOptions):
     result_metadata: ResultMetadata | None = None
     result_metadata_id: bytes | None = None
     prepared_keyspace: str | None = None
+    is_lwt: bool = False  # a conditional write (INSERT/UPDATE/DELETE ... IF): routed to replicas in a fixed order
     encoder: ValuesEncoder = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -25,6 +25,7 @@ from aiocql.connection.auth import AuthProvider
 from aiocql.connection.connection import Connection, ConnectionOptions, negotiate
 from aiocql.errors import (
     AuthenticationError,
+    ConfigurationError,
     ConnectionClosed,
     CqlError,
     InvalidValueError,
@@ -390,7 +391,12 @@ class Cluster:
                 except CqlError as exc:  # metadata is a convenience: requests work without it
                     log.warning("could not read the schema: %s", exc)
             for policy in self._policies():
-                policy.on_init(self._state, self._contact_hosts)
+                try:
+                    policy.on_init(self._state, self._contact_hosts)
+                except ValueError as exc:  # a local_dc the cluster does not have, or none to infer
+                    if isinstance(exc, CqlError):
+                        raise
+                    raise ConfigurationError(str(exc)) from exc
         except BaseException:
             self.control = None
             await control.close()

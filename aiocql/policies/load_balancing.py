@@ -277,7 +277,8 @@ class TokenAwarePolicy:
 
     The replicas tried first are those the token map gives for ``info.keyspace`` and the token
     (``info.token``, else Murmur3 of ``info.routing_key``) that are up and LOCAL for the child;
-    ``shuffle_replicas`` spreads load across them (else the primary replica comes first). With no
+    ``shuffle_replicas`` spreads load across them (else the primary replica comes first; always for
+    a request with ``info.is_lwt``, a lightweight transaction). With no
     keyspace, no routing key/token, no token map or no local up replica, the plan is the child's.
 
     Example:
@@ -329,7 +330,8 @@ class TokenAwarePolicy:
         first = [r for r in replicas if is_up(r) and distance(r, state) is local]
         if not first:
             return child_plan
-        if self.shuffle_replicas and len(first) > 1:
+        # LWT: always the same order (the primary replica first), so Paxos rounds do not contend.
+        if self.shuffle_replicas and len(first) > 1 and not info.is_lwt:
             self._rng.shuffle(first)
         return self._plan(first, child_plan)
 

@@ -24,6 +24,9 @@ class RequestInfo:
     * ``token``: the partition's token, if the caller already has it (wins over ``routing_key``).
     * ``is_idempotent``: whether the request may safely run more than once (retries, speculation).
     * ``statement``: the user's statement object, for custom policies (opaque to the built-in ones).
+    * ``is_lwt``: a lightweight transaction (conditional write): token-aware routing sends it to the
+      replicas in ring order, never shuffled, so concurrent Paxos rounds on one partition meet the same
+      coordinator instead of contending.
 
     Example:
         >>> RequestInfo(token=42).token
@@ -35,3 +38,4 @@ class RequestInfo:
     token: int | None = None
     is_idempotent: bool = False
     statement: object | None = None
+    is_lwt: bool = False

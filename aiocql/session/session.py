@@ -46,6 +46,7 @@ from aiocql.protocol.requests import (
 from aiocql.protocol.results import PreparedResult, RowsResult, SchemaChangeResult, SetKeyspaceResult
 from aiocql.results import ResultSet, RowFactory, named_tuple_factory
 from aiocql.session.executor import ExecutionOptions, RequestSpec, run_with_deadline
+from aiocql.session.lwt import is_conditional
 from aiocql.session.metadata_cache import ResultMetadata, metadata_for
 from aiocql.session.profiles import ExecutionProfile, ResolvedProfile
 from aiocql.session.schema_agreement import wait_for_schema_agreement
@@ -326,6 +327,7 @@ class Session:
             token=stmt.routing_token,
             is_idempotent=call.idempotent,
             statement=stmt,
+            is_lwt=_is_lwt(stmt),
         )
         options = ExecutionOptions(
             profile.retry_policy,
@@ -810,7 +812,16 @@ def _prepared_from(response: PreparedResult, query: str, keyspace: str | None) -
         result_metadata=metadata_for(result_columns) if result_columns else None,
         result_metadata_id=response.result_metadata_id,
         prepared_keyspace=keyspace,
+        is_lwt=is_conditional(query),
     )
+
+
+def _is_lwt(stmt: Statement) -> bool:
+    """Whether a statement is a lightweight transaction (prepared: decided once, at prepare time)."""
+    if isinstance(stmt, BoundStatement):
+        return stmt.prepared is not None and stmt.prepared.is_lwt
+    query = getattr(stmt, "query", None)
+    return isinstance(query, str) and is_conditional(query)
 
 
 async def use_keyspace(conn: Connection, keyspace: str) -> None:

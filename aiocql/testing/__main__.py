@@ -20,13 +20,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m aiocql.testing", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["start", "stop", "status", "logs", "fetch"])
     parser.add_argument("--nodes", type=int, default=1, help="number of nodes on 127.0.0.1..N (default 1)")
+    parser.add_argument("--dcs", type=int, default=1, help="datacenters (dc1, dc2, ...; GossipingPropertyFileSnitch)")
     parser.add_argument("--auth", action="store_true", help="PasswordAuthenticator (cassandra/cassandra)")
     parser.add_argument("--tls", action="store_true", help="require client TLS; prints the CA file")
     parser.add_argument("--benchmark", action="store_true", help="no unsafe test shortcuts, bigger heap")
     parser.add_argument("--timeout", type=float, default=300.0, help="start-up timeout in seconds")
     parser.add_argument("--node", type=int, default=1, help="node for 'logs'")
     args = parser.parse_args(argv)
-    cluster = LocalCluster(args.nodes, auth=args.auth, tls=args.tls, benchmark=args.benchmark)
+    cluster = LocalCluster(args.nodes, auth=args.auth, tls=args.tls, benchmark=args.benchmark, dcs=args.dcs)
     try:
         if args.command == "fetch":
             from aiocql.testing.distribution import fetch

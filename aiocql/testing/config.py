@@ -91,11 +91,25 @@ class NodeOptions:
     tls: bool = False
     benchmark: bool = False
     heap: str = "512M"
+    dcs: int = 1  # datacenters: the nodes split into dcs blocks (dc1, dc2, ...), GossipingPropertyFileSnitch
+    address_override: str | None = None  # a node moved to another address (same data, same host id)
 
     @property
     def address(self) -> str:
-        """This node's loopback address, 127.0.0.(base + index - 1)."""
-        return f"127.0.0.{self.base + self.index - 1}"
+        """This node's loopback address, 127.0.0.(base + index - 1) unless it was moved."""
+        return self.address_override or f"127.0.0.{self.base + self.index - 1}"
+
+    @property
+    def datacenter(self) -> str:
+        """``datacenter1`` in a one-DC cluster (SimpleSnitch's name); ``dc1``, ``dc2``, ... otherwise.
+
+        Example:
+            >>> [NodeOptions(index=i, nodes=2, dcs=2).datacenter for i in (1, 2)]
+            ['dc1', 'dc2']
+        """
+        if self.dcs <= 1:
+            return "datacenter1"
+        return f"dc{(self.index - 1) * self.dcs // self.nodes + 1}"
 
     @property
     def seed(self) -> str:
@@ -126,7 +140,7 @@ def cassandra_yaml(opts: NodeOptions, node_dir: Path) -> str:
         "num_tokens: 1",
         f"initial_token: {opts.token}",
         "partitioner: org.apache.cassandra.dht.Murmur3Partitioner",
-        "endpoint_snitch: SimpleSnitch",
+        f"endpoint_snitch: {'GossipingPropertyFileSnitch' if opts.dcs > 1 else 'SimpleSnitch'}",
         "commitlog_sync: periodic",
         "commitlog_sync_period: 10000ms",
         "seed_provider:",
@@ -187,6 +201,11 @@ LOGBACK_TOOLS_XML = """<configuration scan="false">
 """
 
 
+def rackdc_properties(opts: NodeOptions) -> str:
+    """``cassandra-rackdc.properties`` for GossipingPropertyFileSnitch (one rack per datacenter)."""
+    return f"dc={opts.datacenter}\nrack=rack1\n"
+
+
 def jvm_command(opts: NodeOptions, node_dir: Path, classpath: str, jamm_jar: Path) -> list[str]:
     """The ``java`` command line that runs one node in the foreground of its own process."""
     conf = node_dir / "conf"
@@ -195,6 +214,8 @@ def jvm_command(opts: NodeOptions, node_dir: Path, classpath: str, jamm_jar: Pat
         flags += UNSAFE_TEST_OPTIONS
     if opts.auth and opts.nodes > 1:
         flags.append(f"-Dcassandra.system_auth.default_rf={min(opts.nodes, 3)}")
+    if opts.dcs > 1:
+        flags.append(f"-Dcassandra-rackdc.properties=file://{conf / 'cassandra-rackdc.properties'}")
     return [
         "java",
         f"-Xms{opts.heap}",
@@ -217,7 +238,8 @@ def jvm_command(opts: NodeOptions, node_dir: Path, classpath: str, jamm_jar: Pat
 def make_tls_material(tls_dir: Path, addresses: list[str]) -> Path:
     """Create a self-signed PKCS12 keystore for all local node addresses; return the client CA file (PEM).
 
-    The certificate names every node address and ``localhost`` as subject alternative names, so clients can
+    The certificate names every node address, ``localhost`` and ``*.aiocql.test`` (names an SNI proxy routes
+    on) as subject alternative names, so clients can
     keep hostname checking on.
     """
     tls_dir.mkdir(parents=True, exist_ok=True)
@@ -232,7 +254,7 @@ def make_tls_material(tls_dir: Path, addresses: list[str]) -> Path:
         [
             "keytool", "-genkeypair", "-alias", "node", "-keyalg", "RSA", "-keysize", "2048",
             "-validity", "3650", "-keypass", KEYSTORE_PASSWORD, "-dname", "CN=aiocql-test-node",
-            "-ext", f"SAN={sans},DNS:localhost", *common,
+            "-ext", f"SAN={sans},DNS:localhost,DNS:*.aiocql.test", *common,
         ],
         ["keytool", "-exportcert", "-rfc", "-alias", "node", "-file", str(ca_file), *common],
     ]  # fmt: skip

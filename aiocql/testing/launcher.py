@@ -37,6 +37,7 @@ from aiocql.testing.config import (
     cassandra_yaml,
     jvm_command,
     make_tls_material,
+    rackdc_properties,
 )
 from aiocql.testing.distribution import Distribution, LauncherError, cache_dir, fetch
 
@@ -67,6 +68,7 @@ class ClusterState:
     benchmark: bool = False
     ca_file: str | None = None
     startup_seconds: float | None = None
+    dcs: int = 1
 
 
 def _log_tail(node_dir: Path, lines: int = 40) -> str:
@@ -122,10 +124,14 @@ class LocalCluster:
         heap: str | None = None,
         version: str | None = None,
         base: int | None = None,
+        dcs: int = 1,
     ) -> None:
         if not 1 <= nodes <= 9:
             raise LauncherError(f"nodes must be between 1 and 9, not {nodes}")
+        if not 1 <= dcs <= nodes:
+            raise LauncherError(f"dcs must be between 1 and the number of nodes ({nodes}), not {dcs}")
         self.nodes = nodes
+        self.dcs = dcs
         # AIOCQL_NODE_BASE moves every local cluster to 127.0.0.<base>.. so that two people (or a
         # benchmark and a test run) can each run their own server on one machine.
         self.base = base if base is not None else int(os.environ.get("AIOCQL_NODE_BASE", "1"))
@@ -133,7 +139,7 @@ class LocalCluster:
             raise LauncherError(f"node base must be between 1 and {250 - nodes}, not {self.base}")
         self.name = name or ("bench" if benchmark else f"test{nodes}") + ("_auth" if auth else "") + (
             "_tls" if tls else ""
-        )
+        ) + (f"_{dcs}dc" if dcs > 1 else "")
         if self.base != 1:
             self.name += f"_at{self.base}"
         self.auth, self.tls, self.benchmark = auth, tls, benchmark
@@ -164,8 +170,9 @@ class LocalCluster:
     # -- public API -------------------------------------------------------------------------------
     @property
     def contact_points(self) -> list[str]:
-        """The nodes' addresses."""
-        return [f"127.0.0.{self.base + i}" for i in range(self.nodes)]
+        """The nodes' addresses (where they are now, if a node was moved)."""
+        moved = {n.index: n.address for n in self.state.nodes} if self.state else {}
+        return [moved.get(i + 1, f"127.0.0.{self.base + i}") for i in range(self.nodes)]
 
     @property
     def ca_file(self) -> str | None:
@@ -192,7 +199,8 @@ class LocalCluster:
             raise LauncherError("no 'java' on PATH: Cassandra 5.0 needs a Java 17 runtime")
         began = time.monotonic()
         dist = fetch(self.version)
-        for address in self.contact_points:
+        addresses = [f"127.0.0.{self.base + i}" for i in range(self.nodes)]  # where a fresh start puts them
+        for address in addresses:
             if _port_open(address, CQL_PORT):
                 raise LauncherError(
                     f"port {CQL_PORT} on {address} is taken by another process (another Cassandra? "
@@ -201,10 +209,10 @@ class LocalCluster:
         if fresh:
             shutil.rmtree(self.root, ignore_errors=True)
         self.root.mkdir(parents=True, exist_ok=True)
-        ca_file = str(make_tls_material(self.root / "tls", self.contact_points)) if self.tls else None
+        ca_file = str(make_tls_material(self.root / "tls", addresses)) if self.tls else None
         self.state = ClusterState(
             name=self.name, version=dist.version, auth=self.auth, tls=self.tls, benchmark=self.benchmark,
-            ca_file=ca_file,
+            ca_file=ca_file, dcs=self.dcs,
         )  # fmt: skip
         try:
             first, *rest = range(1, self.nodes + 1)
@@ -264,6 +272,34 @@ class LocalCluster:
         self._save_state()
         self._wait_ready([index], time.monotonic() + timeout)
 
+    def move_node(self, index: int, address: str, timeout: float = 300.0) -> None:
+        """Stop one node and start it again on another loopback ``address`` with the same data (so the
+        same host id): what a pod rescheduled with its volume looks like. Not for the seed (node 1)."""
+        if index == 1:
+            raise LauncherError("node 1 is the seed: move another node")
+        if _port_open(address, CQL_PORT):
+            raise LauncherError(f"port {CQL_PORT} on {address} is taken by another process")
+        self.stop_node(index)
+        old = self._node(index)
+        self._launch(fetch(self.state.version if self.state else self.version), index, address=address,
+                     keep_data=True)  # fmt: skip
+        self._save_state()
+        self._wait_ready([index], time.monotonic() + timeout)
+        self._wait_seen(index, old.address, time.monotonic() + timeout)
+
+    def _wait_seen(self, index: int, old_address: str, deadline: float) -> None:
+        """Wait until the other nodes' logs show node ``index`` up at its (new) address."""
+        assert self.state is not None
+        address = self._node(index).address
+        others = [n for n in self.state.nodes if n.index != index and n.pid is not None]
+        while True:
+            texts = [(Path(n.node_dir) / "logs" / "system.log").read_text(errors="replace") for n in others]
+            if all(f"/{address}:7000 is now UP" in t for t in texts):
+                return
+            if time.monotonic() > deadline:
+                raise LauncherError(f"the others did not see node {index} at {address} (was {old_address}) in time")
+            time.sleep(0.25)
+
     def logs(self, index: int = 1, lines: int = 40) -> str:
         """The tail of one node's logs."""
         return _log_tail(self.root / f"node{index}", lines)
@@ -300,18 +336,27 @@ class LocalCluster:
                 return node
         raise LauncherError(f"cluster {self.name!r} has no node {index}")
 
-    def _launch(self, dist: Distribution, index: int, *, rewrite: bool = True) -> None:
+    def _launch(
+        self, dist: Distribution, index: int, *, rewrite: bool = True, address: str | None = None,
+        keep_data: bool = False,
+    ) -> None:  # fmt: skip
         assert self.state is not None
+        if address is None and not rewrite:  # a restart keeps the address the node was moved to
+            with contextlib.suppress(LauncherError):
+                recorded = self._node(index).address
+                if recorded != f"127.0.0.{self.base + index - 1}":
+                    address = recorded
         opts = NodeOptions(
             index=index, base=self.base, nodes=self.nodes, auth=self.auth, tls=self.tls, benchmark=self.benchmark,
-            heap=self.heap, cluster_name=f"aiocql_{self.name}",
+            heap=self.heap, cluster_name=f"aiocql_{self.name}", dcs=self.dcs, address_override=address,
         )  # fmt: skip
         node_dir = self.root / f"node{index}"
-        if rewrite:
+        if rewrite or keep_data:
             for sub in ("conf", "logs", "data"):
                 (node_dir / sub).mkdir(parents=True, exist_ok=True)
             (node_dir / "conf" / "cassandra.yaml").write_text(cassandra_yaml(opts, node_dir))
             (node_dir / "conf" / "logback.xml").write_text(LOGBACK_XML)
+            (node_dir / "conf" / "cassandra-rackdc.properties").write_text(rackdc_properties(opts))
         cmd = jvm_command(opts, node_dir, dist.classpath, dist.jar("jamm-"))
         with open(node_dir / "logs" / "stdout.log", "ab") as out:
             proc = subprocess.Popen(

@@ -120,3 +120,40 @@ async def test_contact_points_are_resolved_again_when_no_known_host_answers() ->
     finally:
         await old.close()
         await new.close()
+
+
+async def test_a_node_replaced_at_the_same_address_becomes_a_new_host() -> None:
+    async with fake_nodes(2) as nodes:
+        first, old = nodes
+        async with cluster_of(nodes, reconnection_policy=ConstantReconnectionPolicy(0.2)) as cluster:
+            session = await cluster.connect()
+            old_id = old.host_id
+            await old.close()
+            # A replacement node at the same address: empty data, so a new host id (same token).
+            new = await FakeServer(old.host, first.port).start()
+            try:
+                new.token, new.schema_version, new.peers = old.token, old.schema_version, [first.peer_row()]
+                new.on(Opcode.QUERY, match=is_kv, reply=echo_row)
+                assert new.host_id != old_id
+                first.peers = [new.peer_row()]
+                first.push_event(topology_change("REMOVED_NODE", old))
+                first.push_event(topology_change("NEW_NODE", new))
+
+                def replaced() -> bool:
+                    host = cluster.state.host_at(new.host)
+                    pool = session._pools.get(new.host_id)
+                    return (
+                        host is not None
+                        and host.host_id == new.host_id
+                        and cluster.state.get_host(old_id) is None
+                        and old_id not in session._pools
+                        and pool is not None
+                        and pool.is_up
+                    )
+
+                await wait_until(replaced, timeout=5.0)
+                coordinators = {(await session.execute(select(k))).coordinator for k in range(8)}
+                assert coordinators == {first.host, new.host}
+                assert new.received(Opcode.QUERY, is_kv)
+            finally:
+                await new.close()

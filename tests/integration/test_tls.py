@@ -12,6 +12,7 @@ import aiocql
 from aiocql import Cluster
 from aiocql.net import DnsResolver
 from aiocql.testing.pytest_plugin import ServerInfo, cluster_kwargs
+from aiocql.testing.sniproxy import SniProxy
 
 pytestmark = pytest.mark.server(tls=True)
 
@@ -121,3 +122,32 @@ async def test_server_hostname_fixed_or_per_host(cassandra: ServerInfo) -> None:
     async with Cluster(**kwargs, server_hostname=lambda host: f"{host.host_id}.example") as cluster:
         with pytest.raises(aiocql.TLSCertificateError, match=r"\.example"):
             await cluster.connect()
+
+
+async def test_through_an_sni_routing_proxy_with_a_name_per_host(cassandra: ServerInfo) -> None:
+    """One address for every node, the node chosen by the TLS server name: the way Astra and many
+    Kubernetes operators expose a cluster. The pools' name is derived from the host id."""
+    assert cassandra.ca_file is not None
+    context = ssl.create_default_context(cafile=cassandra.ca_file)
+    node = cassandra.host
+    async with Cluster(**cluster_kwargs(cassandra, ssl_context=context)) as cluster:
+        await cluster.connect()
+        (host,) = cluster.hosts
+    name = f"{host.host_id}.aiocql.test"  # the certificate names *.aiocql.test
+    # On the node's own address (the certificate names it) but another port; connections without a name
+    # (the first one, to the contact point, before any host id is known) go to the default node.
+    async with SniProxy({name: (node, 9042)}, default=(node, 9042), host=node) as proxy:
+        kwargs = cluster_kwargs(cassandra, ssl_context=context, port=proxy.port, protocol_version=5)
+        async with Cluster(**kwargs, server_hostname=lambda h: f"{h.host_id}.aiocql.test") as cluster:
+            session = await cluster.connect()
+            assert [(h.address, h.port) for h in cluster.hosts] == [(node, proxy.port)]
+            rs = await session.execute("SELECT host_id FROM system.local")
+            assert rs.one().host_id == host.host_id
+            assert proxy.routed[name] >= 1  # the pool's connection was routed by its name
+            assert proxy.routed[None] >= 1  # the control connection's, by the default route
+        # No default route and names the proxy does not know: nothing gets through, a clean NoHostAvailable.
+        proxy.default = None
+        async with Cluster(**kwargs, server_hostname=lambda h: "unknown.aiocql.test") as cluster:
+            with pytest.raises(aiocql.NoHostAvailable):
+                await cluster.connect()
+        assert proxy.refused >= 1
