@@ -41,13 +41,16 @@ from aiocql.errors import (
     OperationTimedOut,
     ProtocolError,
     TLSCertificateError,
+    TraceUnavailable,
     UnsupportedProtocolVersion,
+    UsageError,
     ValueTooLarge,
 )
 from aiocql.errors import ConnectionError_ as ConnectionError
 from aiocql.errors.server import (
     AlreadyExists,
     CqlSyntaxError,
+    InvalidPagingState,
     InvalidRequest,
     Overloaded,
     ReadFailure,
@@ -103,10 +106,10 @@ from aiocql.scan import (
     scan_table,
     token_ranges,
 )
+from aiocql.session.concurrent import ConcurrentResults, execute_concurrent_stream, execute_concurrent_with_args
 from aiocql.session.profiles import ExecutionProfile
 from aiocql.session.session import ExecutionResult, Session, execute_concurrent
 from aiocql.session.throttle import RequestThrottled
-from aiocql.session.tracing import TraceUnavailable
 from aiocql.statements import (
     UNSET_VALUE,
     BatchStatement,
@@ -134,6 +137,7 @@ __all__ = [
     "ClusterMetadata",
     "ClusterState",
     "ColumnMetadata",
+    "ConcurrentResults",
     "ConfigurationError",
     "ConnectTimeout",
     "ConnectionClosed",
@@ -160,6 +164,7 @@ __all__ = [
     "HostFilterPolicy",
     "IdentityTranslator",
     "IndexMetadata",
+    "InvalidPagingState",
     "InvalidRequest",
     "InvalidValueError",
     "KeyspaceMetadata",
@@ -206,6 +211,7 @@ __all__ = [
     "Unavailable",
     "Unprepared",
     "UnsupportedProtocolVersion",
+    "UsageError",
     "UserTypeMetadata",
     "ValueTooLarge",
     "ViewMetadata",
@@ -214,6 +220,8 @@ __all__ = [
     "__version__",
     "dict_factory",
     "execute_concurrent",
+    "execute_concurrent_stream",
+    "execute_concurrent_with_args",
     "named_tuple_factory",
     "object_factory",
     "scan_range",

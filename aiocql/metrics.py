@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeGuard
 
 from aiocql.cluster.host import Host
+from aiocql.errors import InvalidValueError
 from aiocql.policies.request import RequestInfo
 from aiocql.protocol.constants import Consistency
 
@@ -142,7 +143,7 @@ class LatencyHistogram:
             0.0
         """
         if not 0.0 <= q <= 1.0:
-            raise ValueError(f"quantile must be in [0, 1], not {q}")
+            raise InvalidValueError(f"quantile must be in [0, 1], not {q}")
         if not self.count:
             return 0.0
         rank = max(1, math.ceil(q * self.count))
@@ -228,7 +229,7 @@ class NodeMetrics:
         """Register (or replace) a gauge. Conventional names: ``in_flight``, ``open_connections``,
         ``orphaned_streams``. ``name`` must be a valid Prometheus metric name part."""
         if not _METRIC_NAME.match(name):
-            raise ValueError(f"invalid gauge name {name!r}: use letters, digits and underscores")
+            raise InvalidValueError(f"invalid gauge name {name!r}: use letters, digits and underscores")
         self._gauges[name] = read
 
     def remove_gauge(self, name: str) -> None:
@@ -306,7 +307,7 @@ class Metrics:
 
     def __init__(self, prefix: str = "aiocql") -> None:
         if not _METRIC_NAME.match(prefix):
-            raise ValueError(f"invalid metric name prefix {prefix!r}")
+            raise InvalidValueError(f"invalid metric name prefix {prefix!r}")
         self.prefix = prefix
         self._nodes: dict[str, NodeMetrics] = {}
 

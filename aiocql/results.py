@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Any
 
+from aiocql.errors import UsageError
 from aiocql.protocol.constants import Consistency
 from aiocql.types.cqltypes import CqlType
 
@@ -161,22 +162,25 @@ class ResultSet:
     def was_applied(self) -> bool:
         """For a lightweight transaction (``IF ...``): whether it was applied.
 
-        Raises :class:`RuntimeError` when the result is not an LWT result.
+        Raises :class:`aiocql.UsageError` (a :class:`RuntimeError` too) when the result is not an LWT result.
         """
         if not self.column_names or self.column_names[0] != "[applied]" or not self.current_rows:
-            raise RuntimeError("was_applied is only defined for the result of a conditional (IF) statement")
+            raise UsageError("was_applied is only defined for the result of a conditional (IF) statement")
         row = self.current_rows[0]
         value = row["[applied]"] if isinstance(row, dict) else row[0]
         return bool(value)
 
     async def fetch_next_page(self) -> ResultSet:
-        """Fetch the page after this one (manual paging). Raises StopAsyncIteration when none follows.
+        """Fetch the page after this one (manual paging).
+
+        Raises :class:`aiocql.UsageError` when none follows (check :attr:`has_more_pages` first).
 
         Example:
-            >>> page2 = await rs.fetch_next_page()  # doctest: +SKIP
+            >>> if rs.has_more_pages:  # doctest: +SKIP
+            ...     page2 = await rs.fetch_next_page()
         """
         if self.paging_state is None or self._next_page is None:
-            raise StopAsyncIteration("no more pages")
+            raise UsageError("no more pages: this is the last page (check has_more_pages)")
         return await self._next_page(self.paging_state)
 
     async def pages(self) -> AsyncIterator[list[Any]]:

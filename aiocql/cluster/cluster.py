@@ -32,6 +32,7 @@ from aiocql.errors import (
     NoHostAvailable,
     TLSCertificateError,
 )
+from aiocql.errors.server import RequestValidationError
 from aiocql.metrics import CompositeTracker, Metrics, MetricsTracker, RequestTracker, node_label
 from aiocql.net.resolver import DnsResolver, NameResolutionError, Resolver, ip_literal
 from aiocql.observability.slow_queries import check_threshold
@@ -48,7 +49,7 @@ from aiocql.session.profiles import ExecutionProfile
 from aiocql.session.session import Session, SessionDefaults, use_keyspace
 from aiocql.validation import NoPaging, check_cluster_arguments
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("aiocql.cluster")  # one logger per layer: aiocql.cluster
 
 # Seconds a host whose pool lost its connections stays down when the pool reconnects at once: time for the
 # server's DOWN event to arrive if the node is shutting down (it comes within ~50 ms on a local cluster).
@@ -67,6 +68,13 @@ def _no_host(errors: dict[str, BaseException]) -> CqlError:
         tls = TLSCertificateError("; ".join(f"{e}" for e in errors.values()))
         tls.__cause__ = failure
         return tls
+    # Every host refused the request itself (``connect("no_such_keyspace")``: InvalidRequest): the
+    # server's error is the answer, not a host problem.
+    if errors and all(isinstance(e, RequestValidationError) for e in errors.values()):
+        first = next(iter(errors.values()))
+        assert isinstance(first, RequestValidationError)
+        first.__cause__ = failure
+        return first
     return failure
 
 
@@ -285,13 +293,19 @@ class Cluster:
     def _set_state(self, state: ClusterState) -> None:
         """Swap the state and tell the listeners which hosts were added, removed, or went up or down."""
         before, self._state = self._state, state
-        if not self._listeners or (state.hosts is before.hosts and state.up is before.up):
+        if state.hosts is before.hosts and state.up is before.up:
             return
         old, new = before.hosts, state.hosts
         changes: list[tuple[str, Host]] = [("on_remove", h) for i, h in old.items() if i not in new]
         changes += [("on_add", h) for i, h in new.items() if i not in old]
         changes += [("on_down", new[i]) for i in before.up - state.up if i in new]
         changes += [("on_up", new[i]) for i in state.up - before.up if i in old]
+        if log.isEnabledFor(logging.INFO):
+            for name, host in changes:
+                level = logging.WARNING if name == "on_down" else logging.INFO
+                log.log(level, "host %s (dc %s) %s", host.address, host.datacenter, _CHANGE_WORDS[name])
+        if not self._listeners:
+            return
         for name, host in changes:
             for listener in list(self._listeners):
                 try:
@@ -348,6 +362,7 @@ class Cluster:
             for pool in pools:
                 pool.abort()
             raise _no_host(errors)
+        log.info("session connected to %d of %d hosts (keyspace %s)", len(live), len(pools), keyspace)
         session = Session(pools, self.defaults, keyspace, cluster=self)
         session._setup = setup
         made.append(session)
@@ -484,16 +499,19 @@ class Cluster:
     async def _negotiate(self, hosts: list[str], errors: dict[str, BaseException]) -> int:
         """The protocol version to use: pinned, or negotiated with the first host that answers."""
         if self.protocol_version is not None:
+            log.info("using protocol v%d (pinned)", self.protocol_version)
             return self.protocol_version
         for host in hosts:
             try:
                 conn = await negotiate(host, self.options)
             except Exception as exc:
+                log.info("could not negotiate the protocol with %s: %s: %s", host, type(exc).__name__, exc)
                 errors[host] = exc
                 continue
             version = conn.version
             await conn.close()
             self.protocol_version = version
+            log.info("negotiated protocol v%d with %s", version, host)
             return version
         raise _no_host(errors)
 
@@ -675,6 +693,9 @@ class Cluster:
 
     def __repr__(self) -> str:
         return f"<Cluster {self.contact_points} port={self.port} v{self.protocol_version or '?'}>"
+
+
+_CHANGE_WORDS = {"on_add": "added", "on_remove": "removed", "on_up": "is up", "on_down": "is down"}
 
 
 def _stand_in(address: str, port: int, datacenter: str | None = None) -> Host:

@@ -34,7 +34,7 @@ from aiocql.protocol.responses import decode_response
 from aiocql.protocol.results import RowsResult
 from aiocql.session.metadata_cache import metadata_for
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("aiocql.cluster")
 
 _ONE = QueryParameters(Consistency.ONE, page_size=5000)
 # SELECT *: the columns differ between versions (peers_v2 has native_port, local has rpc_port, ...).

@@ -79,7 +79,7 @@ __all__ = [
     "build_user_types",
 ]
 
-_log = logging.getLogger(__name__)
+_log = logging.getLogger("aiocql.cluster")
 
 Row = Mapping[str, Any]
 

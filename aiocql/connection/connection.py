@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import ssl
 from collections.abc import Callable
@@ -51,6 +52,8 @@ from aiocql.protocol.responses import (
 )
 
 DRIVER_NAME = "aiocql"
+
+log = logging.getLogger("aiocql.connection")
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +157,11 @@ class Connection:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if options.heartbeat_interval > 0:
             conn._heartbeat = asyncio.ensure_future(conn._heartbeat_loop())
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "connected to %s:%d (protocol v%d%s%s)", host, options.port, version,
+                ", lz4" if options.compression else "", ", TLS" if options.ssl_context else "",
+            )  # fmt: skip
         return conn
 
     async def _handshake(self) -> None:
@@ -273,6 +281,8 @@ class Connection:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                log.warning("heartbeat to %s:%d failed (%s: %s): closing the connection", self.host,
+                            self.options.port, type(exc).__name__, exc)  # fmt: skip
                 self.proto._fail(ConnectionLost(f"heartbeat to {self.host} failed: {exc}"))
                 self.abort()
                 return
@@ -322,6 +332,7 @@ async def negotiate(host: str, options: ConnectionOptions, **kwargs: Any) -> Con
     except (ProtocolErrorFromServer, UnsupportedProtocolVersion) as exc:
         if not _is_version_error(exc) and not isinstance(exc, UnsupportedProtocolVersion):
             raise
+    log.info("%s refused protocol v5: falling back to v4", host)
     return await Connection.open(host, options, version=4, **kwargs)
 
 

@@ -79,6 +79,24 @@ class AuthenticationError(DriverError):
     """Authentication failed or the server asked for an authenticator the client does not have."""
 
 
+class UsageError(DriverError, RuntimeError):
+    """An API used where it does not apply (``was_applied`` on a non-LWT result, ``fetch_next_page``
+    after the last page). Also a :class:`RuntimeError`, as in cassandra-driver.
+
+    Example:
+        >>> try:
+        ...     raise UsageError("no more pages")
+        ... except CqlError as exc:
+        ...     print(exc)
+        no more pages
+    """
+
+
+class TraceUnavailable(DriverError, RuntimeError):
+    """A query trace cannot be read: the request was not traced, or its trace was not complete in
+    ``system_traces`` within the wait."""
+
+
 class NoHostAvailable(DriverError):
     """No host could serve the request. ``errors`` maps each host tried to its error."""
 

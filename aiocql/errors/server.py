@@ -42,6 +42,7 @@ __all__ = [
     "CqlSyntaxError",
     "FunctionFailure",
     "InternalServerError",
+    "InvalidPagingState",
     "InvalidRequest",
     "IsBootstrapping",
     "Overloaded",
@@ -128,6 +129,17 @@ class ProtocolErrorFromServer(ServerError):
     """
 
     code = 0x000A
+
+
+class InvalidPagingState(ProtocolErrorFromServer):
+    """The server refused the ``paging_state`` passed to ``execute``: it is not a token this cluster made
+    for this statement (a truncated, altered or foreign token, e.g. from an HTTP client). Not a driver
+    bug: answer it as a bad request (HTTP 400). Still a :class:`ProtocolErrorFromServer` (code 0x000A).
+
+    Example:
+        >>> issubclass(InvalidPagingState, ProtocolErrorFromServer)
+        True
+    """
 
 
 class BadCredentials(ServerError):

@@ -39,6 +39,7 @@ from typing import Protocol
 
 from aiocql.cluster.host import Host, HostDistance
 from aiocql.cluster.token_map import TokenMap
+from aiocql.errors import InvalidValueError
 from aiocql.policies.request import RequestInfo
 
 __all__ = [
@@ -170,7 +171,7 @@ class DCAwareRoundRobinPolicy:
         >>> DCAwareRoundRobinPolicy("dc9").on_init(state, [])
         Traceback (most recent call last):
         ...
-        ValueError: local_dc 'dc9' is not a datacenter of this cluster; its datacenters are: 'dc0', 'dc1'
+        aiocql.errors.base.InvalidValueError: local_dc 'dc9' is not a datacenter of this cluster; its datacenters ...
     """
 
     __slots__ = ("_counter", "_layout", "_layout_key", "local_dc", "used_hosts_per_remote_dc")
@@ -179,7 +180,7 @@ class DCAwareRoundRobinPolicy:
         self, local_dc: str | None = None, used_hosts_per_remote_dc: int = 0, *, rng: random.Random | None = None
     ) -> None:
         if used_hosts_per_remote_dc < 0:
-            raise ValueError(f"used_hosts_per_remote_dc must be >= 0, not {used_hosts_per_remote_dc}")
+            raise InvalidValueError(f"used_hosts_per_remote_dc must be >= 0, not {used_hosts_per_remote_dc}")
         self.local_dc = local_dc
         self.used_hosts_per_remote_dc = used_hosts_per_remote_dc
         self._counter = (rng or random).randrange(1 << 16)
@@ -189,14 +190,14 @@ class DCAwareRoundRobinPolicy:
     def on_init(self, state: ClusterStateView, contact_hosts: Sequence[Host]) -> None:
         """Check ``local_dc`` against the cluster's datacenters, or infer it from ``contact_hosts``.
 
-        Raises :class:`ValueError` naming the datacenters that exist when ``local_dc`` is not one of
-        them, or when it must be inferred and cannot be (contact points in several DCs).
+        Raises :class:`aiocql.InvalidValueError` (a ValueError) naming the datacenters that exist when
+        ``local_dc`` is not one of them, or when it must be inferred and cannot be (contact points in several DCs).
         """
         dcs = sorted({h.datacenter for h in state.host_list if h.datacenter is not None})
         listed = ", ".join(repr(dc) for dc in dcs)
         if self.local_dc is not None:
             if dcs and self.local_dc not in dcs:
-                raise ValueError(
+                raise InvalidValueError(
                     f"local_dc {self.local_dc!r} is not a datacenter of this cluster; its datacenters are: {listed}"
                 )
             return
@@ -204,14 +205,14 @@ class DCAwareRoundRobinPolicy:
         if len(contact_dcs) == 1:
             self.local_dc = contact_dcs[0]
         elif len(contact_dcs) > 1:
-            raise ValueError(
+            raise InvalidValueError(
                 f"local_dc is not set and the contact points are in several datacenters "
                 f"({', '.join(map(repr, contact_dcs))}): set local_dc to one of {listed}"
             )
         elif len(dcs) == 1:
             self.local_dc = dcs[0]
         elif dcs:
-            raise ValueError(
+            raise InvalidValueError(
                 f"local_dc is not set and cannot be inferred from the contact points: set it to one of {listed}"
             )
         self._layout_key = None

@@ -19,6 +19,8 @@ import random
 from collections.abc import Iterator
 from typing import Protocol
 
+from aiocql.errors import InvalidValueError
+
 __all__ = ["ConstantReconnectionPolicy", "ExponentialReconnectionPolicy", "ReconnectionPolicy"]
 
 
@@ -50,9 +52,9 @@ class ExponentialReconnectionPolicy:
         self, base: float = 1.0, max: float = 60.0, jitter: float = 0.15, *, rng: random.Random | None = None
     ) -> None:
         if not 0 < base <= max:
-            raise ValueError(f"need 0 < base <= max, got base={base}, max={max}")
+            raise InvalidValueError(f"need 0 < base <= max, got base={base}, max={max}")
         if not 0 <= jitter < 1:
-            raise ValueError(f"jitter must be in [0, 1), not {jitter}")
+            raise InvalidValueError(f"jitter must be in [0, 1), not {jitter}")
         self.base = base
         self.max = max
         self.jitter = jitter
@@ -83,9 +85,9 @@ class ConstantReconnectionPolicy:
 
     def __init__(self, delay: float, max_attempts: int | None = None) -> None:
         if delay < 0:
-            raise ValueError(f"delay must be >= 0, not {delay}")
+            raise InvalidValueError(f"delay must be >= 0, not {delay}")
         if max_attempts is not None and max_attempts < 0:
-            raise ValueError(f"max_attempts must be >= 0 or None, not {max_attempts}")
+            raise InvalidValueError(f"max_attempts must be >= 0 or None, not {max_attempts}")
         self.delay = delay
         self.max_attempts = max_attempts
 

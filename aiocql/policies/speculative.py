@@ -23,6 +23,7 @@ import itertools
 from collections.abc import Iterator
 from typing import Protocol
 
+from aiocql.errors import InvalidValueError
 from aiocql.policies.request import RequestInfo
 
 __all__ = ["ConstantSpeculativeExecutionPolicy", "NoSpeculativeExecutionPolicy", "SpeculativeExecutionPolicy"]
@@ -66,9 +67,9 @@ class ConstantSpeculativeExecutionPolicy:
 
     def __init__(self, delay: float, max_executions: int) -> None:
         if delay < 0:
-            raise ValueError(f"delay must be >= 0, not {delay}")
+            raise InvalidValueError(f"delay must be >= 0, not {delay}")
         if max_executions < 0:
-            raise ValueError(f"max_executions must be >= 0, not {max_executions}")
+            raise InvalidValueError(f"max_executions must be >= 0, not {max_executions}")
         self.delay = delay
         self.max_executions = max_executions
 

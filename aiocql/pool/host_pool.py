@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -21,6 +22,8 @@ from aiocql.cluster.host import Host
 from aiocql.connection.connection import Connection, ConnectionOptions
 from aiocql.errors import ConnectionClosed
 from aiocql.policies.reconnection import ExponentialReconnectionPolicy, ReconnectionPolicy
+
+log = logging.getLogger("aiocql.pool")
 
 SetupHook = Callable[[Connection], Awaitable[None]]
 StateHook = Callable[["HostPool", bool], None]
@@ -148,6 +151,7 @@ class HostPool:
 
     def _on_lost(self, exc: BaseException | None) -> None:
         if not self._closed:
+            log.info("connection to %s lost: %s", self.host, exc or "closed by the server")
             self.last_error = exc or self.last_error
             asyncio.get_running_loop().call_soon(self._drop_stale)
 
@@ -198,14 +202,22 @@ class HostPool:
 
     async def _refill_loop(self) -> None:
         schedule = self.reconnection.new_schedule()
+        failures = 0
         while not self._closed and len(self._healthy()) < self.size:
             try:
                 conn = await self._connect()
             except Exception as exc:  # host down or refusing: back off as the policy says and try again
                 self.last_error = exc
+                failures += 1
                 delay = next(schedule, None)
                 if delay is None:
+                    log.warning("reconnecting to %s failed %d times (%s: %s): giving up until the server reports "
+                                "it up", self.host, failures, type(exc).__name__, exc)  # fmt: skip
                     return  # the policy gave up: wait for the server to report the node up
+                # The first failure at WARNING, the next ones (every back-off step) at INFO.
+                log.log(logging.WARNING if failures == 1 else logging.INFO,
+                        "reconnecting to %s failed (%s: %s): next attempt in %.1fs", self.host,
+                        type(exc).__name__, exc, delay)  # fmt: skip
                 self._wake = asyncio.Event()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(delay):
@@ -216,6 +228,9 @@ class HostPool:
                 conn.abort()
                 return
             self.connections.append(conn)
+            if failures:
+                log.info("reconnected to %s after %d failed attempts", self.host, failures)
+            failures = 0
             self.is_up = True
             schedule = self.reconnection.new_schedule()
             self._drop_stale()  # a replacement is here: retire worn connections

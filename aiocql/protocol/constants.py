@@ -107,6 +107,13 @@ class Consistency(IntEnum):
         """True for SERIAL and LOCAL_SERIAL (the levels of the Paxos phase)."""
         return self in (Consistency.SERIAL, Consistency.LOCAL_SERIAL)
 
+    def __str__(self) -> str:
+        """The level's name, as cassandra-driver prints it: ``str(Consistency.QUORUM) == 'QUORUM'``."""
+        return self.name
+
+    def __format__(self, spec: str) -> str:
+        return self.name if not spec else format(int(self), spec)
+
 
 class QueryFlag(IntFlag):
     """<flags> of QUERY / EXECUTE / BATCH parameters (spec 4.1.4, 4.1.7).

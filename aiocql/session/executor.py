@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -74,6 +75,7 @@ class ExecutionOptions:
 
 
 _request_ids = itertools.count(1)
+log = logging.getLogger("aiocql.session")
 
 
 async def _attempt(conn: Connection, spec: RequestSpec) -> Response:
@@ -170,6 +172,9 @@ async def _speculate(
                     first_error = exc
             if next_start is not None and running and (not done or loop.time() >= next_start):
                 if speculate():  # the delay passed with nothing back: one more execution
+                    if log.isEnabledFor(logging.DEBUG):
+                        log.debug("request %d: started a speculative execution (%d running): %s", request_id,
+                                  len(running), _text(options))  # fmt: skip
                     delay = next(delays, None)
                     next_start = None if delay is None else loop.time() + delay
                 else:
@@ -301,12 +306,35 @@ async def _walk(
             if decision is RetryDecision.RETHROW or (not spec.is_idempotent and _unsafe_to_retry(exc)):
                 raise
             retries += 1
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("request %d: %s on %s (%s: %s); retry %d (%s): %s", request_id, "attempt failed",
+                          pool.host, type(exc).__name__, exc, retries, decision.value, _text(options))  # fmt: skip
             if decision is RetryDecision.RETRY_NEXT:
                 pool = next(hosts, None)
             # RETRY_SAME keeps the pool
     if exhausted and waiters is not None:
         raise _Exhausted(errors)
-    raise NoHostAvailable("no host could run the request", errors)
+    raise _exhausted(errors)
+
+
+def _exhausted(errors: dict[str, BaseException]) -> BaseException:
+    """The error of a plan that ran out of hosts. A coordinator that answered Unavailable (too few live
+    replicas for the consistency level) states a configuration or capacity problem, not a host problem:
+    that server error is raised as is (as the migration guide promises), not wrapped in NoHostAvailable."""
+    from aiocql.errors.server import Unavailable
+
+    unavailable = [e for e in errors.values() if isinstance(e, Unavailable)]
+    if unavailable:
+        return unavailable[-1]
+    return NoHostAvailable("no host could run the request", errors)
+
+
+def _text(options: ExecutionOptions) -> str:
+    """The statement's CQL text for a log line (never its bound values), cut to 200 characters."""
+    query = options.query
+    if query is None:
+        return "(batch or statement without text)"
+    return query if len(query) <= 200 else query[:200] + "..."
 
 
 def _reported(exc: BaseException, options: ExecutionOptions) -> BaseException:
@@ -349,5 +377,7 @@ async def run_with_deadline(
                 return await run(router, spec, info, options)
     except TimeoutError as exc:
         if deadline.expired():
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("request timed out after %ss: %s", timeout, _text(options))
             raise OperationTimedOut(f"request timed out after {timeout}s (client-side deadline)") from exc
         raise

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -22,7 +22,7 @@ from aiocql.cluster.host import Host
 from aiocql.cluster.state import ClusterState
 from aiocql.connection.connection import Connection
 from aiocql.errors import ConnectionClosed, CqlError, InvalidValueError, ProtocolError
-from aiocql.errors.server import Unprepared
+from aiocql.errors.server import InvalidPagingState, ProtocolErrorFromServer, Unprepared
 from aiocql.metrics import OperationInfo, OperationTracker, RequestTracker, has_request_hooks, wants_operation_info
 from aiocql.policies.load_balancing import LoadBalancingPolicy, default_load_balancing_policy
 from aiocql.policies.request import RequestInfo
@@ -45,6 +45,7 @@ from aiocql.protocol.requests import (
 )
 from aiocql.protocol.results import PreparedResult, RowsResult, SchemaChangeResult, SetKeyspaceResult
 from aiocql.results import ResultSet, RowFactory, named_tuple_factory
+from aiocql.session.concurrent import ExecutionResult, execute_concurrent
 from aiocql.session.executor import ExecutionOptions, RequestSpec, run_with_deadline
 from aiocql.session.lwt import is_conditional
 from aiocql.session.metadata_cache import ResultMetadata, metadata_for
@@ -77,9 +78,41 @@ from aiocql.validation import (
 if TYPE_CHECKING:
     from aiocql.pool.host_pool import HostPool
 
-_DEFAULT: Any = object()
 _T = TypeVar("_T")
-_log = logging.getLogger(__name__)
+__all__ = ["ExecutionResult", "Session", "SessionDefaults", "execute_concurrent", "use_keyspace"]
+
+
+_log = logging.getLogger("aiocql.session")  # one logger per layer (the executor logs here too)
+log = _log
+
+
+class _Default:
+    """The "not given" marker of ``timeout=``: the statement's or the execution profile's timeout applies
+    (``None`` means no timeout)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<profile default>"
+
+
+_DEFAULT: Any = _Default()
+
+#: cassandra-driver ``Session`` attributes and the aiocql way to get the same effect.
+_DRIVER_HABITS = {
+    "row_factory": "pass row_factory= to Cluster(...), to an ExecutionProfile or to execute()",
+    "default_timeout": "pass request_timeout= to Cluster(...) or an ExecutionProfile, or timeout= to execute()",
+    "default_consistency_level": "pass consistency_level= to Cluster(...), an ExecutionProfile, a statement "
+    "or execute()",
+    "default_serial_consistency_level": "pass serial_consistency_level= to Cluster(...), an ExecutionProfile, "
+    "a statement or execute()",
+    "default_fetch_size": "pass fetch_size= to Cluster(...), an ExecutionProfile, a statement or execute()",
+    "default_retry_policy": "pass retry_policy= to Cluster(...) or an ExecutionProfile",
+    "use_client_timestamp": "pass client_timestamps= to Cluster(...)",
+    "client_protocol_handler": "rows are decoded by aiocql itself: choose the row shape with row_factory=",
+    "encoder": "values are encoded by their column's CQL type: nothing to configure",
+    "max_trace_wait": "pass max_wait= to ResultSet.get_query_trace()",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +172,17 @@ class ClusterView(Protocol):
 
 
 class Session:
-    """Runs statements against the cluster's hosts. Made by :meth:`aiocql.Cluster.connect`."""
+    """Runs statements against the cluster's hosts. Made by :meth:`aiocql.Cluster.connect`.
+
+    Settings are not attributes to assign: cassandra-driver habits such as ``session.row_factory = ...``
+    or ``session.default_timeout = ...`` raise :class:`aiocql.UsageError` naming the aiocql way
+    (``Cluster(...)`` arguments, execution profiles, or per-call arguments of :meth:`execute`).
+
+    Example:
+        >>> session = await cluster.connect("ks")  # doctest: +SKIP
+        >>> session  # doctest: +SKIP
+        <Session keyspace='ks' hosts=3 up=3 open>
+    """
 
     def __init__(
         self,
@@ -162,7 +205,8 @@ class Session:
         self._profiles: dict[str, ResolvedProfile] = {
             name: self._default_profile.merge(profile) for name, profile in defaults.execution_profiles.items()
         }
-        self._profiles.setdefault("default", self._default_profile)
+        # A profile named "default" (cassandra-driver's EXEC_PROFILE_DEFAULT) is what plain calls use.
+        self._default_profile = self._profiles.setdefault("default", self._default_profile)
         # Load-balancing policies shown the cluster (on_init): the cluster's own and its profiles' were.
         self._initialized: dict[int, LoadBalancingPolicy] = {
             id(p.load_balancing_policy): p.load_balancing_policy for p in self._profiles.values()
@@ -184,6 +228,23 @@ class Session:
         self._request_hooks: OperationTracker | None = (
             tracker if tracker is not None and has_request_hooks(tracker) else None
         )
+        self._ready = True  # from here on, __setattr__ refuses new public attributes
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        hint = _DRIVER_HABITS.get(name)
+        if hint is None and not name.startswith("_") and "_ready" in self.__dict__ and not hasattr(self, name):
+            hint = "see docs/migration.md for the aiocql equivalent"
+        if hint is not None:
+            from aiocql.errors import UsageError
+
+            raise UsageError(f"Session has no setting {name!r} (a cassandra-driver habit?): {hint}")
+        object.__setattr__(self, name, value)
+
+    def __repr__(self) -> str:
+        pools = list(self._pools.values())
+        up = sum(1 for p in pools if p.is_up)
+        state = "closed" if self._closed else "open"
+        return f"<Session keyspace={self.keyspace!r} hosts={len(pools)} up={up} {state}>"
 
     # -- execute ------------------------------------------------------------------------------------
     async def execute(
@@ -278,7 +339,18 @@ class Session:
             row_factory=row_factory or defaults.row_factory,
             profile=defaults,
         )  # fmt: skip
-        return await self._execute(query, call, paging_state)
+        if paging_state is None:
+            return await self._execute(query, call, None)
+        if not isinstance(paging_state, (bytes, bytearray, memoryview)):
+            raise InvalidValueError(
+                f"paging_state must be bytes (ResultSet.paging_state), not {type(paging_state).__name__}"
+            )
+        try:
+            return await self._execute(query, call, bytes(paging_state))
+        except ProtocolErrorFromServer as exc:
+            if "paging state" not in exc.message.lower():
+                raise
+            raise InvalidPagingState(exc.message) from exc
 
     async def _prepare_batch_children(self, batch: BatchStatement, keyspace: str | None) -> None:
         # Like a query string with parameters, a batch child with parameters is prepared transparently
@@ -338,12 +410,20 @@ class Session:
         )
         threshold = profile.slow_query_threshold
         if not self._describe and threshold is None:
-            response, conn = await run_with_deadline(self, spec, info, options, call.timeout, self._throttle)
+            try:
+                response, conn = await run_with_deadline(self, spec, info, options, call.timeout, self._throttle)
+            except CqlError as exc:
+                _log_failure(exc, stmt)
+                raise
             return await self._result(response, conn, stmt, call)
         op = options.operation = _operation_of(stmt, call, info.keyspace)
 
         async def run() -> ResultSet:
-            response, conn = await run_with_deadline(self, spec, info, options, call.timeout, self._throttle)
+            try:
+                response, conn = await run_with_deadline(self, spec, info, options, call.timeout, self._throttle)
+            except CqlError as exc:
+                _log_failure(exc, stmt)
+                raise
             return await self._result(response, conn, stmt, call)
 
         return await self._observed(op, threshold, run)
@@ -522,6 +602,9 @@ class Session:
             coordinator=conn.host,
             _session=self,
         )
+        if response.warnings:
+            for warning in response.warnings:  # as cassandra-driver: the server's words and the statement's text
+                log.warning("server warning from %s: %s; query: %s", conn.host, warning, _statement_text(stmt))
         if isinstance(response, RowsResult):
             meta = self._rows_metadata(response, stmt, call)
             rows = meta.decoder.decode_rows(response.buffer, response.offset, response.rows_count)
@@ -550,6 +633,11 @@ class Session:
             self.on_schema_change(response.keyspace)
             wait = self.defaults.schema_agreement_wait
             rs.schema_agreement = await wait_for_schema_agreement(conn, wait, is_down=self._is_known_down)
+            if not rs.schema_agreement:
+                log.warning("schema agreement not reached within %ss after: %s", wait, _statement_text(stmt))
+            elif log.isEnabledFor(logging.DEBUG):
+                log.debug("schema change %s %s %s.%s on %s: agreed", response.change_type, response.target,
+                          response.keyspace, response.name or "", conn.host)  # fmt: skip
             if self.cluster is not None:
                 # The caller sees its own DDL in cluster.metadata as soon as execute() returns.
                 with contextlib.suppress(CqlError):
@@ -610,7 +698,7 @@ class Session:
         fut: asyncio.Future[PreparedStatement] = asyncio.get_running_loop().create_future()
         self._preparing[key] = fut
         try:
-            wait = self.defaults.request_timeout if timeout is _DEFAULT else timeout
+            wait = self._default_profile.request_timeout if timeout is _DEFAULT else timeout
 
             def build(conn: Connection) -> Request:
                 self._check_keyspace(conn, keyspace)
@@ -833,52 +921,21 @@ async def use_keyspace(conn: Connection, keyspace: str) -> None:
         conn.keyspace = response.keyspace
 
 
-async def execute_concurrent(
-    session: Session,
-    statements_and_parameters: Iterable[tuple[str | Statement, Parameters]],
-    *,
-    concurrency: int = 100,
-    raise_on_first_error: bool = True,
-) -> list[ExecutionResult]:
-    """Run many statements with at most ``concurrency`` in flight; results keep the input order.
-
-    With ``raise_on_first_error`` the first failure cancels the rest and is raised; otherwise each
-    :class:`ExecutionResult` says whether its statement succeeded and holds the result or the error.
-
-    Example:
-        >>> ps = await session.prepare("INSERT INTO t (k, v) VALUES (?, ?)")  # doctest: +SKIP
-        >>> results = await execute_concurrent(session, [(ps, (i, str(i))) for i in range(1000)])  # doctest: +SKIP
-    """
-    if concurrency < 1:
-        raise InvalidValueError(f"concurrency must be at least 1, not {concurrency}")
-    items = list(statements_and_parameters)
-    results: list[ExecutionResult | None] = [None] * len(items)
-    cursor = iter(enumerate(items))
-
-    async def worker() -> None:
-        for index, (stmt, params) in cursor:
-            try:
-                results[index] = ExecutionResult(True, await session.execute(stmt, params))
-            except Exception as exc:
-                if raise_on_first_error:
-                    raise
-                results[index] = ExecutionResult(False, exc)
-
-    try:
-        async with asyncio.TaskGroup() as group:
-            for _ in range(min(concurrency, len(items))):
-                group.create_task(worker())
-    except BaseExceptionGroup as group_exc:
-        raise group_exc.exceptions[0] from None  # the first failure; the group cancelled the others
-    return [r for r in results if r is not None]
+def _log_failure(exc: BaseException, stmt: Statement) -> None:
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("request failed (%s: %s): %s", type(exc).__name__, exc, _statement_text(stmt))
 
 
-@dataclass(frozen=True, slots=True)
-class ExecutionResult:
-    """One statement's outcome in :func:`execute_concurrent`."""
+def _statement_text(stmt: Statement) -> str:
+    """A statement for a log line: its CQL text (never bound values), a batch as its size and first child."""
+    if isinstance(stmt, BatchStatement):
+        first = _query_text(stmt.entries[0][0]) if stmt.entries else None
+        return f"BATCH of {len(stmt.entries)} statements, the first: {_cut(first or '?')}"
+    return _cut(_query_text(stmt) or "?")
 
-    success: bool
-    result_or_exc: ResultSet | BaseException
+
+def _cut(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _query_text(stmt: Statement) -> str | None:

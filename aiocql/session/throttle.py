@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from aiocql.errors import DriverError
+from aiocql.errors import DriverError, InvalidValueError
 
 
 class RequestThrottled(DriverError):
@@ -31,7 +31,7 @@ class RequestThrottle:
 
     def __init__(self, max_in_flight: int, max_queued: int = 10_000) -> None:
         if max_in_flight < 1 or max_queued < 0:
-            raise ValueError("max_in_flight must be >= 1 and max_queued >= 0")
+            raise InvalidValueError("max_in_flight must be >= 1 and max_queued >= 0")
         self.max_in_flight = max_in_flight
         self.max_queued = max_queued
         self.in_flight = 0

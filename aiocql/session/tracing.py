@@ -18,7 +18,7 @@ import datetime
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from aiocql.errors.base import DriverError
+from aiocql.errors import TraceUnavailable
 from aiocql.protocol.constants import Consistency
 from aiocql.results import QueryTrace, TraceEvent, tuple_factory
 
@@ -35,15 +35,6 @@ _EVENTS_QUERY = (
     "SELECT activity, source, source_elapsed, thread, event_id FROM system_traces.events WHERE session_id = ?"
 )
 _POLL = 0.05  # seconds between two reads of a trace that is not complete yet
-
-
-class TraceUnavailable(DriverError):
-    """The trace was not (complete) in ``system_traces`` within ``max_wait`` seconds.
-
-    Example:
-        >>> isinstance(TraceUnavailable("late"), aiocql.CqlError)  # doctest: +SKIP
-        True
-    """
 
 
 def _timeuuid_datetime(value: object) -> datetime.datetime | None:
