@@ -89,6 +89,56 @@ def _port_open(address: str, port: int) -> bool:
         return False
 
 
+def superuser_login_error(
+    address: str, port: int = CQL_PORT, ca_file: str | None = None, user: str = "cassandra", password: str = "cassandra"
+) -> str | None:
+    """Log in once over a blocking socket (protocol v4: STARTUP, PLAIN SASL); None on success, else why not.
+
+    Test tooling only (blocking): the launcher uses it to return from ``start(auth=True)`` only once the
+    default superuser exists.
+    """
+    import ssl
+
+    from aiocql.protocol.decoder import FrameDecoder
+    from aiocql.protocol.envelope import encode_envelope
+    from aiocql.protocol.requests import AuthResponse, Startup, encode_request
+    from aiocql.protocol.responses import Authenticate, AuthSuccess, ErrorResponse, Ready, decode_response
+
+    try:
+        with socket.create_connection((address, port), timeout=5.0) as raw:
+            sock: socket.socket = raw
+            if ca_file is not None:
+                sock = ssl.create_default_context(cafile=ca_file).wrap_socket(raw, server_hostname=address)
+            decoder = FrameDecoder()
+
+            def ask(message: object) -> object:
+                opcode, body = encode_request(message, 4)  # type: ignore[arg-type]
+                sock.sendall(encode_envelope(4, 0, 0, opcode, body))
+                while True:
+                    data = sock.recv(65536)
+                    if not data:
+                        raise OSError("connection closed by the server")
+                    envelopes = decoder.feed(data)
+                    if envelopes:
+                        return decode_response(envelopes[0], 4)
+
+            reply = ask(Startup({"CQL_VERSION": "3.0.0"}))
+            if isinstance(reply, Ready):
+                return None  # no authentication: nothing to wait for
+            if not isinstance(reply, Authenticate):
+                return f"unexpected reply to STARTUP: {type(reply).__name__}"
+            reply = ask(AuthResponse(b"\0" + user.encode() + b"\0" + password.encode()))
+            if isinstance(reply, AuthSuccess):
+                return None
+            if isinstance(reply, ErrorResponse):
+                return f"{type(reply.error).__name__}: {reply.error}"
+            return f"unexpected reply to AUTH_RESPONSE: {type(reply).__name__}"
+    except (OSError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # a ProtocolError from a half-started node: keep waiting
+        return f"{type(exc).__name__}: {exc}"
+
+
 def _pid_is_node(pid: int, node_dir: str) -> bool:
     """True when ``pid`` still runs the CassandraDaemon of ``node_dir`` (guards against reused pids)."""
     try:
@@ -225,6 +275,9 @@ class LocalCluster:
             self._wait_ready(rest, began + timeout)
             if self.nodes > 1:
                 self._wait_gossip(began + timeout)
+            if self.auth:
+                # CQL is up a moment before the default superuser exists: return only once it can log in.
+                self._wait_superuser(began + timeout)
         except BaseException:
             self.stop()
             raise
@@ -407,6 +460,21 @@ class LocalCluster:
             if time.monotonic() > deadline:
                 raise LauncherError("nodes did not see each other in time: " + ", ".join(missing))
             time.sleep(0.25)
+
+    def _wait_superuser(self, deadline: float) -> None:
+        """Wait until ``cassandra``/``cassandra`` can log in on every node (PasswordAuthenticator)."""
+        assert self.state is not None
+        for node in self.state.nodes:
+            while True:
+                error = superuser_login_error(node.address, CQL_PORT, self.ca_file)
+                if error is None:
+                    break
+                if not self._alive(node):
+                    raise LauncherError(f"node {node.index} ({node.address}) died during start-up\n"
+                                        f"{_log_tail(Path(node.node_dir))}")  # fmt: skip
+                if time.monotonic() > deadline:
+                    raise LauncherError(f"the superuser cannot log in on {node.address} in time: {error}")
+                time.sleep(0.25)
 
     def _alive(self, node: NodeState) -> bool:
         # While starting, trust our own child handle: /proc can be briefly unreadable around exec.
