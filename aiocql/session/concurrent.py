@@ -134,7 +134,7 @@ class ConcurrentResults:
         try:
             await self._fill()
         except BaseException:
-            self._cancel()
+            await self._abort()
             raise
         if not self._pending:
             self._closed = True
@@ -143,28 +143,33 @@ class ConcurrentResults:
         try:
             await asyncio.wait((head,))
         except BaseException:  # cancelled while waiting: nothing of ours keeps running
-            self._cancel()
+            await self._abort()
             raise
         self._pending.popleft()
         if head.cancelled():
-            self._cancel()
+            await self._abort()
             raise asyncio.CancelledError("a statement of execute_concurrent was cancelled")
         exc = head.exception()
         if exc is None:
             return ExecutionResult(True, head.result())
         if self._raise or not isinstance(exc, Exception):
-            self._cancel()
+            await self._abort()
             raise exc
         return ExecutionResult(False, exc)
 
-    def _cancel(self) -> None:
+    async def _abort(self) -> None:
+        """Cancel what is in flight and wait until it has unwound (its requests are no longer in flight)."""
         self._closed = True
-        while self._pending:
-            self._pending.popleft().cancel()
+        tasks = list(self._pending)
+        self._pending.clear()
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
 
     async def aclose(self) -> None:
-        """Cancel the statements still in flight; the iterator ends."""
-        self._cancel()
+        """Cancel the statements still in flight (and wait for them to unwind); the iterator ends."""
+        await self._abort()
         if self._async is not None:
             close = getattr(self._async, "aclose", None)
             if close is not None:

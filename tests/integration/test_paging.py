@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from aiocql import NO_PAGING, Cluster, Session, SimpleStatement, tuple_factory
+from aiocql import NO_PAGING, Cluster, Session, SimpleStatement, UsageError, tuple_factory
 from aiocql.testing.pytest_plugin import ServerInfo, cluster_kwargs
 
 from .conftest import VARIANTS, VERSIONS, ddl, load_rows
@@ -87,7 +87,7 @@ async def test_fetch_next_page_and_stream(session: Session) -> None:
     third = await second.fetch_next_page()
     assert [tuple(r) for r in rs.current_rows + second.current_rows + third.current_rows] == EXPECTED
     assert not third.has_more_pages
-    with pytest.raises(StopAsyncIteration):
+    with pytest.raises(UsageError, match="no more pages"):  # not StopAsyncIteration: safe inside generators
         await third.fetch_next_page()
     streamed = [tuple(r) async for r in session.stream(QUERY, (1,), fetch_size=PAGE)]
     assert streamed == EXPECTED
