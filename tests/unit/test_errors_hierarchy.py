@@ -28,7 +28,7 @@ from aiocql.cluster.state import ClusterState
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: Cluster([]), "at least one host"),
+        (lambda: Cluster([]), "contact_points must be a non-empty"),
         (lambda: Cluster(["h"], protocol_version=3), "protocol_version"),
         (lambda: Cluster(["h"], local_dc="dc1", load_balancing_policy=DCAwareRoundRobinPolicy()), "local_dc"),
         (lambda: DCAwareRoundRobinPolicy(used_hosts_per_remote_dc=-1), "used_hosts_per_remote_dc"),
