@@ -524,6 +524,9 @@ class Shell:
 
     async def show_trace(self, rs: ResultSet) -> None:
         trace = await rs.get_query_trace(max_wait=5.0)
+        if trace is None:
+            self.error("the server sent no trace id for this request")
+            return
         self.print(f"\nTracing session: {trace.trace_id}\n")
         rows = [(e.description, e.source, e.source_elapsed_us) for e in trace.events]
         self.print(table_text(["activity", "source", "source_elapsed"], rows))
