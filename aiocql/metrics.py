@@ -31,8 +31,10 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeGuard
 
 from aiocql.cluster.host import Host
@@ -44,9 +46,11 @@ if TYPE_CHECKING:
     from aiocql.observability.cql import Described
 
 __all__ = [
+    "DEFAULT_LATENCY_BUCKETS",
     "AttemptInfo",
     "CompositeTracker",
     "LatencyHistogram",
+    "MetricFamily",
     "Metrics",
     "MetricsTracker",
     "NodeMetrics",
@@ -80,12 +84,28 @@ def _bucket_bounds(index: int) -> tuple[int, int]:
     return low, low + (1 << shift)
 
 
+#: Upper bounds (seconds) of the exported latency histogram's buckets (``le``), then ``+Inf``.
+DEFAULT_LATENCY_BUCKETS: Final = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+
+
+def _bounds_us(bounds: Sequence[float]) -> tuple[int, ...]:
+    us = tuple(round(b * 1_000_000) for b in bounds)
+    if not us or any(b <= 0 for b in us) or any(a >= b for a, b in pairwise(us)):
+        raise InvalidValueError(
+            f"latency buckets must be increasing positive seconds (1 us apart or more), not {bounds!r}"
+        )
+    return us
+
+
 class LatencyHistogram:
     """Latencies in fixed log-linear microsecond buckets: exact below 32 us, then 16 buckets per
-    power of two (bucket width at most 1/16 of its value), up to 2**38 us.
+    power of two (bucket width at most 1/16 of its value), up to 2**38 us; and, for export as a
+    Prometheus histogram, exact counts per ``bounds`` (seconds, default :data:`DEFAULT_LATENCY_BUCKETS`).
 
-    ``record`` is O(1); ``percentile`` walks the buckets and returns the middle of the bucket holding
-    that rank, clamped to the exact min and max seen.
+    ``record`` is O(1) (plus a binary search over the export bounds); ``percentile`` walks the buckets and
+    returns the middle of the bucket holding that rank, clamped to the exact min and max seen.
 
     Example:
         >>> h = LatencyHistogram()
@@ -95,9 +115,12 @@ class LatencyHistogram:
         (1000, 1, 1000, 503.5, 975.5, 1000)
     """
 
-    __slots__ = ("_counts", "count", "max_us", "min_us", "sum_us")
+    __slots__ = ("_bounds_us", "_counts", "_le_counts", "bounds", "count", "max_us", "min_us", "sum_us")
 
-    def __init__(self) -> None:
+    def __init__(self, bounds: Sequence[float] = DEFAULT_LATENCY_BUCKETS) -> None:
+        self._bounds_us = _bounds_us(bounds)
+        self.bounds = tuple(float(b) for b in bounds)
+        self._le_counts = [0] * (len(bounds) + 1)  # the last one: above every bound
         self._counts = [0] * _BUCKETS
         self.count = 0
         self.sum_us = 0
@@ -123,6 +146,7 @@ class LatencyHistogram:
         if us < 0:
             us = 0
         self._counts[_bucket_of(us)] += 1
+        self._le_counts[bisect_left(self._bounds_us, us)] += 1
         if not self.count or us < self.min_us:
             self.min_us = us
         if us > self.max_us:
@@ -160,6 +184,22 @@ class LatencyHistogram:
                     middle = low if high - low == 1 else (low + high - 1) / 2
                     return min(max(middle, self.min_us), self.max_us)
         return float(self.max_us)  # unreachable: the counts add up to self.count
+
+    def cumulative(self) -> list[tuple[float, int]]:
+        """``(le, count of latencies <= le seconds)`` for every export bound, then ``(inf, count)``: the
+        buckets of a Prometheus histogram, exact (values are counted against the bounds as recorded).
+
+        Example:
+            >>> h = LatencyHistogram((0.001, 0.01)); h.record(0.001); h.record(0.002); h.record(1.0)
+            >>> h.cumulative()
+            [(0.001, 1), (0.01, 2), (inf, 3)]
+        """
+        out: list[tuple[float, int]] = []
+        total = 0
+        for le, n in zip((*self.bounds, math.inf), self._le_counts, strict=True):
+            total += n
+            out.append((le, total))
+        return out
 
     def buckets(self) -> Iterator[tuple[int, int, int]]:
         """The non-empty buckets as ``(low_us, high_us, count)``, ``high`` exclusive.
@@ -210,7 +250,7 @@ class NodeMetrics:
         "timeouts",
     )  # fmt: skip
 
-    def __init__(self, node: str) -> None:
+    def __init__(self, node: str, latency_buckets: Sequence[float] = DEFAULT_LATENCY_BUCKETS) -> None:
         self.node = node
         self.requests = 0
         self.errors: dict[str, int] = {}
@@ -218,7 +258,7 @@ class NodeMetrics:
         self.speculative_executions = 0
         self.timeouts = 0
         self.cancelled = 0
-        self.latency = LatencyHistogram()
+        self.latency = LatencyHistogram(latency_buckets)
         self._gauges: dict[str, Callable[[], float]] = {}
 
     def count_error(self, kind: str) -> None:
@@ -285,7 +325,30 @@ _COUNTERS: Final = (
     ("timeouts", "Attempts that failed with a client-side timeout."),
     ("cancelled", "Attempts abandoned before a reply (lost speculative races, cancelled callers)."),
 )
-_QUANTILES: Final = (0.5, 0.99, 0.999)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricFamily:
+    """One exported metric family: ``name`` (counters without ``_total``), ``type`` (``counter``,
+    ``gauge`` or ``histogram``), ``help`` and its samples ``(sample name, labels, value)``. Both
+    :meth:`Metrics.prometheus_text` and :class:`aiocql.observability.prometheus.AiocqlCollector` render these.
+
+    Example:
+        >>> m = Metrics(); m.node("n1").retries = 2
+        >>> retries = next(f for f in m.families() if f.name == "aiocql_retries")
+        >>> retries.type, retries.samples
+        ('counter', (('aiocql_retries_total', {'node': 'n1'}, 2),))
+    """
+
+    name: str
+    type: str
+    help: str
+    samples: tuple[tuple[str, dict[str, str], float], ...]
+
+
+def _le(bound: float) -> str:
+    """An ``le`` label as prometheus_client writes it: ``0.005``, ``1.0``, ``+Inf``."""
+    return "+Inf" if math.isinf(bound) else repr(float(bound))
 
 
 class Metrics:
@@ -293,8 +356,11 @@ class Metrics:
 
     Metric names start with ``prefix`` (``aiocql`` by default): ``aiocql_requests_total``,
     ``aiocql_errors_total{kind=...}``, ``aiocql_retries_total``, ``aiocql_speculative_executions_total``,
-    ``aiocql_timeouts_total``, ``aiocql_cancelled_total``, one ``aiocql_<gauge>`` per gauge name, and
-    the summary ``aiocql_request_latency_seconds`` (quantiles 0.5, 0.99, 0.999, ``_sum``, ``_count``).
+    ``aiocql_timeouts_total``, ``aiocql_cancelled_total``, one ``aiocql_<gauge>`` per gauge name
+    (``in_flight``, ``open_connections``, ``pool_size``, ``orphaned_streams`` from a cluster), and the
+    histogram ``aiocql_request_latency_seconds`` (``_bucket{le=...}``, ``_sum``, ``_count``; buckets
+    ``latency_buckets``, default :data:`DEFAULT_LATENCY_BUCKETS`) of successful attempts. Every sample
+    has the label ``node``. Histograms aggregate across nodes and instances (``histogram_quantile``).
 
     Example:
         >>> m = Metrics()
@@ -303,12 +369,14 @@ class Metrics:
         aiocql_requests_total{node="10.0.0.1:9042"} 2
     """
 
-    __slots__ = ("_nodes", "prefix")
+    __slots__ = ("_nodes", "latency_buckets", "prefix")
 
-    def __init__(self, prefix: str = "aiocql") -> None:
+    def __init__(self, prefix: str = "aiocql", latency_buckets: Sequence[float] = DEFAULT_LATENCY_BUCKETS) -> None:
         if not _METRIC_NAME.match(prefix):
             raise InvalidValueError(f"invalid metric name prefix {prefix!r}")
+        _bounds_us(latency_buckets)
         self.prefix = prefix
+        self.latency_buckets = tuple(latency_buckets)
         self._nodes: dict[str, NodeMetrics] = {}
 
     def node(self, label: str) -> NodeMetrics:
@@ -320,7 +388,7 @@ class Metrics:
         """
         found = self._nodes.get(label)
         if found is None:
-            found = self._nodes[label] = NodeMetrics(label)
+            found = self._nodes[label] = NodeMetrics(label, self.latency_buckets)
         return found
 
     def remove_node(self, label: str) -> None:
@@ -341,64 +409,87 @@ class Metrics:
         """
         return {label: node.as_dict() for label, node in sorted(self._nodes.items())}
 
-    def prometheus_text(self) -> str:
-        """All metrics in the Prometheus text exposition format (ends with a newline; empty if no node).
+    def families(self) -> list[MetricFamily]:
+        """Every metric family with its samples, read now (gauges are called); none when there is no node.
 
         Example:
-            >>> m = Metrics(); m.node("n1").count_error("Overloaded")
-            >>> [line for line in m.prometheus_text().splitlines() if line.startswith("aiocql_errors")]
-            ['aiocql_errors_total{node="n1",kind="Overloaded"} 1']
+            >>> m = Metrics(); m.node("n1").latency.record(0.002)
+            >>> [(f.name, f.type) for f in m.families()][-1]
+            ('aiocql_request_latency_seconds', 'histogram')
         """
         nodes = [self._nodes[label] for label in sorted(self._nodes)]
-        if not nodes:
-            return ""
         p = self.prefix
-        lines: list[str] = []
+        out: list[MetricFamily] = []
 
         def family(name: str, kind: str, help_text: str, samples: Iterable[tuple[str, dict[str, str], float]]) -> None:
-            rows = list(samples)
-            if not rows:
-                return
-            lines.append(f"# HELP {name} {_escape_help(help_text)}")
-            lines.append(f"# TYPE {name} {kind}")
-            for sample, labels, value in rows:
-                text = ",".join(f'{k}="{_escape_label(v)}"' for k, v in labels.items())
-                lines.append(f"{sample}{{{text}}} {_number(value)}")
+            rows = tuple(samples)
+            if rows:
+                out.append(MetricFamily(name, kind, help_text, rows))
 
         for attr, help_text in _COUNTERS[:1]:
-            name = f"{p}_{attr}_total"
-            family(name, "counter", help_text, ((name, {"node": n.node}, getattr(n, attr)) for n in nodes))
-        name = f"{p}_errors_total"
+            name = f"{p}_{attr}"
+            family(name, "counter", help_text, ((f"{name}_total", {"node": n.node}, getattr(n, attr)) for n in nodes))
+        name = f"{p}_errors"
         family(
             name,
             "counter",
             "Attempts that failed, by error kind.",
-            ((name, {"node": n.node, "kind": kind}, count) for n in nodes for kind, count in sorted(n.errors.items())),
+            (
+                (f"{name}_total", {"node": n.node, "kind": kind}, count)
+                for n in nodes
+                for kind, count in sorted(n.errors.items())
+            ),
         )
         for attr, help_text in _COUNTERS[1:]:
-            name = f"{p}_{attr}_total"
-            family(name, "counter", help_text, ((name, {"node": n.node}, getattr(n, attr)) for n in nodes))
+            name = f"{p}_{attr}"
+            family(name, "counter", help_text, ((f"{name}_total", {"node": n.node}, getattr(n, attr)) for n in nodes))
         gauges = [(n, n.gauges()) for n in nodes]
         for gauge in sorted({g for _, values in gauges for g in values}):
             name = f"{p}_{gauge}"
             family(
                 name,
                 "gauge",
-                f"Gauge {gauge} of the node.",
+                _GAUGE_HELP.get(gauge, f"Gauge {gauge} of the node."),
                 ((name, {"node": n.node}, values[gauge]) for n, values in gauges if gauge in values),
             )
         name = f"{p}_request_latency_seconds"
         samples: list[tuple[str, dict[str, str], float]] = []
         for n in nodes:
             h = n.latency
-            samples += [
-                (name, {"node": n.node, "quantile": str(q)}, h.percentile(q) / 1e6 if h.count else math.nan)
-                for q in _QUANTILES
-            ]
-            samples.append((f"{name}_sum", {"node": n.node}, h.sum_us / 1e6))
+            samples += [(f"{name}_bucket", {"node": n.node, "le": _le(le)}, count) for le, count in h.cumulative()]
             samples.append((f"{name}_count", {"node": n.node}, h.count))
-        family(name, "summary", "Latency of successful attempts.", samples)
-        return "\n".join(lines) + "\n"
+            samples.append((f"{name}_sum", {"node": n.node}, h.sum_us / 1e6))
+        family(name, "histogram", "Latency of successful attempts.", samples)
+        return out
+
+    def prometheus_text(self) -> str:
+        """All metrics in the Prometheus text exposition format (ends with a newline; empty if no node).
+
+        The same families as the prometheus_client collector
+        (:class:`aiocql.observability.prometheus.AiocqlCollector`), for serving without that library.
+
+        Example:
+            >>> m = Metrics(); m.node("n1").count_error("Overloaded")
+            >>> [line for line in m.prometheus_text().splitlines() if line.startswith("aiocql_errors")]
+            ['aiocql_errors_total{node="n1",kind="Overloaded"} 1']
+        """
+        lines: list[str] = []
+        for fam in self.families():
+            shown = f"{fam.name}_total" if fam.type == "counter" else fam.name
+            lines.append(f"# HELP {shown} {_escape_help(fam.help)}")
+            lines.append(f"# TYPE {shown} {fam.type}")
+            for sample, labels, value in fam.samples:
+                text = ",".join(f'{k}="{_escape_label(v)}"' for k, v in labels.items())
+                lines.append(f"{sample}{{{text}}} {_number(value)}")
+        return "\n".join(lines) + "\n" if lines else ""
+
+
+_GAUGE_HELP: Final = {
+    "in_flight": "Requests sent to the node and not answered yet.",
+    "open_connections": "Connections open to the node.",
+    "pool_size": "Connections the pools keep open to the node (their configured size).",
+    "orphaned_streams": "Stream ids held by abandoned requests until their late replies arrive.",
+}
 
 
 # ----------------------------------------------------------------------------------------------

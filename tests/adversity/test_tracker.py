@@ -178,6 +178,7 @@ async def test_metrics_per_node_and_their_prometheus_export() -> None:
             await asyncio.gather(*(session.execute(select(50)) for _ in range(2)))
             held = [asyncio.ensure_future(session.execute(select(100 + k))) for k in range(12)]
             await wait_until(lambda: gate.held == 6, timeout=2.0)  # every other one is on the busy node
+            await wait_until(lambda: sum(t.done() for t in held) == 6, timeout=2.0)  # the idle node answered its six
             await asyncio.gather(*(t for t in held if t.done()))
             metrics = cluster.metrics.as_dict()
             b, i = metrics[label_of(busy)], metrics[label_of(idle)]
@@ -209,7 +210,13 @@ async def test_metrics_per_node_and_their_prometheus_export() -> None:
             assert sample("aiocql_requests", label_of(busy)) == b["requests"]
             assert sample("aiocql_errors", label_of(busy), kind="Unavailable") == 1
             assert sample("aiocql_retries", label_of(idle)) == 1
-            assert sample("aiocql_request_latency_seconds", label_of(idle), quantile="0.5") > 0
+            latency = families["aiocql_request_latency_seconds"]
+            assert latency.type == "histogram"
+            idle_buckets = [
+                x for x in latency.samples if x.labels["node"] == label_of(idle) and x.name.endswith("_bucket")
+            ]
+            assert idle_buckets[-1].labels["le"] == "+Inf" and idle_buckets[-1].value == i["latency"]["count"]
+            assert [x.value for x in idle_buckets] == sorted(x.value for x in idle_buckets)  # cumulative
 
             gate.open()
             await asyncio.gather(*held)

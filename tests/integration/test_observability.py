@@ -158,3 +158,29 @@ async def test_the_duration_histogram_has_the_conventions_buckets(otel: Otel, ke
     assert "db.query.text" not in point.attributes  # high cardinality: spans only
     spans = [s for s in otel.db_spans() if s.name == "SELECT users"]
     assert len(spans) == 25  # the metric and the spans describe the same requests
+
+
+async def test_the_prometheus_collector_exposes_the_clusters_metrics(cassandra: ServerInfo, keyspace: str) -> None:
+    prometheus_client = pytest.importorskip("prometheus_client")
+    from aiocql.observability.prometheus import register
+
+    registry = prometheus_client.CollectorRegistry()
+    async with Cluster(**cluster_kwargs(cassandra, connections_per_host=2)) as cluster:
+        session = await cluster.connect(keyspace)
+        register(cluster.metrics, registry)
+        select = await session.prepare("SELECT name FROM users WHERE id = ?")
+        await asyncio.gather(*(session.execute(select, (i,)) for i in range(30)))
+        with pytest.raises(InvalidRequest):
+            await session.execute("SELECT * FROM no_such_table")
+        host = session.pools[0].host_info
+        labels = {"node": f"{host.address}:{host.port}"}
+        get = registry.get_sample_value
+        requests = get("aiocql_requests_total", labels)
+        assert requests is not None and requests >= 32  # the prepare, 30 reads, the failed query
+        assert get("aiocql_errors_total", {**labels, "kind": "InvalidRequest"}) == 1
+        assert get("aiocql_pool_size", labels) == 2 and get("aiocql_open_connections", labels) == 2
+        assert get("aiocql_in_flight", labels) == 0
+        count = get("aiocql_request_latency_seconds_count", labels)
+        assert count is not None and count == requests - 1  # every success, not the failure
+        assert get("aiocql_request_latency_seconds_bucket", {**labels, "le": "+Inf"}) == count
+        assert get("aiocql_request_latency_seconds_bucket", {**labels, "le": "10.0"}) == count

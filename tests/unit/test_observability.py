@@ -5,6 +5,8 @@ prometheus_client, and only their own modules name them); the docs example runs.
 from __future__ import annotations
 
 import ast
+import doctest
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +109,74 @@ def test_only_the_integration_modules_name_the_optional_libraries() -> None:
             if any(n.split(".")[0] in ("opentelemetry", "prometheus_client") for n in names) and rel not in allowed:
                 offenders.append(rel)
     assert offenders == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["aiocql.observability", "aiocql.observability.cql", "aiocql.observability.slow_queries",
+     "aiocql.observability.otel", "aiocql.observability.prometheus"],
+)  # fmt: skip
+def test_docstring_examples(name: str) -> None:
+    if name.endswith(".otel"):
+        pytest.importorskip("opentelemetry.sdk")
+    if name.endswith(".prometheus"):
+        pytest.importorskip("prometheus_client")
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and (result.attempted > 0 or name == "aiocql.observability.slow_queries")
+
+
+def test_the_prometheus_collector_and_the_text_export_agree() -> None:
+    prometheus_client = pytest.importorskip("prometheus_client")
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from aiocql import Metrics
+    from aiocql.observability.prometheus import AiocqlCollector, register
+
+    metrics = Metrics()
+    node = metrics.node("10.0.0.1:9042")
+    for us in (300, 800, 4000, 20_000, 2_000_000):
+        node.latency.record_us(us)
+    node.requests, node.retries = 5, 1
+    node.count_error("ReadTimeout")
+    node.add_gauge("in_flight", lambda: 2)
+    node.add_gauge("pool_size", lambda: 3)
+    registry = prometheus_client.CollectorRegistry()
+    register(metrics, registry)
+    get = registry.get_sample_value
+    labels = {"node": "10.0.0.1:9042"}
+    assert get("aiocql_requests_total", labels) == 5 and get("aiocql_retries_total", labels) == 1
+    assert get("aiocql_errors_total", {**labels, "kind": "ReadTimeout"}) == 1
+    assert get("aiocql_in_flight", labels) == 2 and get("aiocql_pool_size", labels) == 3
+    bucket = "aiocql_request_latency_seconds_bucket"
+    assert get(bucket, {**labels, "le": "0.0005"}) == 1 and get(bucket, {**labels, "le": "0.001"}) == 2
+    assert get(bucket, {**labels, "le": "0.005"}) == 3 and get(bucket, {**labels, "le": "0.025"}) == 4
+    assert get(bucket, {**labels, "le": "2.5"}) == 5 and get(bucket, {**labels, "le": "+Inf"}) == 5
+    assert get("aiocql_request_latency_seconds_count", labels) == 5
+    assert get("aiocql_request_latency_seconds_sum", labels) == pytest.approx(2.0251)
+
+    def parsed(text: str) -> dict[tuple[str, str, tuple[tuple[str, str], ...]], float]:
+        return {
+            (f.name, f.type, tuple(sorted(s.labels.items()))): s.value
+            for f in text_string_to_metric_families(text)
+            for s in f.samples
+            if not s.name.endswith("_created")
+        }
+
+    assert parsed(prometheus_client.generate_latest(registry).decode()) == parsed(metrics.prometheus_text())
+    with pytest.raises(ValueError, match="Duplicated"):
+        registry.register(AiocqlCollector(metrics))  # the same names twice: refused at registration
+    other = prometheus_client.CollectorRegistry()
+    register(Metrics(prefix="second"), other)  # nothing yet: no samples, no error
+    assert prometheus_client.generate_latest(other) == b""
+
+
+def test_latency_buckets_are_configurable_and_checked() -> None:
+    from aiocql import Metrics
+
+    m = Metrics(latency_buckets=(0.01, 0.1))
+    m.node("n").latency.record(0.05)
+    assert m.node("n").latency.cumulative() == [(0.01, 0), (0.1, 1), (float("inf"), 1)]
+    for bad in ((), (0.1, 0.01), (0.0,), (0.001, 0.0010000001)):
+        with pytest.raises(ValueError, match="latency buckets"):
+            Metrics(latency_buckets=bad)

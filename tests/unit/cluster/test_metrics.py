@@ -14,6 +14,7 @@ from aiocql.cluster.host import Host
 from aiocql.errors import OperationTimedOut
 from aiocql.errors.server import ReadTimeout
 from aiocql.metrics import (
+    DEFAULT_LATENCY_BUCKETS,
     AttemptInfo,
     CompositeTracker,
     LatencyHistogram,
@@ -229,19 +230,21 @@ def test_prometheus_text_follows_the_exposition_format() -> None:
             assert current not in families, f"family {current} repeated"
         elif line.startswith("# TYPE "):
             _, _, name, kind = line.split()
-            assert name == current and kind in ("counter", "gauge", "summary")
+            assert name == current and kind in ("counter", "gauge", "histogram")
             families[name] = kind
         else:
             match = _SAMPLE.fullmatch(line)
             assert match, line
-            assert current is not None and match["name"] in (current, f"{current}_sum", f"{current}_count")
+            assert current is not None
+            assert match["name"] in (current, f"{current}_sum", f"{current}_count", f"{current}_bucket")
             assert match["labels"].startswith('node="')
     assert families["aiocql_requests_total"] == "counter"
     assert families["aiocql_in_flight"] == "gauge"
-    assert families["aiocql_request_latency_seconds"] == "summary"
+    assert families["aiocql_request_latency_seconds"] == "histogram"
     assert 'aiocql_errors_total{node="10.0.0.1:9042",kind="ReadTimeout"} 1' in text
     assert 'aiocql_requests_total{node="we\\"ird\\\\node\\n"} 1' in text
-    assert 'aiocql_request_latency_seconds{node="we\\"ird\\\\node\\n",quantile="0.5"} NaN' in text
+    assert 'aiocql_request_latency_seconds_bucket{node="we\\"ird\\\\node\\n",le="+Inf"} 0' in text
+    assert 'aiocql_request_latency_seconds_bucket{node="10.0.0.2:9043",le="0.005"} 25' in text
     assert 'aiocql_request_latency_seconds_count{node="10.0.0.2:9043"} 50' in text
     assert 'aiocql_in_flight{node="10.0.0.1:9042"} 4.0' in text
 
@@ -253,9 +256,12 @@ def test_prometheus_text_parses_with_prometheus_client() -> None:
     requests = {s.labels["node"]: s.value for s in families["aiocql_requests"].samples if s.name.endswith("_total")}
     assert requests["10.0.0.1:9042"] == 50 and requests['we"ird\\node\n'] == 1
     latency = families["aiocql_request_latency_seconds"]
-    assert latency.type == "summary"
-    p50 = next(s.value for s in latency.samples if s.labels == {"node": "10.0.0.2:9043", "quantile": "0.5"})
-    assert 0.0047 <= p50 <= 0.0053  # 50 values 0.1 ms .. 9.9 ms (odd i): median 5 ms
+    assert latency.type == "histogram"
+    buckets = {s.labels["le"]: s.value for s in latency.samples if s.name.endswith("_bucket")
+               and s.labels["node"] == "10.0.0.2:9043"}  # fmt: skip
+    # 50 values 0.1 ms, 0.3 ms .. 9.9 ms: 5 of them <= 1 ms, 25 <= 5 ms, all <= 10 ms
+    assert (buckets["0.001"], buckets["0.005"], buckets["0.01"], buckets["+Inf"]) == (5, 25, 50, 50)
+    assert list(buckets) == [repr(b) for b in DEFAULT_LATENCY_BUCKETS] + ["+Inf"]
 
 
 def test_empty_and_prefixed_exports() -> None:
