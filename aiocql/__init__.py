@@ -14,7 +14,7 @@ Example:
 """
 
 from aiocql._version import __version__
-from aiocql.cluster.cluster import Cluster
+from aiocql.cluster.cluster import Cluster, HostStateListener
 from aiocql.cluster.host import Host, HostDistance
 from aiocql.cluster.metadata import ClusterMetadata
 from aiocql.cluster.schema import (
@@ -162,6 +162,7 @@ __all__ = [
     "Host",
     "HostDistance",
     "HostFilterPolicy",
+    "HostStateListener",
     "IdentityTranslator",
     "IndexMetadata",
     "InvalidPagingState",

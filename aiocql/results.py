@@ -18,7 +18,7 @@ import datetime as _dt
 import re
 import uuid
 from collections import namedtuple
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Any
@@ -284,6 +284,22 @@ class ResultSet:
 
     def __len__(self) -> int:
         return len(self.current_rows)
+
+    def __getitem__(self, index: Any) -> Any:
+        """``rs[0]``, ``rs[-1]``, ``rs[1:3]``: rows of the current page (``len(rs)`` counts them)."""
+        return self.current_rows[index]
+
+    def __iter__(self) -> Iterator[Any]:
+        """``list(rs)`` / ``for row in rs``: the rows of a result that has a single page. A result with more
+        pages raises instead of hiding them: read them with ``async for`` or ``await rs.all()``."""
+        if self.has_more_pages:
+            from aiocql.errors import InvalidValueError
+
+            raise InvalidValueError(
+                "this result has more pages: iterate it with 'async for row in rs' or 'await rs.all()' "
+                "(rs.current_rows is only this page)"
+            )
+        return iter(self.current_rows)
 
     def __bool__(self) -> bool:
         return bool(self.current_rows) or self.has_more_pages

@@ -89,6 +89,11 @@ class SimpleStatement(StatementOptions):
         StatementOptions.__init__(self, **options)
         self.query = query
 
+    def __repr__(self) -> str:
+        return statement_repr(self)
+
+    __str__ = __repr__
+
 
 @dataclass(slots=True, eq=False)
 class PreparedStatement(StatementOptions):
@@ -165,6 +170,11 @@ class PreparedStatement(StatementOptions):
         keys = [p for p in parts if isinstance(p, bytes)]
         return keys[0] if len(keys) == 1 else composite_routing_key(keys)
 
+    def __repr__(self) -> str:
+        return statement_repr(self)
+
+    __str__ = __repr__
+
 
 @dataclass(slots=True, eq=False)
 class BoundStatement(StatementOptions):
@@ -194,6 +204,11 @@ class BoundStatement(StatementOptions):
         self.parameters = None
         if self.routing_key is None:
             self.routing_key = prepared.routing_key_from(values)
+
+    def __repr__(self) -> str:
+        return statement_repr(self)
+
+    __str__ = __repr__
 
 
 @dataclass(slots=True, eq=False)
@@ -263,5 +278,44 @@ class BatchStatement(StatementOptions):
     def __len__(self) -> int:
         return len(self.entries)
 
+    def __repr__(self) -> str:
+        return statement_repr(self)
+
+    __str__ = __repr__
+
 
 Statement = SimpleStatement | PreparedStatement | BoundStatement | BatchStatement
+
+
+_OPTION_NAMES = ("consistency_level", "serial_consistency_level", "fetch_size", "timeout", "keyspace")
+
+
+def statement_repr(stmt: StatementOptions) -> str:
+    """A readable one-line description of a statement: kind, query (shortened), the options set, never a
+    bound value (they may be secrets).
+
+    Example:
+        >>> from aiocql import ConsistencyLevel
+        >>> SimpleStatement("SELECT * FROM t", consistency_level=ConsistencyLevel.QUORUM)
+        <SimpleStatement 'SELECT * FROM t' consistency_level=QUORUM>
+    """
+    parts = [type(stmt).__name__]
+    if isinstance(stmt, BatchStatement):
+        parts.append(f"{stmt.batch_type.name} of {len(stmt.entries)} statement{'s' if len(stmt.entries) != 1 else ''}")
+    else:
+        query = (
+            stmt.prepared.query if isinstance(stmt, BoundStatement) and stmt.prepared else getattr(stmt, "query", "")
+        )
+        parts.append(repr(query if len(query) <= 120 else query[:117] + "..."))
+    if isinstance(stmt, PreparedStatement):
+        parts.append(f"id={stmt.query_id.hex()[:16]}")
+        parts.append(f"markers=[{', '.join(f'{c.name} {c.type.cql_name}' for c in stmt.bind_columns)}]")
+    if isinstance(stmt, BoundStatement):
+        parts.append(f"{len(stmt.values)} value{'s' if len(stmt.values) != 1 else ''}")
+    for name in _OPTION_NAMES:
+        value = getattr(stmt, name)
+        if value is not None:
+            parts.append(f"{name}={getattr(value, 'name', value)}")
+    if stmt.is_idempotent:
+        parts.append("idempotent")
+    return f"<{' '.join(parts)}>"

@@ -19,7 +19,7 @@ from typing import Any
 from aiocql.cluster.control import ControlConnection
 from aiocql.cluster.host import Host, HostDistance
 from aiocql.cluster.metadata import ClusterMetadata
-from aiocql.cluster.schema_reader import read_schema, read_virtual_schema
+from aiocql.cluster.schema_refresh import refreshed_state
 from aiocql.cluster.state import ClusterState
 from aiocql.connection.auth import AuthProvider
 from aiocql.connection.connection import Connection, ConnectionOptions, negotiate
@@ -46,6 +46,7 @@ from aiocql.protocol.constants import Consistency
 from aiocql.protocol.events import SchemaChangeEvent
 from aiocql.results import RowFactory, named_tuple_factory
 from aiocql.session.profiles import ExecutionProfile
+from aiocql.session.schema_agreement import wait_for_schema_agreement
 from aiocql.session.session import Session, SessionDefaults, use_keyspace
 from aiocql.validation import NoPaging, check_cluster_arguments
 
@@ -174,6 +175,7 @@ class Cluster:
         schema_metadata: bool = True,
         resolver: Resolver | None = None,
         contact_points_are_hosts: bool = False,
+        schema_event_refresh: bool = True,
         server_hostname: str | Callable[[Host], str | None] | None = None,
         address_translator: AddressTranslator | None = None,
         slow_query_threshold: float | None = None,
@@ -197,6 +199,8 @@ class Cluster:
         # Contact points the ring does not list (proxies, fake servers) become hosts only when asked for:
         # otherwise one that is unreachable would stay a phantom host that reconnects for ever.
         self.contact_points_are_hosts = contact_points_are_hosts
+        # False: schema events no longer refresh metadata (the session's own DDL and refresh_schema() still do).
+        self.schema_event_refresh = schema_event_refresh
         self.server_hostname = server_hostname
         self.address_translator = address_translator
         self._point_names: dict[str, str] = {}  # contact-point address -> the host name it came from
@@ -243,6 +247,7 @@ class Cluster:
         self._init_lock: asyncio.Lock | None = None
         self._schema_task: asyncio.Task[None] | None = None
         self._schema_stale = False  # a schema event came in since the running refresh started
+        self._schema_pending: set[str | None] = set()  # keyspaces those events named (None: everything)
         self._opening: set[asyncio.Task[None]] = set()
         self._listeners: list[HostStateListener] = []
         # Hosts the server reported DOWN and not UP since; a reconnected pool does not mark them up.
@@ -312,6 +317,29 @@ class Cluster:
                     getattr(listener, name)(host)
                 except Exception:
                     log.exception("host listener %r failed in %s(%s)", listener, name, host.address)
+
+    def add_execution_profile(self, name: str, profile: ExecutionProfile) -> None:
+        """Add a named execution profile at run time, to every open session and the ones made later.
+
+        Example:
+            >>> cluster.add_execution_profile("analytics", ExecutionProfile(request_timeout=60.0))  # doctest: +SKIP
+            >>> await session.execute("SELECT ...", execution_profile="analytics")  # doctest: +SKIP
+        """
+        if not isinstance(profile, ExecutionProfile):
+            raise InvalidValueError(f"add_execution_profile() takes an ExecutionProfile, not {type(profile).__name__}")
+        open_sessions = [s for s in self.sessions if not s.is_closed]
+        if name in self.defaults.execution_profiles or name == "default":
+            raise InvalidValueError(f"an execution profile named {name!r} exists already: add it under a new name")
+        for session in open_sessions:  # each checks name and profile; the first refusal stops here
+            session.add_execution_profile(name, profile)
+        profiles = self.defaults.execution_profiles
+        assert isinstance(profiles, dict)  # made by __init__: later sessions read it
+        profiles[name] = profile
+
+    @property
+    def is_closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
 
     # -- connecting ---------------------------------------------------------------------------------
     async def connect(self, keyspace: str | None = None) -> Session:
@@ -554,14 +582,16 @@ class Cluster:
             pool.reconnect_now()  # marks the host up when it connects (_on_pool_state)
 
     def on_schema_change(self, event: SchemaChangeEvent | None) -> None:
-        """A SCHEMA_CHANGE event (debounced by the control connection): refresh the metadata."""
+        """A SCHEMA_CHANGE event (debounced by the control connection): refresh the metadata of the keyspace
+        it names (all of it for ``None``), unless ``schema_event_refresh=False``."""
         if self._closed:
             return
         for session in self.sessions:  # their transparently prepared statements may have stale bind types
             session.on_schema_change(event.keyspace if event is not None else None)
-        if not self.schema_metadata:
+        if not self.schema_metadata or not self.schema_event_refresh:
             return
         # A change that arrives while a refresh runs may come after that refresh read its table: read again.
+        self._schema_pending.add(event.keyspace if event is not None else None)
         self._schema_stale = True
         if self._schema_task is None or self._schema_task.done():
             self._schema_task = asyncio.ensure_future(self._refresh_schema_quietly())
@@ -569,8 +599,13 @@ class Cluster:
     async def _refresh_schema_quietly(self) -> None:
         while self._schema_stale and not self._closed:
             self._schema_stale = False
+            pending, self._schema_pending = self._schema_pending, set()
             try:
-                await self.refresh_schema()
+                if None in pending or len(pending) > 4:
+                    await self.refresh_schema()
+                else:
+                    for keyspace in pending:
+                        await self.refresh_schema(keyspace)
             except CqlError as exc:
                 log.warning("schema refresh failed: %s", exc)
 
@@ -656,19 +691,67 @@ class Cluster:
         task.add_done_callback(self._opening.discard)
 
     # -- schema ---------------------------------------------------------------------------------------
-    async def refresh_schema(self) -> None:
-        """Read ``system_schema`` now and replace :attr:`metadata` (and the token map's replication).
+    async def refresh_schema(
+        self, keyspace: str | None = None, table: str | None = None, *, schema_agreement_wait: float | None = 0.0
+    ) -> None:
+        """Read the schema again now and replace :attr:`metadata` (and the token map's replication): all of
+        it, or only ``keyspace`` (and in it only ``table``, a table or view). ``schema_agreement_wait``
+        (seconds; ``None``: the cluster's ``schema_agreement_wait``) first waits for every node up to agree on
+        the schema version (cassandra-driver's ``max_schema_agreement_wait``); by default it reads at once.
 
         Example:
             >>> await cluster.refresh_schema()  # doctest: +SKIP
+            >>> await cluster.refresh_schema("ks", "t", schema_agreement_wait=None)  # doctest: +SKIP
             >>> sorted(cluster.metadata)  # doctest: +SKIP
         """
         control = self.control
         if control is None or control.conn is None:
             raise ConnectionClosed("no control connection: the schema cannot be read now")
         conn = control.conn
-        keyspaces, virtual = await asyncio.gather(read_schema(conn), read_virtual_schema(conn))
-        self._state = self._state.with_keyspaces({**virtual, **keyspaces})
+        wait = self.defaults.schema_agreement_wait if schema_agreement_wait is None else schema_agreement_wait
+        if wait > 0:
+            state = self._state
+
+            def is_down(host_id: uuid.UUID) -> bool:
+                return state.get_host(host_id) is not None and not state.is_up(host_id)
+
+            if not await wait_for_schema_agreement(conn, wait, is_down=is_down):
+                log.warning("schema refresh: the nodes did not agree on a schema version within %ss", wait)
+        refreshed = await refreshed_state(conn, self._state, keyspace, table)
+        # Only the schema comes from the read: hosts may have changed while it ran.
+        self._state = self._state.with_keyspaces(refreshed.keyspaces)
+
+    async def refresh_keyspace_metadata(self, keyspace: str) -> None:
+        """Read one keyspace again (its tables, views, types, functions and aggregates).
+
+        Example:
+            >>> await cluster.refresh_keyspace_metadata("ks")  # doctest: +SKIP
+        """
+        await self.refresh_schema(keyspace)
+
+    async def refresh_table_metadata(self, keyspace: str, table: str) -> None:
+        """Read one table (or materialized view) again.
+
+        Example:
+            >>> await cluster.refresh_table_metadata("ks", "t")  # doctest: +SKIP
+        """
+        await self.refresh_schema(keyspace, table)
+
+    async def refresh_user_type_metadata(self, keyspace: str, user_type: str) -> None:
+        """Read a user type again (with its keyspace: types may use one another).
+
+        Example:
+            >>> await cluster.refresh_user_type_metadata("ks", "address")  # doctest: +SKIP
+        """
+        await self.refresh_schema(keyspace)
+
+    async def refresh_user_function_metadata(self, keyspace: str, signature: str) -> None:
+        """Read a user function (or aggregate) again, with its keyspace.
+
+        Example:
+            >>> await cluster.refresh_user_function_metadata("ks", "plus(int, int)")  # doctest: +SKIP
+        """
+        await self.refresh_schema(keyspace)
 
     # -- closing --------------------------------------------------------------------------------------
     async def close(self) -> None:

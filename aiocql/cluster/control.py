@@ -109,7 +109,31 @@ def host_from_row(row: dict[str, Any], *, local: bool, connected_address: str, d
         rack=row.get("rack"),
         tokens=tokens,
         release_version=row.get("release_version"),
+        **_details(row, local),
     )
+
+
+def _port(value: object) -> int | None:
+    return value if isinstance(value, int) else None
+
+
+def _details(row: dict[str, Any], local: bool) -> dict[str, Any]:
+    """The node's own addresses and ports (system.local and system.peers_v2 name them differently)."""
+    if local:
+        return {
+            "broadcast_address": _address(row.get("broadcast_address")),
+            "broadcast_port": _port(row.get("broadcast_port")),
+            "broadcast_rpc_address": _address(row.get("rpc_address")),
+            "broadcast_rpc_port": _port(row.get("rpc_port")),
+            "listen_address": _address(row.get("listen_address")),
+            "listen_port": _port(row.get("listen_port")),
+        }
+    return {
+        "broadcast_address": _address(row.get("peer")),
+        "broadcast_port": _port(row.get("peer_port")),
+        "broadcast_rpc_address": _address(row.get("native_address")) or _address(row.get("rpc_address")),
+        "broadcast_rpc_port": _port(row.get("native_port")),
+    }
 
 
 class ControlConnection:

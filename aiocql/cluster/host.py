@@ -44,7 +44,8 @@ class Host:
     different value with the same id); the hash is the id's, so hashing never walks the token tuple.
 
     ``datacenter`` and ``rack`` are ``None`` while unknown; ``tokens`` are the node's Murmur3 tokens
-    (any order; empty for a node that owns no range).
+    (any order; empty for a node that owns no range). The ``broadcast_*`` and ``listen_*`` fields are the
+    node's own addresses and ports as its system tables give them (``None`` where they do not).
 
     Example:
         >>> import uuid
@@ -61,6 +62,13 @@ class Host:
     rack: str | None = None
     tokens: tuple[int, ...] = ()
     release_version: str | None = None
+    # Where the node says it is (system.local / system.peers_v2), whatever address the driver reaches it at:
+    broadcast_address: str | None = None  # its address for other nodes (peers' "peer")
+    broadcast_port: int | None = None
+    broadcast_rpc_address: str | None = None  # its client address (rpc_address; peers' native_address)
+    broadcast_rpc_port: int | None = None
+    listen_address: str | None = None  # known for the control connection's node only
+    listen_port: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.tokens, tuple):

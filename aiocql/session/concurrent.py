@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 _EXECUTE_KWARGS = frozenset(
     {
         "consistency_level", "serial_consistency_level", "timeout", "fetch_size", "timestamp", "trace",
-        "custom_payload", "is_idempotent", "keyspace", "row_factory", "execution_profile",
+        "custom_payload", "is_idempotent", "keyspace", "row_factory", "execution_profile", "host",
     }
 )  # fmt: skip
 

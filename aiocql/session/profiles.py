@@ -12,7 +12,9 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from aiocql.policies.load_balancing import LoadBalancingPolicy
 from aiocql.policies.retry import RetryPolicy
@@ -75,3 +77,32 @@ class ResolvedProfile:
             if value is not None:
                 fields[name] = value
         return ResolvedProfile(**fields)
+
+
+def clone_update(profile: ExecutionProfile, **changes: Any) -> ExecutionProfile:
+    """A copy of ``profile`` with ``changes`` (checked like the constructor's arguments).
+
+    Example:
+        >>> from aiocql import ConsistencyLevel
+        >>> base = ExecutionProfile(request_timeout=5.0)
+        >>> clone_update(base, consistency_level=ConsistencyLevel.ONE).request_timeout
+        5.0
+    """
+    from aiocql.errors import InvalidValueError
+
+    unknown = sorted(set(changes) - set(ExecutionProfile.__dataclass_fields__))
+    if unknown:
+        known = ", ".join(ExecutionProfile.__dataclass_fields__)
+        raise InvalidValueError(f"ExecutionProfile has no setting {', '.join(unknown)} (known: {known})")
+    return dataclasses.replace(profile, **changes)
+
+
+def as_profile(resolved: ResolvedProfile) -> ExecutionProfile:
+    """The :class:`ExecutionProfile` with every setting of ``resolved`` (a profile as requests see it).
+
+    Example:
+        >>> from aiocql.session.session import SessionDefaults
+        >>> as_profile(SessionDefaults().profile()).fetch_size
+        5000
+    """
+    return ExecutionProfile(**{name: getattr(resolved, name) for name in ExecutionProfile.__dataclass_fields__})

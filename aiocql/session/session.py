@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from aiocql.cluster.host import Host
@@ -49,8 +49,9 @@ from aiocql.session.concurrent import ExecutionResult, execute_concurrent
 from aiocql.session.executor import ExecutionOptions, RequestSpec, run_with_deadline
 from aiocql.session.lwt import is_conditional
 from aiocql.session.metadata_cache import ResultMetadata, metadata_for
-from aiocql.session.profiles import ExecutionProfile, ResolvedProfile
+from aiocql.session.profiles import ExecutionProfile, ResolvedProfile, as_profile, clone_update
 from aiocql.session.schema_agreement import wait_for_schema_agreement
+from aiocql.session.targeting import TargetHostPolicy, resolve_target
 from aiocql.session.throttle import RequestThrottle
 from aiocql.statements import (
     BatchStatement,
@@ -166,8 +167,8 @@ class ClusterView(Protocol):
         """The hosts the contact points resolved to (load-balancing policies infer the local DC from them)."""
         ...
 
-    async def refresh_schema(self) -> None:
-        """Read the schema again (after DDL this session ran)."""
+    async def refresh_schema(self, keyspace: str | None = None) -> None:
+        """Read the schema again (after DDL this session ran): all of it, or one keyspace."""
         ...
 
 
@@ -264,6 +265,7 @@ class Session:
         keyspace: str | None = None,
         row_factory: RowFactory | None = None,
         execution_profile: str | ExecutionProfile | None = None,
+        host: Host | str | None = None,
     ) -> ResultSet:
         """Execute a query string or statement and return its first page as a :class:`ResultSet`.
 
@@ -272,7 +274,9 @@ class Session:
         value is encoded for its column's type. ``timeout`` (seconds, ``None`` for none) is one
         deadline for every attempt; a timed-out or cancelled call returns at once.
         ``execution_profile`` names one of the cluster's profiles (or is an :class:`ExecutionProfile`):
-        its settings stand where the call and the statement give none.
+        its settings stand where the call and the statement give none. ``host`` (a :class:`Host` or its
+        address) runs the request on that node only, its next pages too (per-node virtual tables); a host
+        that is down raises :class:`NoHostAvailable` naming it, and nothing is sent.
 
         Example:
             >>> rs = await session.execute("SELECT * FROM t WHERE k = ?", (1,))  # doctest: +SKIP
@@ -313,6 +317,9 @@ class Session:
         if row_factory is not None:
             check_row_factory("row_factory", row_factory)
         defaults = self._resolve_profile(execution_profile)
+        if host is not None:
+            target = TargetHostPolicy(resolve_target(self, host))  # that host only: no other, no speculation
+            defaults = replace(defaults, load_balancing_policy=target, speculative_execution_policy=None)
         if isinstance(query, SimpleStatement) and parameters is not None:
             prepared = await self.prepare(query.query, keyspace=keyspace or query.keyspace)
             query = BoundStatement(prepared, prepared.encode(parameters), **_options_of(query))
@@ -375,6 +382,34 @@ class Session:
         except KeyError:
             known = ", ".join(sorted(self._profiles))
             raise InvalidValueError(f"no execution profile named {profile!r} (known: {known})") from None
+
+    def add_execution_profile(self, name: str, profile: ExecutionProfile) -> None:
+        """Add a named execution profile at run time (``execute(..., execution_profile=name)``).
+        :meth:`aiocql.Cluster.add_execution_profile` adds it to every session of the cluster.
+
+        Example:
+            >>> session.add_execution_profile("slow", ExecutionProfile(request_timeout=120.0))  # doctest: +SKIP
+        """
+        if not isinstance(name, str) or not name:
+            raise InvalidValueError(f"an execution profile's name is a non-empty str, not {_describe(name)}")
+        if not isinstance(profile, ExecutionProfile):
+            raise InvalidValueError(f"add_execution_profile() takes an ExecutionProfile, not {_describe(profile)}")
+        if name in self._profiles:
+            raise InvalidValueError(f"an execution profile named {name!r} exists already: add it under a new name")
+        if profile.load_balancing_policy is not None:
+            self._init_policy(profile.load_balancing_policy)
+        self._profiles[name] = self._default_profile.merge(profile)
+
+    def execution_profile_clone_update(self, profile: str | ExecutionProfile, **changes: Any) -> ExecutionProfile:
+        """A copy of a profile (by name, ``"default"`` included, with every setting it resolves to; or a
+        profile object) with ``changes``: pass it as ``execution_profile=`` or add it by name.
+
+        Example:
+            >>> quick = session.execution_profile_clone_update("default", request_timeout=1.0)  # doctest: +SKIP
+            >>> await session.execute("SELECT ...", execution_profile=quick)  # doctest: +SKIP
+        """
+        base = profile if isinstance(profile, ExecutionProfile) else as_profile(self._resolve_profile(profile))
+        return clone_update(base, **changes)
 
     def _init_policy(self, policy: LoadBalancingPolicy) -> None:
         """Show a policy the cluster once before it plans (``on_init``): one given in a profile object was
@@ -641,7 +676,7 @@ class Session:
             if self.cluster is not None:
                 # The caller sees its own DDL in cluster.metadata as soon as execute() returns.
                 with contextlib.suppress(CqlError):
-                    await self.cluster.refresh_schema()
+                    await self.cluster.refresh_schema(response.keyspace)  # that keyspace's rows only
         return rs
 
     def _is_known_down(self, host_id: uuid.UUID) -> bool:
