@@ -49,7 +49,7 @@ SCHEMA = (
     " PRIMARY KEY ((k), c))"
 )
 COLUMNS = ("k", "c", "t", "b", "d", "f", "u", "ts", "bl", "dec", "l")
-TOOLS = ("aiocql", "dsbulk", "cqlsh")
+TOOLS = ("aiocql", "aiocql2", "dsbulk", "cqlsh")  # aiocql2: aiocql with --workers 2
 DSBULK_VERSION = "1.10.0"
 DSBULK_MODULES = ("dsbulk-runner", "dsbulk-connectors-csv", "dsbulk-connectors-json", "dsbulk-workflow-load",
                   "dsbulk-workflow-unload", "dsbulk-batcher-reactor", "dsbulk-executor-reactor")  # fmt: skip
@@ -94,12 +94,16 @@ def fetch_dsbulk() -> Path:
 def commands(tool: str, op: str, host: str, work: Path, lib: Path | None) -> list[str] | None:
     """The command line of one tool for one step (``None``: the tool has no such operation)."""
     table = {"unload": "src", "count": "src", "load": f"dst_{tool}"}[op]
-    if tool == "aiocql":
+    if tool in ("aiocql", "aiocql2"):
         base = [sys.executable, "-m", "aiocql", op, f"{KS}.{table}", "--host", host, "--no-progress"]
+        if tool == "aiocql2":
+            if op == "count":
+                return None
+            base += ["--workers", "2"]
         if op == "unload":
-            return [*base, "-o", str(work / "aiocql.csv")]
-        if op == "load":
-            return [*base, "-i", str(work / "aiocql.csv"), "--bad-file", str(work / "aiocql-bad.csv")]
+            return [*base, "-o", str(work / f"{tool}.csv")]
+        if op == "load":  # both load the one-process export
+            return [*base, "-i", str(work / "aiocql.csv"), "--bad-file", str(work / f"{tool}-bad.csv")]
         return base
     if tool == "dsbulk":
         assert lib is not None
@@ -309,13 +313,17 @@ def targets(results: dict[str, Any]) -> list[str]:
     lines = []
     for op, other, factor in (("unload", "dsbulk", 1.5), ("unload", "cqlsh", 5), ("load", "dsbulk", 1.5),
                               ("load", "cqlsh", 5), ("count", "dsbulk", 1.0)):  # fmt: skip
-        a, b = rate(op, "aiocql"), rate(op, other)
-        if a is None or b is None:
-            lines.append(f"- {op} vs {other} (target >= {factor}x): not measured (a run failed)")
-            continue
-        ratio = a / b
-        verdict = "met" if ratio >= factor else "NOT met"
-        lines.append(f"- {op} vs {other}: {ratio:.2f}x (target >= {factor}x): {verdict} ({a:,.0f} vs {b:,.0f} rows/s)")
+        for mine in ("aiocql", "aiocql2"):
+            a, b = rate(op, mine), rate(op, other)
+            if op == "count" and mine == "aiocql2":
+                continue
+            if a is None or b is None:
+                lines.append(f"- {op} {mine} vs {other} (target >= {factor}x): not measured (failed or absent)")
+                continue
+            ratio = a / b
+            verdict = "met" if ratio >= factor else "NOT met"
+            lines.append(f"- {op} {mine} vs {other}: {ratio:.2f}x (target >= {factor}x): {verdict} "
+                         f"({a:,.0f} vs {b:,.0f} rows/s)")  # fmt: skip
     return lines
 
 
@@ -362,17 +370,22 @@ def main() -> int:
                     continue
                 log(f"{op}: {tool}")
                 if op == "unload" or (op == "count" and tool == "dsbulk"):
-                    for stale in (work / "dsbulk", work / "dsbulk-count", work / f"{tool}.csv"):
+                    for stale in (work / "dsbulk", work / "dsbulk-count", work / f"{tool}.csv",
+                                  work / "aiocql2-0.csv", work / "aiocql2-1.csv"):  # fmt: skip
                         if stale.is_dir():
                             shutil.rmtree(stale)
-                        elif stale.exists() and (op == "unload" and stale.name == f"{tool}.csv"):
+                        elif stale.exists() and op == "unload" and stale.name.startswith(tool):
                             stale.unlink()
                 r = measure(cmd, node_pid, env, work / f"{op}-{tool}")
                 if op == "unload":
-                    paths = (sorted((work / "dsbulk").glob("*.csv")) if tool == "dsbulk"
-                             else [work / f"{tool}.csv"])  # fmt: skip
+                    if tool == "dsbulk":
+                        paths = sorted((work / "dsbulk").glob("*.csv"))
+                    elif tool == "aiocql2":
+                        paths = [work / "aiocql2-0.csv", work / "aiocql2-1.csv"]
+                    else:
+                        paths = [work / f"{tool}.csv"]
                     found = bool(paths) and all(p.exists() for p in paths)
-                    r["export"] = export_check(paths, args.rows, tool != "aiocql") if found else None
+                    r["export"] = export_check(paths, args.rows, tool in ("dsbulk", "cqlsh")) if found else None
                     r["check"] = "same rows" if r["export"] and r["export"]["ok"] else f"MISMATCH {r['export']}"
                 elif op == "load":
                     loaded = asyncio.run(digest(host, f"dst_{tool}"))

@@ -182,7 +182,7 @@ def formatter(t: CqlType) -> Formatter | None:
             return _blob_text
         if name == "duration":
             return duration_text
-        return str  # uuid, timeuuid, inet, decimal, date, time
+        return None  # uuid, timeuuid, inet, decimal, date, time: str() is their text, and csv calls it in C
     conv = _jsonable(t)
     if conv is None:  # pragma: no cover - collections always convert
         return json.dumps
@@ -196,6 +196,8 @@ def json_formatter(t: CqlType) -> Formatter | None:
     if isinstance(t, NativeType) and t.name in ("float", "double"):
         return _jsonable(t)
     if isinstance(t, NativeType):
+        if t.name in ("uuid", "timeuuid", "inet", "decimal", "date", "time"):
+            return str
         return formatter(t)
     return _jsonable(t)
 
