@@ -120,6 +120,10 @@ class Cluster:
     (``remote_connections_per_host`` a remote one's). ``execution_profiles`` names bundles of settings
     to choose per request; ``request_tracker`` is called around every attempt; ``metrics`` counts them;
     ``slow_query_threshold`` (seconds) logs slower requests on ``aiocql.session.slow`` (docs/observability.md).
+    ``heartbeat_interval`` (30 s; 0: off) probes a connection with no decoded reply for that long, and a
+    timed-out request probes its connection at once; a probe unanswered within ``heartbeat_timeout`` (10 s)
+    drops the connection and the pool replaces it. Every argument is checked here: a wrong one raises
+    :class:`InvalidValueError` naming it (``fetch_size=NO_PAGING`` turns paging off).
     ``resolver`` turns contact-point names into addresses, every address of a name becoming a contact
     point (default :class:`~aiocql.net.DnsResolver`: /etc/hosts and DNS on the loop's own sockets, no
     thread; ``GetaddrinfoResolver()`` opts into the C library's, which runs in a thread).

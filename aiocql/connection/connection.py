@@ -20,11 +20,12 @@ import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from aiocql._version import __version__
 from aiocql.connection.auth import AuthProvider
-from aiocql.connection.protocol import CqlProtocol, EventCallback
+from aiocql.connection.protocol import CqlProtocol, EventCallback, StreamsExhausted
+from aiocql.connection.replies import Replies, check_reply, expected_replies
 from aiocql.errors import (
     AuthenticationError,
     ConnectionClosed,
@@ -47,7 +48,6 @@ from aiocql.protocol.responses import (
     ErrorResponse,
     Ready,
     Response,
-    Supported,
     decode_response,
 )
 
@@ -61,9 +61,13 @@ class ConnectionOptions:
     """How to open a connection; shared by every connection of a cluster.
 
     ``protocol_version`` pins a version (4 or 5); ``None`` lets :func:`negotiate` try 5 then 4.
-    ``heartbeat_interval`` is how long a connection may go without receiving anything (writes do not
-    count: a server that stopped answering must be noticed) before an OPTIONS probe is sent
-    (0 turns heartbeats off); a probe unanswered within ``heartbeat_timeout`` closes the connection.
+
+    Liveness is decoded replies, not bytes (a server that trickles bytes, or sent a header whose body never
+    comes, is not answering). ``heartbeat_interval`` (default 30 s) is how long a connection may go without
+    a decoded reply before an OPTIONS probe is sent (0 turns the periodic probe off); a request that times
+    out on the connection asks for a probe at once. A probe not answered within ``heartbeat_timeout``
+    (default 10 s) drops the connection: its waiting requests fail with :class:`ConnectionLost` (retried
+    as their policy allows) and the pool opens a replacement.
     """
 
     port: int = 9042
@@ -99,6 +103,8 @@ class Connection:
         self.version = proto.version
         self.keyspace: str | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        self._probing: asyncio.Task[bool] | None = None  # a liveness probe asked for by a timed-out request
+        self._last_probe_ok = -1e9  # loop time of the last answered probe
         self._closing = False
 
     # -- opening ------------------------------------------------------------------------------------
@@ -220,7 +226,28 @@ class Connection:
         response = decode_response(env, self.version)
         if isinstance(response, ErrorResponse):
             raise response.error
+        if not isinstance(response, expected_replies(msg)):
+            self.reject_reply(msg, response)
         return response
+
+    def reject_reply(self, msg: Request, response: Response, expected: Replies | None = None) -> NoReturn:
+        """A reply of the wrong kind on ``msg``'s stream: drop the connection and raise ProtocolError.
+
+        The server is not speaking the protocol, so no later reply on this connection can be trusted:
+        the requests still waiting fail with :class:`ConnectionLost` (retried as their policy allows).
+        """
+        try:
+            check_reply(msg, response, expected)
+        except ProtocolError as exc:
+            exc.args = (f"{exc} from {self.host}: the connection is dropped",)
+            self.break_(ConnectionLost(f"connection to {self.host} dropped: {exc.args[0]}"))
+            raise
+        raise AssertionError("reject_reply called with a reply of an expected kind")
+
+    def break_(self, exc: ConnectionLost) -> None:
+        """Drop a connection that cannot be trusted any more: every waiting request fails with ``exc``."""
+        self.proto._fail(exc)
+        self.abort()
 
     async def send(self, msg: Request, *, flags: int = 0, timeout: float | None = None) -> Response:
         """Send one request and return its decoded reply; server errors are raised as exceptions.
@@ -238,6 +265,7 @@ class Connection:
             async with asyncio.timeout(timeout):
                 return await self._request_raw(msg, flags)
         except TimeoutError as exc:
+            self.suspect()
             raise OperationTimedOut(f"no reply from {self.host} within {timeout}s") from exc
 
     async def send_envelope(self, opcode: int, body: bytes, flags: int = 0) -> Envelope:
@@ -270,22 +298,58 @@ class Connection:
         interval = self.options.heartbeat_interval
         loop = asyncio.get_running_loop()
         while not self.is_closed:
+            # Idle means no *reply* decoded (bytes that never complete a reply do not count).
             idle = loop.time() - self.proto.last_activity
             if idle < interval:
                 await asyncio.sleep(interval - idle)
                 continue
-            try:
-                reply = await self.send(Options(), timeout=self.options.heartbeat_timeout)
-                if not isinstance(reply, Supported):
-                    raise ProtocolError(f"heartbeat got {type(reply).__name__}")
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("heartbeat to %s:%d failed (%s: %s): closing the connection", self.host,
-                            self.options.port, type(exc).__name__, exc)  # fmt: skip
-                self.proto._fail(ConnectionLost(f"heartbeat to {self.host} failed: {exc}"))
-                self.abort()
+            probe = self._probing or self._start_probe("heartbeat")
+            if not await asyncio.shield(probe):
                 return
+
+    def suspect(self) -> None:
+        """A request on this connection timed out: probe it now (OPTIONS, answered within ``heartbeat_timeout``).
+
+        A connection whose server stopped answering (or answers too slowly, or sent bytes the decoder waits
+        on for ever) is dropped when the probe goes unanswered, and the pool replaces it. One probe at a
+        time, and none within a second of a probe that was answered.
+        """
+        if self._probing is not None or self._closing or self.is_closed:
+            return
+        if asyncio.get_running_loop().time() - self._last_probe_ok < 1.0:
+            return
+        self._start_probe("liveness probe after a timed-out request")
+
+    def _start_probe(self, what: str) -> asyncio.Task[bool]:
+        task = asyncio.ensure_future(self._probe(what))
+        self._probing = task
+        task.add_done_callback(self._probe_done)
+        return task
+
+    def _probe_done(self, task: asyncio.Task[bool]) -> None:
+        if self._probing is task:
+            self._probing = None
+        if not task.cancelled():
+            task.exception()
+
+    async def _probe(self, what: str) -> bool:
+        """Send OPTIONS; False (and the connection dropped) when no SUPPORTED comes within heartbeat_timeout."""
+        wait = self.options.heartbeat_timeout
+        try:
+            await self.send(Options(), timeout=wait)  # a reply of another kind raises ProtocolError
+        except asyncio.CancelledError:
+            raise
+        except StreamsExhausted:
+            return True  # no id free for a probe: inconclusive; orphans are handled by max_orphans
+        except Exception as exc:
+            if isinstance(exc, OperationTimedOut):
+                exc = OperationTimedOut(f"no reply within {wait}s")
+            log.warning("%s to %s:%d failed (%s: %s): closing the connection", what, self.host,
+                        self.options.port, type(exc).__name__, exc)  # fmt: skip
+            self.break_(ConnectionLost(f"{what} to {self.host} failed: {exc}: connection dropped"))
+            return False
+        self._last_probe_ok = asyncio.get_running_loop().time()
+        return True
 
     async def close(self, timeout: float = 5.0) -> None:
         """Close gracefully: wait up to ``timeout`` for in-flight requests, then close the socket.
@@ -297,6 +361,8 @@ class Connection:
         self._closing = True
         if self._heartbeat is not None:
             self._heartbeat.cancel()
+        if self._probing is not None:
+            self._probing.cancel()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         try:
@@ -313,6 +379,8 @@ class Connection:
         self._closing = True
         if self._heartbeat is not None:
             self._heartbeat.cancel()
+        if self._probing is not None:
+            self._probing.cancel()
         self.proto._fail(ConnectionClosed(f"connection to {self.host} was aborted"))
         if self.proto.transport is not None:
             self.proto.transport.abort()

@@ -57,7 +57,7 @@ class CqlProtocol(asyncio.Protocol):
         self.on_stream_free: Callable[[], None] | None = None
         self.closed_exc: BaseException | None = None
         self.connected = asyncio.get_running_loop().create_future()
-        self.last_activity = self.loop.time()  # when bytes last came from the server (heartbeat)
+        self.last_activity = self.loop.time()  # when a reply was last decoded (heartbeat)
         self._outbox: list[bytes] = []
         self._flush_handle: asyncio.Handle | None = None
         self._writable: asyncio.Future[None] | None = None  # set while the transport is paused
@@ -70,7 +70,6 @@ class CqlProtocol(asyncio.Protocol):
             self.connected.set_result(None)
 
     def data_received(self, data: bytes) -> None:
-        self.last_activity = self.loop.time()
         try:
             envelopes = self.decoder.feed(data)
         except Exception as exc:  # a frame we cannot parse: the stream is unusable from here on
@@ -84,12 +83,14 @@ class CqlProtocol(asyncio.Protocol):
 
     def _dispatch(self, envelopes: Sequence[Envelope]) -> None:
         waiting = self.waiting
+        replied = False
         for env in envelopes:
             stream = env.stream
             if stream < 0:
                 if self.on_event is not None:
                     self.on_event(env)
                 continue
+            replied = True
             fut = waiting.pop(stream, None)
             if fut is None:
                 continue  # a reply for a stream id we never handed out: nothing can claim it
@@ -99,6 +100,10 @@ class CqlProtocol(asyncio.Protocol):
             # else: the late reply of an orphaned stream id (its caller gave up): dropped here.
             if self.on_stream_free is not None:
                 self.on_stream_free()
+        if replied:
+            # Liveness is decoded replies, not bytes: a server that trickles bytes, or sent a header whose body
+            # never comes, is not answering (the heartbeat probes it; see Connection.suspect).
+            self.last_activity = self.loop.time()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._fail(ConnectionLost(f"connection lost: {exc}" if exc else "connection closed by server"))

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiocql.connection.connection import Connection
 from aiocql.connection.protocol import StreamsExhausted
+from aiocql.connection.replies import Replies, expected_replies
 from aiocql.errors import ConnectionError_, NoHostAvailable, OperationTimedOut
 from aiocql.errors.server import ServerError, Unprepared
 from aiocql.metrics import AttemptInfo, OperationInfo, RequestTracker
@@ -49,6 +50,8 @@ class RequestSpec:
     flags: int = 0
     custom_payload_prefix: bytes = b""
     reprepare: Callable[[Connection, Unprepared], Awaitable[None]] | None = None
+    # The reply kinds that answer it (None: what its request kind allows); any other is a ProtocolError.
+    replies: Replies | None = None
     routing_key: bytes | None = None  # found while building (a batch's first child that has one)
     routing_keyspace: str | None = None
 
@@ -79,13 +82,17 @@ log = logging.getLogger("aiocql.session")
 
 
 async def _attempt(conn: Connection, spec: RequestSpec) -> Response:
-    opcode, body = encode_request(spec.build(conn), conn.version)
+    request = spec.build(conn)
+    opcode, body = encode_request(request, conn.version)
     if spec.custom_payload_prefix:
         body = spec.custom_payload_prefix + body
     env: Envelope = await conn.proto.request(opcode, body, spec.flags)
     response = decode_response(env, conn.version)
     if isinstance(response, ErrorResponse):
         raise response.error
+    replies = spec.replies
+    if not isinstance(response, replies if replies is not None else expected_replies(request)):
+        conn.reject_reply(request, response, replies)  # raises ProtocolError; the connection is dropped
     return response
 
 
@@ -292,6 +299,8 @@ async def _walk(
             if attempt is not None:
                 latency = time.perf_counter() - started
                 tracker.on_error(attempt, _reported(exc, options), latency)  # type: ignore[union-attr]
+            if isinstance(exc, asyncio.CancelledError) and options.deadline is not None and options.deadline.expired():
+                conn.suspect()  # timed out with no reply: probe the connection (dropped if it does not answer)
             if isinstance(exc, StreamsExhausted):
                 errors[pool.host] = exc  # nothing was sent: any request may go to the next host
                 exhausted = True

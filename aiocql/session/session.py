@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from aiocql.cluster.host import Host
 from aiocql.cluster.state import ClusterState
 from aiocql.connection.connection import Connection
+from aiocql.connection.replies import ANY_RESULT, BATCH_RESULT, PREPARED, ROWS, returns_rows
 from aiocql.errors import ConnectionClosed, CqlError, InvalidValueError, ProtocolError
 from aiocql.errors.server import InvalidPagingState, ProtocolErrorFromServer, Unprepared
 from aiocql.metrics import OperationInfo, OperationTracker, RequestTracker, has_request_hooks, wants_operation_info
@@ -556,7 +557,8 @@ class Session:
                 self._check_keyspace(conn, keyspace)
                 return Query(query, params(version=conn.version))
 
-            return RequestSpec(build_query, call.idempotent, flags, prefix)
+            replies = ROWS if returns_rows(query) else ANY_RESULT
+            return RequestSpec(build_query, call.idempotent, flags, prefix, replies=replies)
 
         if isinstance(stmt, BoundStatement):
             prepared = stmt.prepared
@@ -575,7 +577,11 @@ class Session:
                     prepared.result_metadata_id if conn.version >= 5 else None,
                 )
 
-            return RequestSpec(build_execute, call.idempotent, flags, prefix, self._reprepare(prepared, bound))
+            # A statement with result columns (a SELECT, an LWT) answers with rows, and only rows.
+            replies = ROWS if prepared.result_metadata is not None else ANY_RESULT
+            return RequestSpec(
+                build_execute, call.idempotent, flags, prefix, self._reprepare(prepared, bound), replies=replies
+            )
 
         assert isinstance(stmt, BatchStatement)
         children: list[BoundStatement | SimpleStatement] = []
@@ -613,7 +619,7 @@ class Session:
                 raise exc
             await self._reprepare(child.prepared, child)(conn, exc)
 
-        spec = RequestSpec(build_batch, call.idempotent, flags, prefix, reprepare_child)
+        spec = RequestSpec(build_batch, call.idempotent, flags, prefix, reprepare_child, replies=BATCH_RESULT)
         if stmt.routing_key is None:  # the batch's own (explicit) one wins; else its first child's that has one
             first = next((c for c in children if c.routing_key is not None), None)
             if first is not None:
@@ -739,7 +745,7 @@ class Session:
                 self._check_keyspace(conn, keyspace)
                 return Prepare(query, keyspace if conn.version >= 5 else None)
 
-            spec = RequestSpec(build, True)
+            spec = RequestSpec(build, True, replies=PREPARED)
             options = ExecutionOptions(
                 self._default_profile.retry_policy, tracker=self.defaults.request_tracker, query=query
             )

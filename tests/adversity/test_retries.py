@@ -21,7 +21,7 @@ from aiocql import (
     Unavailable,
     WriteTimeout,
 )
-from aiocql.testing.fakeserver import ABORT, NO_REPLY, Error, FakeServer, Opcode, Void, start_fake_servers
+from aiocql.testing.fakeserver import ABORT, NO_REPLY, Error, FakeServer, Opcode, start_fake_servers
 from aiocql.testing.replies import Reply
 
 INSERT = "INSERT INTO kv (k, v) VALUES (1, 'x')"
@@ -71,14 +71,15 @@ def attempts(nodes: list[FakeServer], match: object = is_insert) -> list[str]:
 
 
 def first_attempt_gets(reply: Reply | object, nodes: list[FakeServer], match: object = is_insert) -> None:
-    """Whichever node receives the first attempt answers ``reply``; every later attempt gets Void."""
+    """Whichever node receives the first attempt answers ``reply``; every later attempt gets the default
+    answer (Void for a write, an empty page for a SELECT)."""
     state = {"first": True}
 
     def handler(req: object) -> object:
         if state["first"]:
             state["first"] = False
             return reply
-        return Void()
+        return None
 
     for s in nodes:
         s.on(Opcode.QUERY, match=match, reply=handler)  # type: ignore[arg-type]
