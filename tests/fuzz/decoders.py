@@ -103,7 +103,7 @@ def _decode_rows(result: Any) -> None:
     # The same values through the per-type decoders, plain and hashable (set elements, map keys).
     pos = result.offset
     decoders = [(T["decoder"](t, False), T["decoder"](t, True)) for t in types]
-    for _ in range(min(len(rows), 50)):
+    for _ in range(min(len(rows), 10)):
         for plain, hashable in decoders:
             (size,) = _INT.unpack_from(buf, pos)
             pos += 4
@@ -174,6 +174,7 @@ class Stats:
         self.count = 0
         self.max_seconds = 0.0
         self.blips = 0
+        self.slow_dir = os.environ.get("AIOCQL_FUZZ_SLOW_DIR")
         self.started = time.monotonic()
 
     def write(self) -> None:
@@ -204,7 +205,11 @@ def timed(stats: Stats) -> Callable[[bytes], None]:
                     f"input of {len(data)} bytes took {spent * 1000:.1f} ms (limit {SLOW_SECONDS * 1e3} ms)"
                 )
             stats.blips += 1
-        stats.max_seconds = max(stats.max_seconds, spent)
+        if spent > stats.max_seconds:
+            stats.max_seconds = spent
+            if stats.slow_dir is not None and spent > SLOW_SECONDS / 2:  # keep the slowest for a look
+                with open(os.path.join(stats.slow_dir, f"slowest-{spent * 1000:.0f}ms"), "wb") as f:
+                    f.write(data)
         stats.count += 1
         if stats.count % STATS_EVERY == 0:
             stats.write()
