@@ -117,7 +117,8 @@ from aiocql.statements import (
     PreparedStatement,
     SimpleStatement,
 )
-from aiocql.types.values import Duration
+from aiocql.types.decoders import set_decimal_limit
+from aiocql.types.values import Duration, UnhashedMap, UnhashedSet
 from aiocql.validation import NO_PAGING
 
 __all__ = [
@@ -210,6 +211,8 @@ __all__ = [
     "TraceUnavailable",
     "Unauthorized",
     "Unavailable",
+    "UnhashedMap",
+    "UnhashedSet",
     "Unprepared",
     "UnsupportedProtocolVersion",
     "UsageError",
@@ -227,6 +230,7 @@ __all__ = [
     "object_factory",
     "scan_range",
     "scan_table",
+    "set_decimal_limit",
     "token_ranges",
     "tuple_factory",
 ]

@@ -46,7 +46,7 @@ from aiocql.types.options import read_option, write_option
 from aiocql.types.rows import RowDecoder, ValuesEncoder
 from aiocql.types.token import composite_routing_key, murmur3_token, routing_key
 from aiocql.types.typestring import TypeStringError, parse_cql_type, parse_marshal_type
-from aiocql.types.values import EMPTY, UNSET, Date, Duration, Empty, FrozenMap, Time, Unset
+from aiocql.types.values import EMPTY, UNSET, Date, Duration, Empty, FrozenMap, Time, UnhashedMap, UnhashedSet, Unset
 
 __all__ = [
     "ASCII",
@@ -88,6 +88,8 @@ __all__ = [
     "TupleType",
     "TypeStringError",
     "UdtType",
+    "UnhashedMap",
+    "UnhashedSet",
     "Unset",
     "ValuesEncoder",
     "VectorType",

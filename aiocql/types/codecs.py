@@ -10,7 +10,10 @@ tinyint, smallint, int,       ``int``, range-checked on encode (``bool`` is reje
 bigint, counter, varint       subclasses and objects with ``__index__`` are accepted
 float, double                 ``float`` (float is 4-byte IEEE: values are rounded to it);
                               ``int`` and other real numbers (not ``bool``) are accepted
-decimal                       ``decimal.Decimal`` (finite); ``int``; ``float`` is rejected
+decimal                       ``decimal.Decimal`` (finite); ``int``; ``float`` is rejected.
+                              Decoding: an unscaled part over
+                              :func:`~aiocql.types.decoders.set_decimal_limit` bytes (default
+                              256: 616 digits) raises :class:`~aiocql.errors.ValueTooLarge`
 boolean                       ``bool`` only
 blob                          ``bytes``; ``bytearray`` and ``memoryview`` are accepted
 uuid, timeuuid                ``uuid.UUID`` (timeuuid requires version 1 on encode)
@@ -26,8 +29,11 @@ time                          :class:`~aiocql.types.values.Time` (nanoseconds; l
                               encode also accepts a naive ``datetime.time`` and ``int`` ns
 duration                      :class:`~aiocql.types.values.Duration`
 list<T>                       ``list`` (encode: list or tuple)
-set<T>                        ``set`` (encode: set, frozenset, list or tuple)
-map<K, V>                     ``dict`` (encode: any mapping)
+set<T>                        ``set`` (encode: set, frozenset, list or tuple); when more than
+                              32 of over 64 elements share a hash (hash flooding), an
+                              :class:`~aiocql.types.values.UnhashedSet` instead
+map<K, V>                     ``dict`` (encode: any mapping); keys flooding as for sets: an
+                              :class:`~aiocql.types.values.UnhashedMap`
 tuple<...>                    ``tuple`` (missing trailing components decode as ``None``)
 user type                     a namedtuple class built once per UDT type (see
                               :func:`~aiocql.types.decoders.udt_class`); missing trailing fields
