@@ -949,6 +949,10 @@ def _is_lwt(stmt: Statement) -> bool:
     """Whether a statement is a lightweight transaction (prepared: decided once, at prepare time)."""
     if isinstance(stmt, BoundStatement):
         return stmt.prepared is not None and stmt.prepared.is_lwt
+    if isinstance(stmt, PreparedStatement):
+        return stmt.is_lwt
+    if isinstance(stmt, BatchStatement):  # a conditional batch (its conditions all hit one partition)
+        return any(_is_lwt(child) for child, _ in stmt.entries)
     query = getattr(stmt, "query", None)
     return isinstance(query, str) and is_conditional(query)
 

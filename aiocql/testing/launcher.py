@@ -340,6 +340,25 @@ class LocalCluster:
         self._wait_ready([index], time.monotonic() + timeout)
         self._wait_seen(index, old.address, time.monotonic() + timeout)
 
+    def replace_node(self, index: int, timeout: float = 300.0) -> None:
+        """Replace one node by a new, empty node at the same address and with the same token, so with a
+        new host id: the old node is stopped and removed from gossip (``nodetool assassinate``, no
+        streaming: test data only), then a fresh node starts there.
+
+        (``replace_address_first_boot`` at the same address is not used: Cassandra 5.0 then keeps the old
+        host id, which makes it the same node to a client.)
+        """
+        if index == 1:
+            raise LauncherError("node 1 is the seed: replace another node")
+        node = self._node(index)
+        self.stop_node(index)
+        self.nodetool(1, "assassinate", node.address)
+        shutil.rmtree(Path(node.node_dir) / "data", ignore_errors=True)
+        (Path(node.node_dir) / "logs" / "system.log").unlink(missing_ok=True)  # wait for this start's lines
+        self._launch(fetch(self.state.version if self.state else self.version), index, keep_data=True)
+        self._save_state()
+        self._wait_ready([index], time.monotonic() + timeout)
+
     def _wait_seen(self, index: int, old_address: str, deadline: float) -> None:
         """Wait until the other nodes' logs show node ``index`` up at its (new) address."""
         assert self.state is not None

@@ -1,7 +1,7 @@
 """Two datacenters (one node each, GossipingPropertyFileSnitch) on real nodes: local-DC routing by default,
 LOCAL_QUORUM, remote-DC failover only when allowed, local_dc inferred and a wrong one refused; a peer
-reached through a NAT (the fault proxy) by address translation; a node that comes back at a new address
-with its data (same host id), followed without a restart.
+reached through a NAT (the fault proxy) by address translation; a node replaced at its address (new host
+id) and a node that comes back at a new address with its data (same host id), followed without a restart.
 
 The nodes sit at AIOCQL_NODE_BASE + 5 and + 6 (the moved node goes to + 7), apart from the single node the
 plugin may be running at the base address; they are stopped at the end of the module.
@@ -175,6 +175,30 @@ async def test_a_peer_behind_nat_is_reached_through_the_translated_address(two_d
             seen = await coordinators(session, 12)
             assert set(seen) == {dc1, nat.host}
             assert nat.bytes_to_client > 0
+
+
+async def test_a_node_replaced_at_the_same_address_is_followed_as_a_new_host(two_dcs: LocalCluster) -> None:
+    dc1, dc2 = two_dcs.contact_points
+    policy = TokenAwarePolicy(RoundRobinPolicy())
+    async with Cluster([dc1], load_balancing_policy=policy) as cluster:
+        session = await cluster.connect()
+        old = cluster.state.host_at(dc2)
+        assert old is not None
+        await asyncio.to_thread(two_dcs.replace_node, 2)
+
+        def replaced() -> bool:
+            host = cluster.state.host_at(dc2)
+            pool = session._pools.get(host.host_id) if host is not None else None
+            return (
+                host is not None and host.host_id != old.host_id and cluster.state.get_host(old.host_id) is None
+                and old.host_id not in session._pools and pool is not None and pool.is_up and cluster.is_up(host)
+            )  # fmt: skip
+
+        await wait_until(replaced, timeout=90.0, message=lambda: f"hosts: {cluster.hosts}")
+        assert len(cluster.hosts) == 2
+        # The fresh node may not have pulled the schema yet: a node-local table shows who served.
+        seen = {(await session.execute("SELECT host_id FROM system.local")).coordinator for _ in range(12)}
+        assert seen == {dc1, dc2}
 
 
 async def test_a_node_back_at_a_new_address_with_its_data_is_followed(two_dcs: LocalCluster) -> None:

@@ -14,7 +14,7 @@ from aiocql.cluster.schema import KeyspaceMetadata
 from aiocql.cluster.state import ClusterState
 from aiocql.session.lwt import is_conditional
 from aiocql.session.session import _is_lwt
-from aiocql.statements import BoundStatement, PreparedStatement, SimpleStatement
+from aiocql.statements import BatchStatement, BoundStatement, PreparedStatement, SimpleStatement
 
 
 @pytest.mark.parametrize(
@@ -43,6 +43,11 @@ def test_statements_carry_the_flag() -> None:
     assert not _is_lwt(BoundStatement(PreparedStatement(query="SELECT 1"), []))
     assert _is_lwt(SimpleStatement("INSERT INTO t (k) VALUES (1) IF NOT EXISTS"))
     assert not _is_lwt(SimpleStatement("INSERT INTO t (k) VALUES (1)"))
+    batch = BatchStatement()
+    batch.add("INSERT INTO t (k, c) VALUES (1, 1)")
+    assert not _is_lwt(batch)
+    batch.add(BoundStatement(prepared, []))
+    assert _is_lwt(batch)
 
 
 def _state() -> ClusterState:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,16 @@ async def test_cluster_reports_unresolvable_contact_points() -> None:
         assert isinstance(info.value, NoHostAvailable)
         assert isinstance(info.value.errors["nothere.test"], NameResolutionError)
         await cluster.close()
+
+
+async def test_the_thread_count_does_see_getaddrinfo() -> None:
+    """The measurement above can fail: the opt-in getaddrinfo resolver starts the default loop's executor
+    thread (on uvloop it uses libuv's pool instead, which Python does not count)."""
+    loop = asyncio.get_running_loop()
+    if type(loop).__module__.startswith("uvloop"):
+        pytest.skip("uvloop resolves in libuv's thread pool, invisible to threading.active_count()")
+    with ThreadPoolExecutor(max_workers=1) as fresh:  # a fresh executor: no thread started yet
+        loop.set_default_executor(fresh)
+        before = threading.active_count()
+        assert await GetaddrinfoResolver().resolve("localhost")
+        assert threading.active_count() == before + 1
