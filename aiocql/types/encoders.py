@@ -13,13 +13,14 @@ and error reporting to a slower path.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import ipaddress
 import numbers
 import operator
 import struct
 import uuid
 from collections.abc import Callable, Mapping, Sequence, Set
-from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_DOWN, Context, Decimal
 from typing import Any, Final, NoReturn
 
 from aiocql.errors.base import InvalidValueError
@@ -161,6 +162,26 @@ def _float_encoder(t: NativeType, label: str) -> Encoder:
     return encode
 
 
+_SPLIT_DIGITS = 2000  # below this, int(Decimal) (quadratic in CPython) is the fastest
+
+
+@functools.lru_cache(maxsize=64)
+def _power_of_ten(k: int) -> int:
+    return 10**k
+
+
+def _integral_to_int(d: Decimal) -> int:
+    """``int(d)`` of a non-negative integral Decimal in sub-quadratic time: split its digits in
+    halves (exact in decimal), convert each, join with a Python multiplication (Karatsuba)."""
+    digits = d.adjusted() + 1
+    if digits <= _SPLIT_DIGITS:
+        return int(d)
+    k = digits // 2
+    high = d.scaleb(-k, _EXACT).to_integral_value(rounding=ROUND_DOWN, context=_EXACT)
+    low = _EXACT.subtract(d, high.scaleb(k, _EXACT))
+    return _integral_to_int(high) * _power_of_ten(k) + _integral_to_int(low)
+
+
 def _decimal_encoder(t: NativeType, label: str) -> Encoder:
     def encode(value: object) -> bytes:
         if value is EMPTY:
@@ -169,7 +190,12 @@ def _decimal_encoder(t: NativeType, label: str) -> Encoder:
             _sign, _, exponent = value.as_tuple()
             if not isinstance(exponent, int):
                 _fail(label, t, "a finite Decimal", value)
-            unscaled = int(value.scaleb(-exponent, _EXACT))
+            integral = value.scaleb(-exponent, _EXACT)
+            if len(value.as_tuple()[1]) <= _SPLIT_DIGITS:
+                unscaled = int(integral)
+            else:
+                unscaled = _integral_to_int(integral.copy_abs())
+                unscaled = -unscaled if value.is_signed() else unscaled
             scale = -exponent
             if not -(2**31) <= scale < 2**31:
                 _fail(label, t, "a Decimal whose exponent fits in 32 bits", value)
