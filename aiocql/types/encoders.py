@@ -167,7 +167,8 @@ _SPLIT_DIGITS = 2000  # below this, int(Decimal) (quadratic in CPython) is the f
 
 @functools.lru_cache(maxsize=64)
 def _power_of_ten(k: int) -> int:
-    return 10**k
+    power: int = 10**k
+    return power
 
 
 def _integral_to_int(d: Decimal) -> int:
