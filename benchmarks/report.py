@@ -53,6 +53,7 @@ class Summary:
     errors: int
     problems: list[str] = field(default_factory=list)
     partial: bool = False
+    partial_rounds: int = 0  # rounds whose scan stopped at the time cap
 
     def get(self, name: str) -> float | None:
         return self.values.get(name)
@@ -84,6 +85,7 @@ def summarize(cells: list[dict[str, Any]]) -> list[Summary]:
                 errors=sum(int(c.get("errors", 0)) for c in group),
                 problems=problems,
                 partial=any(c.get("partial") for c in group),
+                partial_rounds=sum(1 for c in group if c.get("partial")),
             )
         )
     order = {w: i for i, w in enumerate(WORKLOADS)}
@@ -241,7 +243,7 @@ def _check_text(s: Summary) -> str:
         parts.append(f"{s.errors} errors")
     parts += s.problems
     if s.partial:
-        parts.append("partial: time cap")
+        parts.append(f"partial (time cap) in {s.partial_rounds} of {s.rounds} rounds")
     return "; ".join(parts)[:120] or "ok"
 
 
@@ -357,7 +359,8 @@ def chart(result: dict[str, Any], path: Path) -> None:
 
     summary = summarize(result["cells"])
     clients = sorted({s.client for s in summary}, key=client_rank)
-    colors = {c: plt.get_cmap("tab10")(i % 10) for i, c in enumerate(clients)}
+    palette = plt.get_cmap("tab20")
+    colors = {c: palette((2 * i) % 20 + (2 * i) // 20) for i, c in enumerate(clients)}  # distinct for 20 clients
     fig, axes = plt.subplots(2, 2, figsize=(14, 10))
     title = "aiocql side-by-side" + (" (QUICK MODE)" if result["meta"].get("mode") == "quick" else "")
     fig.suptitle(f"{title}: Cassandra {result['meta']['server_version']}, {result['meta']['machine']['nproc']} cores, "
@@ -403,7 +406,8 @@ def chart(result: dict[str, Any], path: Path) -> None:
     ax = axes[1][1]
     scans = [s for s in summary if s.workload == SCAN]
     scans.sort(key=lambda s: s.throughput or 0.0)
-    ax.barh([s.client + (" (partial)" if s.partial else "") for s in scans], [s.throughput or 0.0 for s in scans],
+    labels = [s.client + (f" ({s.partial_rounds}/{s.rounds} capped)" if s.partial else "") for s in scans]
+    ax.barh(labels, [s.throughput or 0.0 for s in scans],
             color=[colors[s.client] for s in scans])  # fmt: skip
     ax.set_title(f"paged scan: rows/s ({result['meta']['scan_rows']:,} rows, page {result['meta']['page_size']:,})")
     ax.grid(True, axis="x", alpha=0.3)
