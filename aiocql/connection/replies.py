@@ -102,9 +102,14 @@ def returns_rows(query: str) -> bool:
     """True for CQL text that is a SELECT (its only right answer is RESULT Rows).
 
     Example:
-        >>> returns_rows("  select * from t"), returns_rows("INSERT INTO t (k) VALUES (1)")
-        (True, False)
+        >>> returns_rows("  select * from t"), returns_rows("INSERT INTO t (k) VALUES (1)"), returns_rows("selector")
+        (True, False, False)
     """
+    head = query[:7]
+    if head == "SELECT " or head == "select ":
+        return True
+    if head[:1].isalpha() and head[:1] not in "sS":
+        return False  # INSERT, UPDATE, ...: no regex needed
     return _SELECT.match(query) is not None
 
 

@@ -279,6 +279,15 @@ class Session:
         address) runs the request on that node only, its next pages too (per-node virtual tables); a host
         that is down raises :class:`NoHostAvailable` naming it, and nothing is sent.
 
+        Every option (and the statement's own) is checked before anything is sent, a transparent PREPARE
+        included: a wrong one raises :class:`aiocql.InvalidValueError` naming it and its value.
+        ``consistency_level`` is a :class:`aiocql.ConsistencyLevel`, ``serial_consistency_level`` SERIAL or
+        LOCAL_SERIAL, ``timeout`` a finite number of seconds > 0 (or ``None``: no deadline), ``fetch_size``
+        a positive int or :data:`aiocql.NO_PAGING` (one reply, no paging; ``None`` inherits),
+        ``paging_state`` bytes, ``custom_payload`` a mapping of str to bytes, ``keyspace`` a str,
+        ``row_factory`` a callable. A reply of a kind the request cannot get raises
+        :class:`aiocql.ProtocolError` and drops the connection.
+
         Example:
             >>> rs = await session.execute("SELECT * FROM t WHERE k = ?", (1,))  # doctest: +SKIP
             >>> rs.one()  # doctest: +SKIP
@@ -322,6 +331,8 @@ class Session:
             target = TargetHostPolicy(resolve_target(self, host))  # that host only: no other, no speculation
             defaults = replace(defaults, load_balancing_policy=target, speculative_execution_policy=None)
         if isinstance(query, SimpleStatement) and parameters is not None:
+            if type(parameters) not in (tuple, list, dict):
+                _check_parameters(parameters)  # before the transparent PREPARE is sent
             prepared = await self.prepare(query.query, keyspace=keyspace or query.keyspace)
             query = BoundStatement(prepared, prepared.encode(parameters), **_options_of(query))
             query.parameters = parameters
@@ -710,6 +721,9 @@ class Session:
     ) -> PreparedStatement:
         """Prepare ``query`` (cached per keyspace and query text: preparing twice costs one round trip).
 
+        ``query`` is the CQL text (a non-empty str), ``keyspace`` a str, ``timeout`` as for :meth:`execute`;
+        anything else raises :class:`aiocql.InvalidValueError` before anything is sent.
+
         Example:
             >>> ps = await session.prepare("INSERT INTO t (k, v) VALUES (?, ?)")  # doctest: +SKIP
             >>> await session.execute(ps, (1, "one"))  # doctest: +SKIP
@@ -895,6 +909,13 @@ class _Call:
 
 _STATEMENT_TYPES = (SimpleStatement, PreparedStatement, BoundStatement, BatchStatement)
 _describe = describe_value
+
+
+def _check_parameters(parameters: object) -> None:
+    if isinstance(parameters, (str, bytes, bytearray)) or not isinstance(parameters, (Sequence, Mapping)):
+        raise InvalidValueError(
+            f"parameters must be a sequence or a mapping, not {_describe(parameters)}: wrap one value in a tuple"
+        )
 
 
 def _check_statement(stmt: Statement) -> None:

@@ -101,6 +101,15 @@ async def test_execute_refuses_what_is_not_a_statement(server: FakeServer, sessi
     assert sent(server) == 0
 
 
+@pytest.mark.parametrize("parameters", [5, "abc", b"ab", {1, 2}])
+async def test_bad_parameters_are_refused_before_the_transparent_prepare(
+    server: FakeServer, session: Session, parameters: Any
+) -> None:
+    with pytest.raises(InvalidValueError, match="parameters must be a sequence or a mapping"):
+        await session.execute("SELECT k, v FROM kv WHERE k = ?", parameters)
+    assert sent(server) == 0
+
+
 @pytest.mark.parametrize("query", [None, 123, "", SimpleStatement("SELECT 1")])
 async def test_prepare_refuses_what_is_not_a_cql_string(server: FakeServer, session: Session, query: Any) -> None:
     with pytest.raises(InvalidValueError, match="prepare\\(\\) takes a non-empty CQL string"):

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import aiocql.connection.replies
 import aiocql.validation
 from aiocql import (
     NO_PAGING,
@@ -26,9 +27,21 @@ from aiocql import (
 )
 
 
-def test_docstring_examples() -> None:
-    result = doctest.testmod(aiocql.validation, optionflags=doctest.ELLIPSIS)
+@pytest.mark.parametrize("module", [aiocql.validation, aiocql.connection.replies])
+def test_docstring_examples(module: object) -> None:
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
     assert result.failed == 0 and result.attempted > 0
+
+
+@pytest.mark.parametrize(
+    ("query", "rows"),
+    [("SELECT k FROM t", True), ("select\nk from t", True), ("  Select k from t", True), ("selector", False),
+     ("INSERT INTO t (k) VALUES (1)", False), ("USE ks", False), ("/* c */ SELECT 1", False), ("", False)],
+)  # fmt: skip
+def test_a_select_is_told_from_other_statements(query: str, rows: bool) -> None:
+    from aiocql.connection.replies import returns_rows
+
+    assert returns_rows(query) is rows
 
 
 BAD_CLUSTER_ARGUMENTS: list[tuple[str, Any]] = [
