@@ -205,7 +205,9 @@ async def _unload(args: argparse.Namespace, progress: Progress) -> dict[str, Any
     async with make_cluster(args, row_factory=tuple_factory) as cluster:
         session = await cluster.connect()
         level = consistency(args.consistency)
-        out = _open_output(args.output)
+        if args.checkpoint and (args.query or args.output == "-"):
+            raise CliError("an unload --checkpoint needs a table (not --query) and an output file (not stdout)")
+        out = _open_output(args.output) if not args.checkpoint else io.StringIO()
         try:
             if args.query:
                 return await _unload_query(session, args, out, progress, level)
@@ -217,22 +219,116 @@ async def _unload(args: argparse.Namespace, progress: Progress) -> dict[str, Any
                 session, table, ranges, selectors=selectors, concurrency=args.concurrency, fetch_size=args.fetch_size,
                 consistency_level=level, timeout=args.request_timeout, row_factory=tuple_factory,
             )  # fmt: skip
+            if args.checkpoint:
+                return await _unload_checkpointed(session, args, table, selectors, labels, ranges, progress, level)
             covered = sum(r.width for r in ranges) or 1
             progress.fraction = lambda: sum(p.range.width for p in scan.progress.ranges if p.done) / covered
             ps = await scan._prepare()
             assert ps.result_metadata is not None
             writer = _Writer(out, labels, [c.type for c in ps.result_metadata.columns], args.format, args.delimiter,
                              args.header)  # fmt: skip
+            limiter = _RateLimiter(args.rate) if args.rate else None
             progress.start()
             async for page in scan.pages():
                 writer.write(page.rows)
                 progress.add(len(page.rows), page.latency)
+                if limiter is not None:
+                    await limiter.take(len(page.rows))
             return {"ranges": len(scan.ranges), "output": args.output}
         finally:
             if out is not sys.stdout:
                 out.close()
             else:
                 out.flush()
+
+
+async def _unload_checkpointed(
+    session: Session, args: argparse.Namespace, table: TableMetadata, selectors: str, labels: list[str],
+    ranges: list[TokenRange], progress: Progress, level: Any,
+) -> dict[str, Any]:  # fmt: skip
+    """An unload that can resume: each range's rows are written at once when the range is read to its end
+    (a gzip member of their own for ``.gz``), then ``D <range> <file size>`` is appended to the checkpoint.
+    A resumed run cuts the output back to the size of the last range recorded (dropping a range written in
+    part) and reads only the ranges not recorded. The ranges are kept in the checkpoint's header, so a
+    topology change in between does not move their bounds."""
+    identity = {
+        "operation": "unload", "table": f"{table.keyspace}.{table.name}", "selectors": selectors,
+        "output": os.path.abspath(args.output), "format": args.format,
+        "worker": list(args.worker) if args.worker else None,
+    }  # fmt: skip
+    path: str = args.checkpoint
+    done: dict[int, int] = {}
+    header_size: int | None = None
+    if os.path.exists(path) and os.path.getsize(path):
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        try:
+            header = json.loads(lines[0])
+        except ValueError:
+            raise CliError(f"{path} is not an aiocql unload checkpoint") from None
+        for key, value in identity.items():
+            if header.get(key) != value:
+                raise CliError(f"checkpoint {path} is for {key}={header.get(key)!r}, not {value!r}")
+        ranges = [TokenRange(a, b) for a, b in header["ranges"]]
+        for line in lines[1:]:
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == "D" and parts[1].isdigit() and parts[2].isdigit():
+                done[int(parts[1])] = int(parts[2])
+            elif len(parts) == 2 and parts[0] == "H" and parts[1].isdigit():
+                header_size = int(parts[1])
+        resumed = True
+    else:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(json.dumps({**identity, "ranges": [[r.start, r.end] for r in ranges]}) + "\n")
+        resumed = False
+    keep = max(done.values(), default=header_size or 0)
+    gz = args.output.endswith(".gz")
+    mode = "r+b" if os.path.exists(args.output) else "w+b"
+    with open(args.output, mode) as out, open(path, "a", encoding="utf-8") as journal:
+        out.truncate(keep)
+        out.seek(keep)
+
+        def append(text: str) -> int:
+            data = text.encode("utf-8")
+            out.write(gzip.compress(data, compresslevel=1) if gz else data)
+            out.flush()
+            return out.tell()
+
+        index = {(r.start, r.end): i for i, r in enumerate(ranges)}
+        todo = [r for i, r in enumerate(ranges) if i not in done]
+        progress.skipped = len(done)
+        scan = TableScan(
+            session, table, todo, selectors=selectors, concurrency=args.concurrency, fetch_size=args.fetch_size,
+            consistency_level=level, timeout=args.request_timeout, row_factory=tuple_factory,
+        )  # fmt: skip
+        ps = await scan._prepare()
+        assert ps.result_metadata is not None
+        types = [c.type for c in ps.result_metadata.columns]
+        if header_size is None and not done:
+            head = io.StringIO()
+            _Writer(head, labels, types, args.format, args.delimiter, args.header)
+            journal.write(f"H {append(head.getvalue())}\n")
+            journal.flush()
+        buffers: dict[tuple[int, int], tuple[io.StringIO, _Writer]] = {}
+        limiter = _RateLimiter(args.rate) if args.rate else None
+        progress.start()
+        async for page in scan.pages():
+            rkey = (page.range.start, page.range.end)
+            entry = buffers.get(rkey)
+            if entry is None:
+                buf = io.StringIO()
+                entry = buffers[rkey] = (buf, _Writer(buf, labels, types, args.format, args.delimiter, False))
+            entry[1].write(page.rows)
+            progress.add(len(page.rows), page.latency)
+            if page.last:
+                del buffers[rkey]
+                size = append(entry[0].getvalue())
+                journal.write(f"D {index[rkey]} {size}\n")
+                journal.flush()
+            if limiter is not None:
+                await limiter.take(len(page.rows))
+    return {"ranges": len(ranges), "ranges_from_checkpoint": len(done), "resumed": resumed, "output": args.output,
+            "checkpoint": path}  # fmt: skip
 
 
 def _my_share(ranges: list[TokenRange], args: argparse.Namespace) -> list[TokenRange]:
@@ -792,6 +888,8 @@ def _run_workers(args: argparse.Namespace, argv: list[str], progress: Progress) 
         extra = ["--worker", f"{i}/{args.workers}", "--summary-json", "--no-progress", "--workers", "1"]
         if args.operation == "unload":
             extra += ["--output", _part_path(args.output, i)]
+            if args.checkpoint:
+                extra += ["--checkpoint", _part_path(args.checkpoint, i)]
         if args.operation == "load":
             extra += ["--bad-file", _part_path(args.bad_file, i)]
             if args.checkpoint:
@@ -916,6 +1014,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--query", "-q", default=None, help="a SELECT instead of a table (with :start/:end per range)")
     p.add_argument("--writetime", action="store_true", help="add writetime(c) of each regular column")
     p.add_argument("--ttl", action="store_true", help="add ttl(c) of each regular column")
+    p.add_argument("--checkpoint", default=None, help="journal file: resume an interrupted unload from it")
+    p.add_argument("--rate", type=float, default=None, help="at most this many rows per second")
     common(p)
     fmt(p)
     p.set_defaults(operation="unload")

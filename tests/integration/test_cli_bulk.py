@@ -12,6 +12,7 @@ import decimal
 import gzip
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -232,7 +233,11 @@ def test_workers_processes(cassandra: ServerInfo, keyspace: str, tmp_path: Path)
 def test_counter_table_load(cassandra: ServerInfo, keyspace: str, tmp_path: Path) -> None:
     src = tmp_path / "hits.csv"
     src.write_text("k,n\n" + "".join(f"{i % 10},{i}\n" for i in range(500)))
-    aiocql(cassandra, "load", f"{keyspace}.hits", "-i", str(src))
+    done = aiocql(cassandra, "load", f"{keyspace}.hits", "-i", str(src), "--progress")
+    # The live line (redrawn in place) and the summary, on stderr.
+    assert re.search(r"\x1b\[Kload: [\d,]+ rows \| [\d,]+ rows/s \| .*errors 0", done.stderr), done.stderr
+    assert re.search(r"load: 500 rows in [\d.]+ s \([\d,]+ rows/s\), 0 errors", done.stderr)
+    assert re.search(r"latency p50 [\d.]+ ms, p99 [\d.]+ ms", done.stderr)
     got = dict(query(cassandra, keyspace, "SELECT k, n FROM hits"))
     assert got == {k: sum(i for i in range(500) if i % 10 == k) for k in range(10)}
 
@@ -275,3 +280,63 @@ def test_load_killed_with_sigkill_resumes_exactly(cassandra: ServerInfo, keyspac
     assert sorted((r[0], r[1], r[2], r[3]) for r in rows) == [
         (i, f"v{i * 31 % 1000}", i * 7, base + i) for i in range(n)
     ]
+
+
+def test_unload_killed_with_sigkill_resumes_exactly(cassandra: ServerInfo, keyspace: str, tmp_path: Path) -> None:
+    out, ckpt = tmp_path / "part.csv.gz", tmp_path / "unload.ckpt"
+    args = ["unload", f"{keyspace}.src", "-o", str(out), "--checkpoint", str(ckpt), "--splits", "64",
+            "--fetch-size", "5", "--concurrency", "2"]  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "aiocql", *args, "--rate", "250"], env=_env(cassandra),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if ckpt.exists() and ckpt.read_text().count("\nD ") >= 6:
+            break
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    recorded = ckpt.read_text().count("\nD ")
+    assert 6 <= recorded < 64, "the unload finished before it could be killed: slow it down"
+    resumed = aiocql(cassandra, *args, "--summary-json")
+    summary = json.loads(resumed.stdout)
+    assert summary["ranges_from_checkpoint"] >= recorded and summary["resumed"] is True
+    assert summary["rows"] < ROWS  # the ranges done before the kill were not read again
+    lines = _sorted_lines(out)
+    whole = tmp_path / "whole.csv"
+    aiocql(cassandra, "unload", f"{keyspace}.src", "-o", str(whole))
+    assert lines == _sorted_lines(whole) and len(lines) == ROWS + 1  # every row once, the header once
+
+
+def test_writetime_and_ttl_preserved(cassandra: ServerInfo, keyspace: str, tmp_path: Path) -> None:
+    ddl(
+        cassandra, keyspace,
+        "CREATE TABLE wt_src (k int PRIMARY KEY, v text, n int)",
+        "CREATE TABLE wt_dst (k int PRIMARY KEY, v text, n int)",
+        "INSERT INTO wt_src (k, v, n) VALUES (1, 'a', 10) USING TIMESTAMP 1111111111 AND TTL 86400",
+        "INSERT INTO wt_src (k, v, n) VALUES (2, 'b', 20) USING TIMESTAMP 2222222222",
+    )  # fmt: skip
+    out = tmp_path / "wt.csv"
+    aiocql(cassandra, "unload", f"{keyspace}.wt_src", "-o", str(out), "--writetime", "--ttl")
+    header = out.read_text().splitlines()[0].split(",")
+    assert header == ["k", "n", "v", "writetime(n)", "writetime(v)", "ttl(n)", "ttl(v)"]
+    aiocql(cassandra, "load", f"{keyspace}.wt_dst", "-i", str(out))
+    rows = {r[0]: r[1:] for r in query(cassandra, keyspace, "SELECT k, v, writetime(v), ttl(v) FROM wt_dst")}
+    assert rows[1][:2] == ("a", 1111111111) and 86000 < rows[1][2] <= 86400
+    assert rows[2] == ("b", 2222222222, None)
+
+
+def test_header_mapping_and_headerless_input(cassandra: ServerInfo, keyspace: str, tmp_path: Path) -> None:
+    ddl(cassandra, keyspace, "CREATE TABLE mapped (k int PRIMARY KEY, v text, n bigint)")
+    named = tmp_path / "named.csv"
+    named.write_text("id;payload;junk\n1;one;x\n2;two;y\n")
+    aiocql(cassandra, "load", f"{keyspace}.mapped", "-i", str(named), "--delimiter", ";",
+           "--map", "id=k,payload=v,junk=-")  # fmt: skip
+    bare = tmp_path / "bare.csv"
+    bare.write_text("30,3\n40,4\n")
+    aiocql(cassandra, "load", f"{keyspace}.mapped", "-i", str(bare), "--no-header", "--columns", "n,k")
+    assert sorted(query(cassandra, keyspace, "SELECT k, v, n FROM mapped")) == [
+        (1, "one", None), (2, "two", None), (3, None, 30), (4, None, 40),
+    ]  # fmt: skip
+    out = aiocql(cassandra, "unload", f"{keyspace}.mapped", "--columns", "k,n", "--no-header", "--no-progress")
+    assert sorted(out.stdout.splitlines()) == ["1,", "2,", "3,30", "4,40"]

@@ -182,3 +182,30 @@ def test_command_line_parses() -> None:
     done = subprocess.run([sys.executable, "-m", "aiocql", "--help"], cwd=ROOT, capture_output=True, text=True,
                           timeout=60)  # fmt: skip
     assert done.returncode == 0 and "unload" in done.stdout and "shell" in done.stdout
+
+
+def test_connection_options_become_cluster_settings(tmp_path: Path) -> None:
+    import argparse
+    import ssl
+
+    from aiocql import PlainTextAuthProvider
+    from aiocql.cli.common import add_connection_options, make_cluster
+    from aiocql.protocol.constants import Consistency
+
+    p = argparse.ArgumentParser()
+    add_connection_options(p)
+    args = p.parse_args(["-H", "10.0.0.1,10.0.0.2", "-P", "9142", "-u", "me", "-p", "pw", "--ssl", "--no-verify",
+                         "--protocol-version", "4", "-c", "local_quorum", "--request-timeout", "7"])  # fmt: skip
+    cluster = make_cluster(args)
+    assert cluster.contact_points == ["10.0.0.1", "10.0.0.2"] and cluster.port == 9142
+    assert isinstance(cluster.options.auth_provider, PlainTextAuthProvider)
+    ctx = cluster.options.ssl_context
+    assert isinstance(ctx, ssl.SSLContext) and ctx.verify_mode == ssl.CERT_NONE and not ctx.check_hostname
+    assert cluster.protocol_version == 4 and cluster.defaults.consistency_level == Consistency.LOCAL_QUORUM
+    assert cluster.defaults.request_timeout == 7
+    plain = make_cluster(p.parse_args([]))
+    assert plain.options.ssl_context is None and plain.options.auth_provider is None
+    with pytest.raises(CliError, match="unknown consistency level"):
+        make_cluster(p.parse_args(["-c", "most"]))
+    with pytest.raises(FileNotFoundError):
+        make_cluster(p.parse_args(["--ssl-ca", str(tmp_path / "missing.pem")]))
