@@ -30,7 +30,7 @@ time                          :class:`~aiocql.types.values.Time` (nanoseconds; l
 duration                      :class:`~aiocql.types.values.Duration`
 list<T>                       ``list`` (encode: list or tuple)
 set<T>                        ``set`` (encode: set, frozenset, list or tuple); when more than
-                              32 of over 64 elements share a hash (hash flooding), an
+                              8 of over 16 elements share a hash (hash flooding), an
                               :class:`~aiocql.types.values.UnhashedSet` instead
 map<K, V>                     ``dict`` (encode: any mapping); keys flooding as for sets: an
                               :class:`~aiocql.types.values.UnhashedMap`

@@ -416,8 +416,10 @@ def _packed_reader(unit: list[CqlType]) -> _PackedReader | None:
 # map keyed by them could be built in quadratic time. str, bytes, inet, date and timestamp hash with
 # the randomised SipHash; bounded ints and floats can share a hash only a handful of times.
 _FLOODABLE_NATIVES: Final = frozenset({"uuid", "timeuuid", "varint", "decimal"})
-FLOOD_MIN_ELEMENTS: Final = 64  # smaller sets cost at most 64**2/2 comparisons: never checked
-FLOOD_MAX_BUCKET: Final = 32  # more elements than this sharing one hash: the unhashed fallback
+# Smaller sets are never checked: at most 16**2/2 comparisons, about what decoding them costs, so even
+# a list of many small flooded sets stays within a small factor of an ordinary list.
+FLOOD_MIN_ELEMENTS: Final = 16
+FLOOD_MAX_BUCKET: Final = 8  # more elements than this sharing one hash: the unhashed fallback
 
 
 def _floodable(t: CqlType) -> bool:

@@ -270,8 +270,8 @@ class UnhashedSet(AbstractSet[_T]):
 
     A writer can store set elements (UUIDs, varints, decimals, tuples...) chosen so that their
     Python hashes are all equal; building a ``set`` of n of them costs n²/2 comparisons (16,000
-    UUIDs: 8 s of a blocked event loop). The decoder detects that (more than 64 elements, more than
-    32 sharing one hash) and returns this instead, in linear time: the elements in the server's
+    UUIDs: 8 s of a blocked event loop). The decoder detects that (more than 16 elements, more than
+    8 sharing one hash) and returns this instead, in linear time: the elements in the server's
     order, without hashing them. Lookups (``in``) scan; iteration, ``len``, comparisons and set
     operations work as for a frozenset (it is hashable, with frozenset's hash algorithm). A normal
     set never decodes to this type.

@@ -253,3 +253,16 @@ def test_encoding_a_long_decimal_is_sub_quadratic() -> None:
     small, large = Decimal("7" * 20_000), Decimal("7" * 160_000)
     ratio = _cpu(lambda: encode(large)) / _cpu(lambda: encode(small))
     assert ratio < 40, f"8x the digits took {ratio:.1f}x the time (quadratic: 64x)"
+
+
+@pytest.mark.parametrize("size", [FLOOD_MIN_ELEMENTS, FLOOD_MIN_ELEMENTS + 1, 40])
+def test_many_small_flooded_sets_cost_a_bounded_number_of_comparisons_per_element(
+    count_uuid_eq: list[int], size: int
+) -> None:
+    # Sets too small to be checked must not add up to a quadratic cost either: a list of 1,000 sets
+    # of `size` colliding UUIDs compares at most FLOOD_MIN_ELEMENTS times per element.
+    inner = _collection([u.bytes for u in colliding_uuids(size)])
+    data = _collection([inner] * 1000)
+    values = decoder_for(ct.ListType(ct.SetType(ct.UUID)))(data)
+    assert isinstance(values, list) and len(values) == 1000
+    assert count_uuid_eq[0] <= FLOOD_MIN_ELEMENTS * size * 1000  # 16 per element (measured: 9.4)
