@@ -18,9 +18,9 @@ import pytest
 
 from aiocql import (
     Cluster,
-    ConfigurationError,
     ConsistencyLevel,
     DCAwareRoundRobinPolicy,
+    DriverError,
     MappingTranslator,
     NoHostAvailable,
     RoundRobinPolicy,
@@ -96,12 +96,12 @@ async def _hosts(contact: str) -> list[object]:
         return list(cluster.hosts)
 
 
-async def test_a_wrong_local_dc_is_a_configuration_error(two_dcs: LocalCluster) -> None:
+async def test_a_wrong_local_dc_is_a_driver_error(two_dcs: LocalCluster) -> None:
     async with Cluster(two_dcs.contact_points[:1], local_dc="dc9") as cluster:
-        with pytest.raises(ConfigurationError, match=r"'dc9' is not a datacenter.*'dc1', 'dc2'"):
+        with pytest.raises(DriverError, match=r"'dc9' is not a datacenter.*'dc1', 'dc2'"):
             await cluster.connect()
     async with Cluster(two_dcs.contact_points) as cluster:  # contact points in two DCs: which is local?
-        with pytest.raises(ConfigurationError, match="several datacenters"):
+        with pytest.raises(DriverError, match="several datacenters"):
             await cluster.connect()
 
 
