@@ -665,8 +665,24 @@ class Cluster:
             if session.is_closed:
                 continue
             wanted = {h.host_id: h for h in self._state.host_list}
+            by_endpoint = {(h.address, h.port): h for h in wanted.values() if h.host_id not in session._pools}
             for host_id, current in list(session._pools.items()):
                 host = wanted.get(host_id)
+                real = by_endpoint.get((current.host, current.options.port))
+                if (
+                    host is None
+                    and real is not None
+                    and host_id == _stand_in(current.host, current.options.port).host_id
+                ):
+                    # A contact point known by a stand-in identity now has its own (its system.local was read,
+                    # e.g. by a control connection that moved there): keep its connected pool under that id.
+                    pool = session.remove_pool(host_id)
+                    if pool is not None:
+                        pool.host_info = real
+                        session.add_pool(pool)
+                        if pool.is_up:
+                            self._mark(real, True)
+                    continue
                 # The same node at a new address (restarted with a new IP, or a translation changed): its
                 # pool is replaced; a node that comes back elsewhere has restarted, so its DOWN is stale.
                 moved = host is not None and (current.host, current.options.port) != (host.address, host.port)

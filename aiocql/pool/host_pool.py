@@ -64,8 +64,7 @@ class HostPool:
         self._refill: asyncio.Task[None] | None = None
         self._retiring: set[asyncio.Task[None]] = set()
         self._wake: asyncio.Event | None = None
-        #: Called when a stream id is freed on one of the pool's connections (the session's waiters).
-        self.on_stream_free: Callable[[], None] | None = None
+        self._on_stream_free: Callable[[], None] | None = None
 
     async def open(self) -> None:
         """Open the pool's connections; raises the first connection's error if none could be opened."""
@@ -101,7 +100,7 @@ class HostPool:
 
         conn = await Connection.open(self.host, self.options, version=self.version, on_lost=lost)
         opened.append(conn)
-        conn.proto.on_stream_free = self._stream_freed
+        conn.proto.on_stream_free = self._on_stream_free
         if self.setup is not None:
             try:
                 await self.setup(conn)
@@ -110,9 +109,17 @@ class HostPool:
                 raise
         return conn
 
-    def _stream_freed(self) -> None:
-        if self.on_stream_free is not None:
-            self.on_stream_free()
+    @property
+    def on_stream_free(self) -> Callable[[], None] | None:
+        """Called when a stream id is freed on one of the pool's connections (the session's waiters); set
+        on each connection itself, so a reply costs one call."""
+        return self._on_stream_free
+
+    @on_stream_free.setter
+    def on_stream_free(self, callback: Callable[[], None] | None) -> None:
+        self._on_stream_free = callback
+        for conn in self.connections:
+            conn.proto.on_stream_free = callback
 
     def borrow(self) -> Connection:
         """The open connection with the fewest requests in flight.
