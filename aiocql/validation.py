@@ -252,6 +252,12 @@ def _check_ssl_context(name: str, value: object) -> None:
     raise _refuse(name, "an ssl.SSLContext or None", value)
 
 
+def _check_server_hostname(name: str, value: object) -> None:
+    if value is None or (isinstance(value, str) and value) or (callable(value) and not isinstance(value, type)):
+        return
+    raise _refuse(name, "a host name (str), a function of the Host returning one, or None", value)
+
+
 def _check_profiles(name: str, value: object) -> None:
     from aiocql.session.profiles import ExecutionProfile
 
@@ -315,6 +321,11 @@ def _checks() -> dict[str, Callable[[str, Any], None]]:
         "max_streams_per_connection": ints(1, 32768),
         "max_orphans_per_connection": ints(1),
         "schema_metadata": check_bool,
+        "contact_points_are_hosts": check_bool,
+        "schema_event_refresh": check_bool,
+        "resolver": policy(("resolve",), "a Resolver"),
+        "address_translator": policy(("translate",), "an AddressTranslator"),
+        "server_hostname": _check_server_hostname,
     }
 
 

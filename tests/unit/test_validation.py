@@ -91,6 +91,11 @@ BAD_CLUSTER_ARGUMENTS: list[tuple[str, Any]] = [
     ("max_streams_per_connection", 32769),
     ("max_orphans_per_connection", 0),
     ("schema_metadata", 1),
+    ("contact_points_are_hosts", "yes"),
+    ("schema_event_refresh", None),
+    ("resolver", 5),
+    ("address_translator", {"10.0.0.1": "1.2.3.4"}),
+    ("server_hostname", 5),
 ]
 
 
