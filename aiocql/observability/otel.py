@@ -22,7 +22,8 @@ Attributes follow the database semantic conventions for Cassandra:
   ``error.type`` is the exception's class (``aiocql.OperationTimedOut``, ``asyncio.CancelledError``...). A
   :class:`aiocql.NoHostAvailable` reports the last host's error, the one it wraps.
 
-Nothing here runs unless you install the tracker: the driver never imports this module itself.
+Nothing here runs unless you install the tracker: the driver never imports this module itself. Installed
+while no SDK is configured (the API's placeholder providers), it returns at once from each request.
 
 Example:
     >>> from aiocql import Cluster
@@ -41,8 +42,16 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics as otel_metrics
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.metrics import MeterProvider
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
+from opentelemetry.metrics import MeterProvider, NoOpMeterProvider
+from opentelemetry.trace import (
+    NoOpTracerProvider,
+    ProxyTracerProvider,
+    Span,
+    SpanKind,
+    Status,
+    StatusCode,
+    TracerProvider,
+)
 from opentelemetry.util.types import AttributeValue
 
 from aiocql._version import __version__
@@ -68,7 +77,9 @@ class _Live:
 
     __slots__ = ("attributes", "name", "span", "token")
 
-    def __init__(self, name: str, span: Span, token: Token[Context], attributes: dict[str, AttributeValue]) -> None:
+    def __init__(
+        self, name: str, span: Span | None, token: Token[Context] | None, attributes: dict[str, AttributeValue]
+    ) -> None:
         self.name = name
         self.span = span
         self.token = token
@@ -101,6 +112,8 @@ class OpenTelemetryTracker:
         query_text: bool = True,
     ) -> None:
         self._tracer = trace.get_tracer("aiocql", __version__, tracer_provider)
+        self._tracer_provider = tracer_provider
+        self._meter_provider = meter_provider
         self._duration = (
             otel_metrics.get_meter("aiocql", __version__, meter_provider).create_histogram(
                 "db.client.operation.duration",
@@ -119,10 +132,17 @@ class OpenTelemetryTracker:
     # -- the request ----------------------------------------------------------------------------------
     def on_request_start(self, op: OperationInfo) -> None:
         """Open the request's span under the caller's current span and make it current for the attempts."""
+        tracing = self._tracing_on()
+        metering = self._duration is not None and self._metering_on()
+        if not tracing and not metering:
+            return  # no SDK configured: nothing would be recorded, so nothing is computed
         attributes = self._start_attributes(op)
         name = str(attributes.get("db.query.summary") or attributes.get("db.operation.name") or _SYSTEM)
-        span = self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
-        token = otel_context.attach(trace.set_span_in_context(span))
+        span: Span | None = None
+        token: Token[Context] | None = None
+        if tracing:
+            span = self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+            token = otel_context.attach(trace.set_span_in_context(span))
         self._live[op] = _Live(name, span, token, attributes)
 
     def on_request_end(self, op: OperationInfo) -> None:
@@ -130,8 +150,8 @@ class OpenTelemetryTracker:
         live = self._live.pop(op, None)
         if live is None:
             return
-        otel_context.detach(live.token)
-        span = live.span
+        if live.token is not None:
+            otel_context.detach(live.token)
         end: dict[str, AttributeValue] = {
             "cassandra.speculative_execution.count": op.speculative_executions,
             "aiocql.attempts": op.attempts,
@@ -142,15 +162,26 @@ class OpenTelemetryTracker:
         error = op.error
         if error is not None:
             end.update(_error_attributes(error))
-        span.set_attributes(end)
-        if error is not None:
-            if isinstance(error, Exception):
-                span.record_exception(error)
-            span.set_status(Status(StatusCode.ERROR, str(end["error.type"])))
-        span.end()
+        span = live.span
+        if span is not None:
+            span.set_attributes(end)
+            if error is not None:
+                if isinstance(error, Exception):
+                    span.record_exception(error)
+                span.set_status(Status(StatusCode.ERROR, str(end["error.type"])))
+            span.end()
         if self._duration is not None and op.latency is not None:
             merged = {**live.attributes, **end}
             self._duration.record(op.latency, {k: merged[k] for k in _METRIC_KEYS if k in merged})
+
+    def _tracing_on(self) -> bool:
+        """False while the provider is the API's placeholder (no SDK configured): spans would be dropped."""
+        provider = self._tracer_provider if self._tracer_provider is not None else trace.get_tracer_provider()
+        return not isinstance(provider, (ProxyTracerProvider, NoOpTracerProvider))
+
+    def _metering_on(self) -> bool:
+        provider = self._meter_provider if self._meter_provider is not None else otel_metrics.get_meter_provider()
+        return not isinstance(provider, NoOpMeterProvider) and type(provider).__name__ != "_ProxyMeterProvider"
 
     def _start_attributes(self, op: OperationInfo) -> dict[str, AttributeValue]:
         described = op.describe()
@@ -190,8 +221,10 @@ class OpenTelemetryTracker:
         if not self._attempt_spans:
             return
         live = self._live.get(info.operation) if info.operation is not None else None
-        parent = trace.set_span_in_context(live.span) if live is not None else None
-        name = f"{live.name if live is not None else _SYSTEM} attempt"
+        if live is None or live.span is None:
+            return  # tracing is off
+        parent = trace.set_span_in_context(live.span)
+        name = f"{live.name} attempt"
         attributes: dict[str, AttributeValue] = {
             **_host_attributes(info.host),
             "aiocql.attempt": info.attempt,
@@ -224,7 +257,7 @@ class OpenTelemetryTracker:
         if cancelled or info.operation is None:
             return
         live = self._live.get(info.operation)
-        if live is not None:
+        if live is not None and live.span is not None:
             live.span.add_event(
                 "aiocql.attempt_failed",
                 {**attributes, **_host_attributes(info.host), "aiocql.attempt": info.attempt},

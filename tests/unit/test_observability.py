@@ -180,3 +180,28 @@ def test_latency_buckets_are_configurable_and_checked() -> None:
     for bad in ((), (0.1, 0.01), (0.0,), (0.001, 0.0010000001)):
         with pytest.raises(ValueError, match="latency buckets"):
             Metrics(latency_buckets=bad)
+
+
+def test_the_otel_tracker_does_nothing_while_no_sdk_is_configured() -> None:
+    pytest.importorskip("opentelemetry.sdk")
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from aiocql import OperationInfo
+    from aiocql.observability.otel import OpenTelemetryTracker
+
+    off = OpenTelemetryTracker()  # the global providers: the API's placeholders in this process
+    op = OperationInfo("QUERY", "SELECT * FROM t", latency=0.001)
+    off.on_request_start(op)
+    assert off._live == {}
+    off.on_request_end(op)
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    on = OpenTelemetryTracker(tracer_provider=provider, record_metrics=False)
+    on.on_request_start(op)
+    assert list(on._live) == [op]
+    on.on_request_end(op)
+    assert on._live == {} and [s.name for s in exporter.get_finished_spans()] == ["SELECT t"]
