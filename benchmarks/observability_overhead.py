@@ -19,6 +19,10 @@ Configurations (``--modes``):
 
 ``--tree NAME=DIR`` adds a run of ``none`` on another source tree (e.g. the driver before the
 observability hooks, from ``git archive``), to show that nothing configured costs nothing.
+
+``--micro`` measures instead, without a server, the instrumentation's own work per request (what the
+session and the tracker do around one request with one attempt): the minimum over repeats of ``timeit`` of
+CPU time (``time.process_time``), the figure least disturbed by other work on a shared machine.
 """
 
 from __future__ import annotations
@@ -132,6 +136,106 @@ def _run_child(args: argparse.Namespace, mode: str, tree: Path) -> dict[str, Any
     return result
 
 
+def micro(repeat: int = 7, number: int = 5000) -> dict[str, float]:
+    """Microseconds per request of the instrumentation alone (min over ``repeat`` runs of ``number``)."""
+    import timeit
+    import uuid
+
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+    from aiocql import ConsistencyLevel, Host
+    from aiocql.metrics import AttemptInfo, CompositeTracker, Metrics, MetricsTracker, OperationInfo
+    from aiocql.observability.otel import OpenTelemetryTracker
+    from aiocql.policies.request import RequestInfo
+
+    class Discard(SpanExporter):
+        def export(self, spans: Sequence[Any]) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    host = Host(uuid.UUID(int=1), "10.0.0.1", datacenter="dc1")
+    request = RequestInfo(keyspace="ks", routing_key=b"\x00\x00\x00\x01")
+    query = "SELECT v FROM kv WHERE k = ?"
+
+    def operation() -> OperationInfo:
+        return OperationInfo(
+            "EXECUTE", query, keyspace="ks", table="kv", consistency_level=ConsistencyLevel.LOCAL_ONE,
+            page_size=5000, parameterized=True,
+        )  # fmt: skip
+
+    def one_request(tracker: Any, with_op: bool) -> None:
+        op = operation() if with_op else None
+        if op is not None and hasattr(tracker, "on_request_start"):
+            tracker.on_request_start(op)
+        attempt = AttemptInfo(request, host, 1, 0, False, query, op)
+        tracker.on_start(attempt)
+        tracker.on_success(attempt, 0.0005)
+        if op is not None:
+            op.attempts, op.coordinator, op.latency = 1, host, 0.0006
+            if hasattr(tracker, "on_request_end"):
+                tracker.on_request_end(op)
+
+    def sdk(attempt_spans: bool) -> OpenTelemetryTracker:
+        tracer_provider = TracerProvider()
+        tracer_provider.add_span_processor(SimpleSpanProcessor(Discard()))
+        meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+        return OpenTelemetryTracker(
+            tracer_provider=tracer_provider, meter_provider=meter_provider, attempt_spans=attempt_spans
+        )
+
+    metrics = MetricsTracker(Metrics())
+    cases: dict[str, tuple[Any, bool]] = {
+        "none (built-in metrics)": (metrics, False),
+        "off (OTel, no SDK)": (CompositeTracker(metrics, OpenTelemetryTracker()), True),
+        "otel": (CompositeTracker(metrics, sdk(False)), True),
+        "otel-attempts": (CompositeTracker(metrics, sdk(True)), True),
+    }
+    out = {}
+    out["slowlog (session, not logged)"] = _micro_slowlog(operation, repeat, number)
+    for name, (tracker, with_op) in cases.items():
+        times = timeit.repeat(
+            lambda t=tracker, w=with_op: one_request(t, w), repeat=repeat, number=number, timer=time.process_time
+        )
+        out[name] = min(times) / number * 1e6
+    return out
+
+
+def _micro_slowlog(operation: Any, repeat: int, number: int) -> float:
+    """What a profile's slow_query_threshold adds per request: the OperationInfo and the session's timed wrapper."""
+    import types
+
+    from aiocql.session.session import Session
+
+    stub = types.SimpleNamespace(_request_hooks=None)
+
+    async def reply() -> None:
+        return None
+
+    async def direct() -> None:
+        for _ in range(number):
+            await reply()
+
+    async def observed() -> None:
+        for _ in range(number):
+            await Session._observed(stub, operation(), 10.0, reply)  # type: ignore[arg-type]
+
+    def best(body: Any) -> float:
+        loop = asyncio.new_event_loop()
+        try:
+            runs = []
+            for _ in range(repeat):
+                started = time.process_time()
+                loop.run_until_complete(body())
+                runs.append(time.process_time() - started)
+            return min(runs) / number * 1e6
+        finally:
+            loop.close()
+
+    return best(observed) - best(direct)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments, run the configurations, print a table (and JSON with ``--json``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -145,8 +249,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--tree", action="append", default=[], help="NAME=DIR: also run 'none' on that tree")
     parser.add_argument("--json", type=Path, help="write the raw rounds here")
+    parser.add_argument("--micro", action="store_true", help="the instrumentation's own work, no server")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.micro:
+        figures = micro()
+        base = figures["none (built-in metrics)"]
+        print("instrumentation work per request with one attempt, us (min of 7 x 5000):")
+        for name, us in figures.items():
+            extra = " (added)" if name.startswith("slowlog") else f"  ({us - base:+.2f} vs none)"
+            print(f"  {name:<30} {us:6.2f}{extra}")
+        return 0
     if args.child:
         print(json.dumps(asyncio.run(_child(args))))
         return 0
