@@ -167,3 +167,39 @@ async def test_right_replies_still_work(server: FakeServer, session: Session) ->
     assert (await session.execute("INSERT INTO lwt (k) VALUES (1) IF NOT EXISTS")).one() == (1,)
     await session.execute("USE ks")
     assert not session.pools[0].connections[0].is_closed
+
+
+async def test_an_idempotent_request_on_the_dropped_connection_is_retried_on_another_host() -> None:
+    """Two hosts: the idempotent request held on the connection that then gets a wrong reply is retried on the
+    other host (DefaultRetryPolicy: next host) and gets its row; the wrong reply's caller gets ProtocolError."""
+    from aiocql import RoundRobinPolicy
+    from aiocql.testing.fakeserver import start_fake_servers
+
+    nodes = await start_fake_servers(2)
+    try:
+        state = {"held": ""}
+
+        def hold_first(req: ReceivedRequest) -> object:
+            if not state["held"]:
+                state["held"] = next(s.host for s in nodes if req in s.requests)
+                return NO_REPLY
+            return echo_row(req)
+
+        for node in nodes:
+            node.on(Opcode.QUERY, match=lambda r: "k = 8" in (r.query or ""), reply=hold_first)
+            node.on(Opcode.QUERY, match=on_bad, reply=Ready())
+        async with Cluster([s.host for s in nodes], port=nodes[0].port, contact_points_are_hosts=True,
+                           load_balancing_policy=RoundRobinPolicy(), schema_metadata=False) as cluster:  # fmt: skip
+            session = await cluster.connect()
+            idempotent = asyncio.ensure_future(
+                session.execute(SimpleStatement("SELECT k, v FROM kv WHERE k = 8", is_idempotent=True), timeout=5.0)
+            )
+            await wait_until(lambda: state["held"], timeout=5.0)
+            with pytest.raises(ProtocolError, match="READY"):
+                await session.execute(BAD, host=state["held"], timeout=2.0)  # on the held request's connection
+            rs = await idempotent
+            assert rs.one() == (8, "value-8")
+            assert rs.coordinator != state["held"]
+    finally:
+        for node in nodes:
+            await node.close()
