@@ -35,6 +35,7 @@ async def run_demo(host: str, port: int) -> None:
         conn = session.pools[0].connections[0]
         print(f"connected to {host}:{port} on native protocol v{conn.version}")
         row = (await session.execute("SELECT release_version, cluster_name FROM system.local")).one()
+        assert row is not None  # one() is None for an empty page
         print(f"server: Apache Cassandra {row.release_version} (cluster {row.cluster_name!r})")
 
         ddl = await session.execute(
@@ -77,6 +78,7 @@ async def run_demo(host: str, port: int) -> None:
         while conn.orphaned and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.01)
         check = (await session.execute(select, (2,))).one()
+        assert check is not None
         print(f"connection still healthy: id 2 -> {check.name!r}; orphaned stream ids now {conn.orphaned}")
     print(f"OS threads before: {threads}, after closing the cluster: {threading.active_count()}")
 

@@ -21,15 +21,21 @@ from collections import namedtuple
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from aiocql.errors import UsageError
+from aiocql.errors import InvalidValueError, UsageError
 from aiocql.protocol.constants import Consistency
 from aiocql.types.cqltypes import CqlType
 
 #: A row factory turns the column names and a page of decoded tuples into the rows users see.
 #: Same signature as cassandra-driver's: ``factory(column_names, rows) -> list``.
 RowFactory = Callable[[tuple[str, ...], list[tuple[Any, ...]]], list[Any]]
+
+RowT = TypeVar("RowT")
+_T = TypeVar("_T")
+
+#: A row factory whose rows have a known type: ``execute(..., row_factory=f)`` then returns ``ResultSet[T]``.
+TypedRowFactory = Callable[[tuple[str, ...], list[tuple[Any, ...]]], list[RowT]]
 
 
 def tuple_factory(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[Any]:
@@ -92,8 +98,16 @@ def dict_factory(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[An
     return [dict(zip(names, r, strict=True)) for r in rows]
 
 
-def object_factory(cls: Callable[..., Any]) -> RowFactory:
-    """A factory that builds ``cls(**{column: value})`` per row: dataclasses, pydantic models, ...
+def object_factory(cls: Callable[..., _T]) -> TypedRowFactory[_T]:
+    """Rows as instances of ``cls`` (a dataclass, NamedTuple, attrs or pydantic model, any class taking the
+    columns as keyword arguments): ``execute(..., row_factory=object_factory(User))`` returns a
+    ``ResultSet[User]`` that type checkers know.
+
+    The mapping is checked against the result's columns once per set of columns (once per statement, not
+    per row): a column without a field of that name, or a field without a default that no column fills,
+    raises :class:`aiocql.InvalidValueError` naming them. Column names are matched as they are, then as
+    Python identifiers (``[applied]`` -> ``applied``, ``writetime(v)`` -> ``writetime_v``). A dataclass or
+    NamedTuple whose fields are exactly the columns in order is built positionally (no dict per row).
 
     Example:
         >>> from dataclasses import dataclass
@@ -103,12 +117,84 @@ def object_factory(cls: Callable[..., Any]) -> RowFactory:
         ...     v: str
         >>> object_factory(KV)(("k", "v"), [(1, "a")])
         [KV(k=1, v='a')]
+        >>> object_factory(KV)(("k", "v", "extra"), [(1, "a", 2)])
+        Traceback (most recent call last):
+        ...
+        aiocql.errors.base.InvalidValueError: row type KV does not fit the result's columns (k, v, extra): ...
     """
+    plans: dict[tuple[str, ...], Callable[[tuple[Any, ...]], _T]] = {}
 
-    def factory(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[Any]:
-        return [cls(**dict(zip(names, r, strict=True))) for r in rows]
+    def factory(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[_T]:
+        make = plans.get(names)
+        if make is None:
+            if len(plans) >= 64:  # a class used with many statements: forget the oldest plans
+                plans.pop(next(iter(plans)))
+            make = plans[names] = _row_plan(cls, names)
+        return list(map(make, rows))
 
+    factory.__qualname__ = factory.__name__ = f"object_factory({getattr(cls, '__name__', cls)!s})"
     return factory
+
+
+def _fields_of(cls: Callable[..., Any]) -> tuple[list[str], set[str], bool]:
+    """(field names in order, required ones, positional construction allowed) of a row class."""
+    import dataclasses
+    import inspect
+
+    if isinstance(cls, type) and dataclasses.is_dataclass(cls):
+        fields = [f for f in dataclasses.fields(cls) if f.init]
+        required = {
+            f.name for f in fields
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        }  # fmt: skip
+        positional = all(not f.kw_only for f in fields)
+        return [f.name for f in fields], required, positional
+    if isinstance(cls, type) and issubclass(cls, tuple) and hasattr(cls, "_fields"):
+        names = list(cls._fields)
+        defaults = getattr(cls, "_field_defaults", {})
+        return names, {n for n in names if n not in defaults}, True
+    try:
+        params = list(inspect.signature(cls).parameters.values())
+    except (TypeError, ValueError) as exc:
+        raise InvalidValueError(f"row type {cls!r} has no signature to map columns to: {exc}") from None
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return [], set(), False  # **kwargs: takes any column
+    usable = [p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return [p.name for p in usable], {p.name for p in usable if p.default is p.empty}, False
+
+
+def _positional(cls: Callable[..., _T], row: tuple[Any, ...]) -> _T:
+    return cls(*row)
+
+
+def _row_plan(cls: Callable[..., _T], names: tuple[str, ...]) -> Callable[[tuple[Any, ...]], _T]:
+    fields, required, positional = _fields_of(cls)
+    cls_name = getattr(cls, "__name__", repr(cls))
+    if not fields and not required and not positional:  # accepts **kwargs
+        keys = names
+    else:
+        known = set(fields)
+        keys = tuple(n if n in known else _clean_name(n) for n in names)
+        unknown = [n for n, k in zip(names, keys, strict=True) if k not in known]
+        missing = sorted(required - set(keys))
+        if unknown or missing:
+            problems = []
+            if unknown:
+                problems.append(f"no field for column{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
+            if missing:
+                problems.append(f"no column for required field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+            raise InvalidValueError(
+                f"row type {cls_name} does not fit the result's columns ({', '.join(names)}): {'; '.join(problems)}"
+            )
+        if positional and list(keys) == fields:
+            if isinstance(cls, type) and issubclass(cls, tuple):
+                return partial(tuple.__new__, cls)  # type: ignore[return-value]
+            return partial(_positional, cls)  # type: ignore[return-value]
+
+    def make(row: tuple[Any, ...]) -> _T:
+        return cls(**dict(zip(keys, row, strict=True)))
+
+    return make
 
 
 @dataclass(slots=True)
@@ -119,12 +205,13 @@ class Page:
     paging_state: bytes | None
 
 
-NextPage = Callable[[bytes], Awaitable["ResultSet"]]
+NextPage = Callable[[bytes], Awaitable["ResultSet[Any]"]]
 
 
 @dataclass(slots=True, eq=False)
-class ResultSet:
-    """One page of rows plus what is needed to fetch the rest.
+class ResultSet(Generic[RowT]):
+    """One page of rows plus what is needed to fetch the rest; ``ResultSet[User]`` when the rows are typed
+    (``row_factory=object_factory(User)``), ``ResultSet[Any]`` otherwise.
 
     Example:
         >>> rs = await session.execute("SELECT release_version FROM system.local")  # doctest: +SKIP
@@ -132,7 +219,7 @@ class ResultSet:
         '5.0.9'
     """
 
-    current_rows: list[Any] = field(default_factory=list)
+    current_rows: list[RowT] = field(default_factory=list)
     column_names: tuple[str, ...] = ()
     column_types: tuple[CqlType, ...] = ()
     paging_state: bytes | None = None
@@ -150,7 +237,7 @@ class ResultSet:
         """True while the server says more pages follow (only the absence of a paging state ends paging)."""
         return self.paging_state is not None
 
-    def one(self) -> Any:
+    def one(self) -> RowT | None:
         """The first row of the current page, or None.
 
         Example:
@@ -166,11 +253,11 @@ class ResultSet:
         """
         if not self.column_names or self.column_names[0] != "[applied]" or not self.current_rows:
             raise UsageError("was_applied is only defined for the result of a conditional (IF) statement")
-        row = self.current_rows[0]
+        row: Any = self.current_rows[0]
         value = row["[applied]"] if isinstance(row, dict) else row[0]
         return bool(value)
 
-    async def fetch_next_page(self) -> ResultSet:
+    async def fetch_next_page(self) -> ResultSet[RowT]:
         """Fetch the page after this one (manual paging).
 
         Raises :class:`aiocql.UsageError` when none follows (check :attr:`has_more_pages` first).
@@ -183,7 +270,7 @@ class ResultSet:
             raise UsageError("no more pages: this is the last page (check has_more_pages)")
         return await self._next_page(self.paging_state)
 
-    async def pages(self) -> AsyncIterator[list[Any]]:
+    async def pages(self) -> AsyncIterator[list[RowT]]:
         """Every page's rows, in order, from this one on; the next page is fetched while one is used.
 
         Example:
@@ -191,7 +278,7 @@ class ResultSet:
             ...     process(rows)
         """
         page = self
-        pending: asyncio.Future[ResultSet] | None = None
+        pending: asyncio.Future[ResultSet[RowT]] | None = None
         try:
             while True:
                 pending = _prefetch(page)
@@ -204,10 +291,10 @@ class ResultSet:
             if pending is not None and not pending.done():
                 pending.cancel()
 
-    def __aiter__(self) -> AsyncIterator[Any]:
+    def __aiter__(self) -> AsyncIterator[RowT]:
         return _RowIterator(self)
 
-    async def all(self) -> list[Any]:
+    async def all(self) -> list[RowT]:
         """Every row of every page from this one on (fetches the remaining pages).
 
         Example:
@@ -374,7 +461,7 @@ class _RowIterator:
 
     __slots__ = ("_index", "_pending", "_rows")
 
-    def __init__(self, first: ResultSet) -> None:
+    def __init__(self, first: ResultSet[Any]) -> None:
         self._rows = first.current_rows
         self._index = 0
         self._pending = _prefetch(first)
@@ -406,7 +493,7 @@ class _RowIterator:
             pending.cancel()
 
 
-def _prefetch(page: ResultSet) -> asyncio.Future[ResultSet] | None:
+def _prefetch(page: ResultSet[_T]) -> asyncio.Future[ResultSet[_T]] | None:
     if page.paging_state is None or page._next_page is None:
         return None
     task = asyncio.ensure_future(page._next_page(page.paging_state))
@@ -414,7 +501,7 @@ def _prefetch(page: ResultSet) -> asyncio.Future[ResultSet] | None:
     return task
 
 
-def _retrieve(task: asyncio.Future[ResultSet]) -> None:
+def _retrieve(task: asyncio.Future[ResultSet[Any]]) -> None:
     # A prefetched page nobody reads (the loop ended early) must not log "exception never retrieved".
     if not task.cancelled():
         task.exception()

@@ -488,10 +488,10 @@ class Shell:
         if self.tracing and rs.tracing_id is not None:
             await self.show_trace(rs)
 
-    async def show_rows(self, rs: ResultSet) -> None:
+    async def show_rows(self, rs: ResultSet[Any]) -> None:
         names = rs.column_names
         total = 0
-        page: ResultSet | None = rs
+        page: ResultSet[Any] | None = rs
         first = True
         while page is not None:
             rows = page.current_rows
@@ -522,7 +522,7 @@ class Shell:
             table.add_row(*(_show(v) for v in r))
         self.console.print(table)
 
-    async def show_trace(self, rs: ResultSet) -> None:
+    async def show_trace(self, rs: ResultSet[Any]) -> None:
         trace = await rs.get_query_trace(max_wait=5.0)
         if trace is None:
             self.error("the server sent no trace id for this request")

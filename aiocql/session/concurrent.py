@@ -46,7 +46,7 @@ class ExecutionResult(NamedTuple):
     """
 
     success: bool
-    result_or_exc: ResultSet | BaseException
+    result_or_exc: ResultSet[Any] | BaseException
 
 
 def _check(concurrency: object, raise_on_first_error: object) -> int:
@@ -81,7 +81,7 @@ class ConcurrentResults:
         raise_on_first_error: bool,
         execute_kwargs: dict[str, Any],
     ) -> None:
-        self._pending: deque[asyncio.Task[ResultSet]] = deque()
+        self._pending: deque[asyncio.Task[ResultSet[Any]]] = deque()
         self._session = session
         self._sync: Iterator[Any] | None = None
         self._async: AsyncIterator[Any] | None = None

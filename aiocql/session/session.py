@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, TypeVar, Unpack, overload
 
 from aiocql.cluster.host import Host
 from aiocql.cluster.state import ClusterState
@@ -45,7 +45,7 @@ from aiocql.protocol.requests import (
     Request,
 )
 from aiocql.protocol.results import PreparedResult, RowsResult, SchemaChangeResult, SetKeyspaceResult
-from aiocql.results import ResultSet, RowFactory, named_tuple_factory
+from aiocql.results import ResultSet, RowFactory, TypedRowFactory, named_tuple_factory
 from aiocql.session.concurrent import ExecutionResult, execute_concurrent
 from aiocql.session.executor import ExecutionOptions, RequestSpec, run_with_deadline
 from aiocql.session.lwt import is_conditional
@@ -86,6 +86,27 @@ __all__ = ["ExecutionResult", "Session", "SessionDefaults", "execute_concurrent"
 
 _log = logging.getLogger("aiocql.session")  # one logger per layer (the executor logs here too)
 log = _log
+
+
+_R = TypeVar("_R")
+
+
+class ExecuteOptions(TypedDict, total=False):
+    """The keyword arguments of :meth:`Session.execute` other than ``row_factory`` (for its typed overloads;
+    tests/unit/test_typed_rows.py checks that the two lists agree)."""
+
+    consistency_level: Consistency | None
+    serial_consistency_level: Consistency | None
+    timeout: float | None
+    fetch_size: int | NoPaging | None
+    paging_state: bytes | None
+    timestamp: int | None
+    trace: bool
+    custom_payload: Mapping[str, bytes] | None
+    is_idempotent: bool | None
+    keyspace: str | None
+    execution_profile: str | ExecutionProfile | None
+    host: Host | str | None
 
 
 class _Default:
@@ -249,6 +270,26 @@ class Session:
         return f"<Session keyspace={self.keyspace!r} hosts={len(pools)} up={up} {state}>"
 
     # -- execute ------------------------------------------------------------------------------------
+    @overload
+    async def execute(
+        self,
+        query: str | Statement,
+        parameters: Parameters = None,
+        *,
+        row_factory: TypedRowFactory[_R],
+        **options: Unpack[ExecuteOptions],
+    ) -> ResultSet[_R]: ...
+
+    @overload
+    async def execute(
+        self,
+        query: str | Statement,
+        parameters: Parameters = None,
+        *,
+        row_factory: None = None,
+        **options: Unpack[ExecuteOptions],
+    ) -> ResultSet[Any]: ...
+
     async def execute(
         self,
         query: str | Statement,
@@ -267,7 +308,7 @@ class Session:
         row_factory: RowFactory | None = None,
         execution_profile: str | ExecutionProfile | None = None,
         host: Host | str | None = None,
-    ) -> ResultSet:
+    ) -> ResultSet[Any]:
         """Execute a query string or statement and return its first page as a :class:`ResultSet`.
 
         ``parameters`` is a sequence (or a mapping by name) of values for the ``?`` / ``:name``
@@ -437,7 +478,7 @@ class Session:
             self._initialized.clear()
         self._initialized[id(policy)] = policy  # the policy is kept, so its id is not reused meanwhile
 
-    async def _execute(self, stmt: Statement, call: _Call, paging_state: bytes | None) -> ResultSet:
+    async def _execute(self, stmt: Statement, call: _Call, paging_state: bytes | None) -> ResultSet[Any]:
         spec = self._spec_for(stmt, call, paging_state)
         profile = call.profile
         info = RequestInfo(
@@ -465,7 +506,7 @@ class Session:
             return await self._result(response, conn, stmt, call)
         op = options.operation = _operation_of(stmt, call, info.keyspace)
 
-        async def run() -> ResultSet:
+        async def run() -> ResultSet[Any]:
             try:
                 response, conn = await run_with_deadline(self, spec, info, options, call.timeout, self._throttle)
             except CqlError as exc:
@@ -646,8 +687,8 @@ class Session:
                 "qualify the table name or connect with that keyspace"
             )
 
-    async def _result(self, response: Response, conn: Connection, stmt: Statement, call: _Call) -> ResultSet:
-        rs = ResultSet(
+    async def _result(self, response: Response, conn: Connection, stmt: Statement, call: _Call) -> ResultSet[Any]:
+        rs: ResultSet[Any] = ResultSet(
             warnings=response.warnings,
             tracing_id=response.tracing_id,
             custom_payload=dict(response.custom_payload) if response.custom_payload else None,  # type: ignore[arg-type]
@@ -669,7 +710,7 @@ class Session:
             rs.paging_state = response.metadata.paging_state
             if rs.paging_state is not None:
 
-                async def next_page(state: bytes) -> ResultSet:
+                async def next_page(state: bytes) -> ResultSet[Any]:
                     self._check_open()
                     page = await self._execute(stmt, call, state)
                     page._earlier_traces = rs.tracing_ids  # get_all_query_traces() sees every page's trace
