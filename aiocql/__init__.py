@@ -107,7 +107,7 @@ from aiocql.scan import (
     token_ranges,
 )
 from aiocql.session.concurrent import ConcurrentResults, execute_concurrent_stream, execute_concurrent_with_args
-from aiocql.session.profiles import ExecutionProfile
+from aiocql.session.profiles import EXEC_PROFILE_DEFAULT, ExecutionProfile
 from aiocql.session.session import ExecutionResult, Session, execute_concurrent
 from aiocql.session.throttle import RequestThrottled
 from aiocql.statements import (
@@ -122,6 +122,7 @@ from aiocql.types.values import Duration, UnhashedMap, UnhashedSet
 from aiocql.validation import NO_PAGING
 
 __all__ = [
+    "EXEC_PROFILE_DEFAULT",
     "NO_PAGING",
     "UNSET_VALUE",
     "AddressTranslator",

@@ -138,6 +138,15 @@ class Cluster:
     ``address_translator`` maps each peer's announced address to where the client reaches it (NAT,
     port-forwarding proxies). When no known host answers, the contact points are resolved again.
 
+    Defaults: ``port=9042``; ``connect_timeout=5.0`` seconds (TCP, TLS and handshake of one connection);
+    ``request_timeout=10.0`` seconds (one deadline per request, every attempt included; ``None`` for none);
+    ``consistency_level=ConsistencyLevel.LOCAL_ONE``, no serial consistency (the server's ``SERIAL``);
+    ``fetch_size=5000`` rows per page; ``row_factory=named_tuple_factory``; ``DefaultRetryPolicy()``;
+    reconnection ``ExponentialReconnectionPolicy(0.5, 30.0)``; no speculative executions; one connection per
+    host; heartbeats every 30 s (10 s to answer); client-side timestamps on; up to 10 s of schema agreement
+    wait after DDL; no throttle (``max_requests_in_flight=None``). A profile named ``"default"`` in
+    ``execution_profiles`` replaces these for plain calls.
+
     Example:
         >>> cluster = Cluster(["127.0.0.1"], protocol_version=4)
         >>> cluster.contact_points

@@ -393,7 +393,7 @@ class Connection:
 async def negotiate(host: str, options: ConnectionOptions, **kwargs: Any) -> Connection:
     """Open a connection on v5, falling back to v4 on a fresh socket if the server refuses v5.
 
-    Beta versions are never chosen (protocol-pitfalls #12).
+    Beta versions are never chosen.
     """
     try:
         return await Connection.open(host, options, version=5, **kwargs)

@@ -8,7 +8,7 @@ It owns the byte-level state of the connection and nothing else:
 - bytes out: envelopes queued during one loop iteration leave in one ``transport.write`` (wrapped into
   v5 frames once v5 framing is on); ``pause_writing``/``resume_writing`` hold new requests back;
 - stream ids: a cancelled or timed-out caller's id is orphaned, never reused until its late reply
-  arrives (and is dropped) or the connection closes (protocol-pitfalls #1);
+  arrives (and is dropped) or the connection closes;
 - connection loss: every waiting request fails at once with :class:`~aiocql.errors.ConnectionLost`.
 """
 

@@ -2,7 +2,7 @@
 
 The executor asks the policy only where a retry is safe: a request that is not idempotent is never
 retried after a write timeout, a lost connection or an overloaded/server error, whatever the policy
-says, and a client-side timeout is never retried (protocol-pitfalls #14).
+says, and a client-side timeout is never retried.
 
 Example:
     >>> from aiocql.errors.server import Unavailable

@@ -1,4 +1,4 @@
-"""LZ4 compression as used by the native protocol (pitfalls #5).
+"""LZ4 compression as used by the native protocol.
 
 * v4 compresses each envelope *body* (when the COMPRESSION header flag is set): a 4-byte
   **big-endian** uncompressed length, then a raw LZ4 block.

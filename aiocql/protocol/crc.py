@@ -1,11 +1,11 @@
 """Checksums of v5 frames: CRC24 of the frame header, CRC32 of the payload.
 
-CRC24 (spec v5 2.1, pitfalls #3): initial value 0x875060, polynomial 0x1974F0B, not reflected; the
+CRC24 (spec v5 2.1): initial value 0x875060, polynomial 0x1974F0B, not reflected; the
 header bytes are fed in wire order (the header is a little-endian integer, so least significant
 byte first), each byte most significant bit first. Table-driven here; the tests cross-check it
 against a bit-by-bit implementation.
 
-CRC32 (pitfalls #4): zlib's CRC-32 over the (compressed) payload, seeded by first feeding the bytes
+CRC32: zlib's CRC-32 over the (compressed) payload, seeded by first feeding the bytes
 ``FA 2D 55 CA``; written after the payload as 4 bytes little-endian.
 
 Example:

@@ -4,7 +4,7 @@
 on how the byte stream is split. It decodes plain envelopes (v4, and the v5 handshake) and v5
 outer frames (CRC24/CRC32 checked, LZ4, multi-frame envelopes reassembled).
 
-Switching to v5 framing (pitfalls #2): the server starts framing right after its READY or
+Switching to v5 framing: the server starts framing right after its READY or
 AUTHENTICATE reply to STARTUP, and those bytes may arrive in the same read as the reply. Two ways:
 
 * ``expect_v5_framing(compressor)`` *before* sending a v5 STARTUP (recommended): the decoder

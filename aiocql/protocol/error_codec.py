@@ -4,7 +4,7 @@ Each error class lists its fields as ``wire_fields`` = ((attribute, wire kind), 
 maps each wire kind to a reader and a writer. Kinds whose layout changes with the version:
 
 * ``failures``: v4 sends an [int] count; v5 sends a reason map: [int] n, then n times
-  <endpoint [inetaddr]><failure code [short]> (pitfalls #7). Fills ``num_failures``/``reason_map``.
+  <endpoint [inetaddr]><failure code [short]>. Fills ``num_failures``/``reason_map``.
 * ``cas_contentions``: v5 only, a [short] present when the write type is "CAS".
 
 Example:

@@ -1,7 +1,7 @@
 """v5 outer frames: encoding (the decoder lives in :mod:`aiocql.protocol.decoder`).
 
 A frame is a little-endian header protected by a CRC24, a payload of at most 128 KiB - 1 bytes and
-a CRC32 trailer (little-endian) of the payload as sent (pitfalls #3, #4):
+a CRC32 trailer (little-endian) of the payload as sent:
 
 * uncompressed header, 3 bytes: payload length (bits 0-16) | self-contained (bit 17); + CRC24;
 * LZ4 header, 5 bytes: compressed length (bits 0-16) | uncompressed length (bits 17-33) |

@@ -1,6 +1,6 @@
 """The base class of every decoded response message.
 
-Every response carries the optional envelope prefixes (spec 4, pitfalls #9): a tracing id (flag
+Every response carries the optional envelope prefixes (spec 4): a tracing id (flag
 0x02), server warnings (flag 0x08) and a custom payload (flag 0x04). They are keyword-only fields
 with defaults, so subclasses list their own fields positionally.
 

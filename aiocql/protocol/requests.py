@@ -1,7 +1,7 @@
 """Request messages (spec 4.1) and their encoding for v4 and v5.
 
 Each request is a frozen dataclass with an ``opcode`` and ``encode(version) -> bytes`` (the
-envelope body). Differences between versions (pitfalls #7): QUERY/EXECUTE/BATCH flags are a
+envelope body). Differences between versions: QUERY/EXECUTE/BATCH flags are a
 [byte] in v4 and an [int] in v5; v5 adds PREPARE flags + keyspace, the EXECUTE result metadata id,
 and the keyspace / now_in_seconds parameters. Asking v4 for a v5-only feature raises ProtocolError.
 

@@ -1,6 +1,6 @@
 """Decoding response envelopes (spec 4.2) into messages: :func:`decode_response`.
 
-The body is read in this order (pitfalls #9): tracing id if flag 0x02, warnings if 0x08, custom
+The body is read in this order: tracing id if flag 0x02, warnings if 0x08, custom
 payload if 0x04, then the message. Trailing bytes after a message are ignored (spec 1: future
 extensions). Malformed bodies raise :class:`~aiocql.errors.ProtocolError`. An ERROR body is *not*
 raised: it decodes to :class:`ErrorResponse` whose ``error`` is the matching

@@ -72,7 +72,7 @@ class RowsMetadata:
 
     @property
     def has_more_pages(self) -> bool:
-        """True unless this is the last page (pitfalls #11: pages may be empty and not last)."""
+        """True unless this is the last page (pages may be empty and not last)."""
         return bool(self.flags & _HAS_MORE_PAGES)
 
     @property

@@ -1,4 +1,4 @@
-"""Stream id allocation with orphans (pitfalls #1).
+"""Stream id allocation with orphans.
 
 A stream id whose caller gave up (timeout, cancellation) must not be reused until the server's late
 reply for it arrives: otherwise that reply would be delivered to the next request using the id.

@@ -1,6 +1,6 @@
 """The one execution loop: hosts from the plan, attempts, retries, re-prepare, one deadline.
 
-Only this module loops over hosts or retries (design convention 5). A request is described by a
+Only this module loops over hosts or retries. A request is described by a
 :class:`RequestSpec`: how to build its message for a connection, whether it is idempotent, and
 (for prepared statements) how to re-prepare it when a node answers UNPREPARED.
 

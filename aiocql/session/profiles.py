@@ -23,6 +23,10 @@ from aiocql.protocol.constants import Consistency
 from aiocql.results import RowFactory
 from aiocql.validation import NoPaging, check_cluster_arguments
 
+#: The name of the profile plain calls use, as cassandra-driver's ``EXEC_PROFILE_DEFAULT``:
+#: ``Cluster(execution_profiles={EXEC_PROFILE_DEFAULT: profile})`` replaces the defaults for every call.
+EXEC_PROFILE_DEFAULT = "default"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExecutionProfile:

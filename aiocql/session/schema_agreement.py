@@ -1,4 +1,4 @@
-"""Waiting for schema agreement after DDL (protocol-pitfalls #15).
+"""Waiting for schema agreement after DDL.
 
 Only the nodes that can agree are counted: a peer the driver knows to be down is left out (its row in
 the peers table keeps the schema version it had when it stopped, so counting it would make every DDL

@@ -19,8 +19,9 @@ Example:
     >>> from aiocql.errors.server import Overloaded
     >>> async def demo():
     ...     async with FakeServer() as server:
-    ...         server.on(Opcode.QUERY, match=lambda r: "kv" in r.query, reply=Error(Overloaded("busy")), times=1)
-    ...         server.on(Opcode.QUERY, match=lambda r: "slow" in r.query, reply=Void(), delay=0.5)
+    ...         busy = Error(Overloaded("busy"))
+    ...         server.on(Opcode.QUERY, match=lambda r: "kv" in (r.query or ""), reply=busy, times=1)
+    ...         server.on(Opcode.QUERY, match=lambda r: "slow" in (r.query or ""), reply=Void(), delay=0.5)
     ...         ...  # point a Cluster at server.host, port=server.port
 """
 

@@ -1,4 +1,4 @@
-"""Cancellation is a tested contract (design convention 6): a cancelled caller returns at once, its
+"""Cancellation is a tested contract: a cancelled caller returns at once, its
 stream id is orphaned until the late reply comes, the connection stays usable, and nothing (socket,
 task) is left behind. One cancel-mid-flight test per public coroutine of the request path."""
 

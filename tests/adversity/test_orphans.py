@@ -1,4 +1,4 @@
-"""Orphaned stream ids past ``max_orphans``: the pool replaces the connection (protocol-pitfalls #1)
+"""Orphaned stream ids past ``max_orphans``: the pool replaces the connection
 without failing the requests that arrive meanwhile."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Version negotiation (protocol-pitfalls #12): a server that refuses v5 gets v4, on a fresh socket."""
+"""Version negotiation: a server that refuses v5 gets v4, on a fresh socket."""
 
 from __future__ import annotations
 

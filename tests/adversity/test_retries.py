@@ -1,4 +1,4 @@
-"""Retries under failure (protocol-pitfalls #14): a non-idempotent write is attempted exactly once
+"""Retries under failure: a non-idempotent write is attempted exactly once
 after a timeout, a lost connection or an overloaded node; idempotent requests are retried where the
 policy says; a client-side timeout is never retried. Two fake nodes serve as two contact points."""
 

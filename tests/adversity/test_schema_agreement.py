@@ -1,4 +1,4 @@
-"""Schema agreement after DDL (protocol-pitfalls #15) when the node misbehaves: the DDL call returns
+"""Schema agreement after DDL when the node misbehaves: the DDL call returns
 within ``schema_agreement_wait`` whether versions agree, disagree, or the node stops answering."""
 
 from __future__ import annotations

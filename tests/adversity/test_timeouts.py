@@ -1,6 +1,6 @@
 """Client-side timeouts against a fake server that answers some requests late.
 
-The contract (protocol-pitfalls #1, design convention 7): a timed-out request raises
+The contract: a timed-out request raises
 OperationTimedOut at its deadline; its stream id stays orphaned until the late reply arrives; that
 reply is dropped and never reaches another caller; the connection stays usable.
 """

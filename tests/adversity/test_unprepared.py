@@ -1,4 +1,4 @@
-"""UNPREPARED (protocol-pitfalls #8): a node that lost a prepared statement gets it re-prepared, on
+"""UNPREPARED: a node that lost a prepared statement gets it re-prepared, on
 that node, and the request is retried transparently."""
 
 from __future__ import annotations

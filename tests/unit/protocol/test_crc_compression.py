@@ -18,7 +18,7 @@ def crc24_bitwise(data: bytes) -> int:
     """Independent reference: Cassandra's loop over a little-endian integer, bit by bit.
 
     The header is held as an integer and fed least significant byte first, each byte most
-    significant bit first, exactly as described in the spec and the pitfalls notes.
+    significant bit first, exactly as described in the spec.
     """
     value = int.from_bytes(data, "little")
     crc = 0x875060
