@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def make_site(site: Path) -> Path:
     """Fill ``site`` with aiocql as an installed distribution and return it."""
+    site.mkdir(parents=True, exist_ok=True)
     (site / "aiocql").symlink_to(ROOT / "aiocql")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     info = site / f"aiocql-{project['version']}.dist-info"

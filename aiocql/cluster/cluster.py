@@ -797,6 +797,30 @@ class Cluster:
 
     shutdown = close  # cassandra-driver's name
 
+    def register_user_type(self, keyspace: str, user_type: str, klass: type[Any]) -> None:
+        """cassandra-driver's UDT-to-class mapping: not in aiocql; raises :class:`aiocql.UsageError` saying
+        what to do instead.
+
+        aiocql reads a UDT as a named tuple per user type (fields by name: ``row.home.street``) and writes
+        any object with the fields as attributes (your class included), a mapping or a tuple. To get your own
+        class, build it from the named tuple in your row class (``row_factory=object_factory(User)``); see
+        docs/values.md.
+
+        Example:
+            >>> cluster.register_user_type("ks", "address", Address)  # doctest: +SKIP
+            Traceback (most recent call last):
+            ...
+            aiocql.errors.base.UsageError: ...
+        """
+        from aiocql.errors import UsageError
+
+        raise UsageError(
+            f"register_user_type({keyspace!r}, {user_type!r}, {getattr(klass, '__name__', klass)}) is "
+            "cassandra-driver's: aiocql reads a UDT as a named tuple (fields by name) and writes any object "
+            "with the fields as attributes, a mapping or a tuple; build your class from the named tuple in "
+            "your row class (row_factory=object_factory(...)), see docs/values.md"
+        )
+
     async def __aenter__(self) -> Cluster:
         return self
 

@@ -127,3 +127,9 @@ def test_consistency_level_prints_its_name() -> None:
     assert str(ConsistencyLevel.QUORUM) == "QUORUM"
     assert f"{ConsistencyLevel.LOCAL_ONE}" == "LOCAL_ONE"
     assert int(ConsistencyLevel.QUORUM) == 4
+
+
+def test_register_user_type_is_refused_with_the_aiocql_way() -> None:
+    cluster = Cluster(["127.0.0.1"])
+    with pytest.raises(UsageError, match=r"named tuple.*object with the fields as attributes.*docs/values.md"):
+        cluster.register_user_type("ks", "address", dict)
