@@ -369,13 +369,20 @@ def main() -> int:
                 if cmd is None:
                     continue
                 log(f"{op}: {tool}")
-                if op == "unload" or (op == "count" and tool == "dsbulk"):
-                    for stale in (work / "dsbulk", work / "dsbulk-count", work / f"{tool}.csv",
-                                  work / "aiocql2-0.csv", work / "aiocql2-1.csv"):  # fmt: skip
-                        if stale.is_dir():
-                            shutil.rmtree(stale)
-                        elif stale.exists() and op == "unload" and stale.name.startswith(tool):
-                            stale.unlink()
+                # Remove this tool's own output of an earlier run (DSBulk refuses a non-empty directory);
+                # never another tool's: the load step reads each tool's export.
+                own = {
+                    ("unload", "dsbulk"): [work / "dsbulk"],
+                    ("unload", "aiocql"): [work / "aiocql.csv"],
+                    ("unload", "aiocql2"): [work / "aiocql2-0.csv", work / "aiocql2-1.csv"],
+                    ("unload", "cqlsh"): [work / "cqlsh.csv"],
+                    ("count", "dsbulk"): [work / "dsbulk-count"],
+                }
+                for stale in own.get((op, tool), []):
+                    if stale.is_dir():
+                        shutil.rmtree(stale)
+                    elif stale.exists():
+                        stale.unlink()
                 r = measure(cmd, node_pid, env, work / f"{op}-{tool}")
                 if op == "unload":
                     if tool == "dsbulk":
