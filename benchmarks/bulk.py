@@ -358,6 +358,8 @@ def main() -> int:
         "note": "one run; the machine is shared with other users (see machine busy % and load avg per step); "
                 "no tool was niced",
     }  # fmt: skip
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"bulk-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
     try:
         asyncio.run(prepare_tables(host, args.rows, args.reuse))
         source = asyncio.run(digest(host, "src"))
@@ -409,12 +411,12 @@ def main() -> int:
                     r["check"] = "right count" if n == args.rows else f"count {n}"
                 log(f"  {r['wall_s']} s, exit {r['exit_code']}, {r['check']}")
                 results["steps"].setdefault(op, {})[tool] = r
+                path.write_text(
+                    json.dumps(results, indent=2, default=str)
+                )  # after every step: a cut run keeps its figures
     finally:
         if cluster is not None and not args.keep_server:
             cluster.stop()
-    RESULTS.mkdir(exist_ok=True)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = RESULTS / f"bulk-{stamp}.json"
     path.write_text(json.dumps(results, indent=2, default=str))
     print(markdown(results))
     print()
