@@ -413,7 +413,7 @@ def main() -> int:
                 results["steps"].setdefault(op, {})[tool] = r
                 path.write_text(
                     json.dumps(results, indent=2, default=str)
-                )  # after every step: a cut run keeps its figures
+                )  # after each step
     finally:
         if cluster is not None and not args.keep_server:
             cluster.stop()
