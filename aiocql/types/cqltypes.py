@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from aiocql.errors.base import InvalidValueError
+
 __all__ = [
     "ASCII",
     "BIGINT",
@@ -136,7 +138,7 @@ class NativeType(CqlType):
         if name == "varchar":
             name = "text"
         if name not in _NATIVE_NAMES:
-            raise ValueError(f"unknown native CQL type {self.name!r}")
+            raise InvalidValueError(f"unknown native CQL type {self.name!r}")
         object.__setattr__(self, "name", name)
 
     @property
@@ -277,7 +279,7 @@ class UdtType(CqlType):
         object.__setattr__(self, "field_names", tuple(self.field_names))
         object.__setattr__(self, "field_types", tuple(self.field_types))
         if len(self.field_names) != len(self.field_types):
-            raise ValueError(
+            raise InvalidValueError(
                 f"user type {self.name!r} has {len(self.field_names)} field names "
                 f"but {len(self.field_types)} field types"
             )
@@ -301,7 +303,7 @@ class VectorType(CqlType):
 
     def __post_init__(self) -> None:
         if self.dimension <= 0:
-            raise ValueError(f"vector dimension must be positive, got {self.dimension}")
+            raise InvalidValueError(f"vector dimension must be positive, got {self.dimension}")
 
     @property
     def cql_name(self) -> str:

@@ -158,9 +158,12 @@ class Date:
         return _civil_from_days(self.days)
 
     def to_date(self) -> _dt.date:
-        """Convert to :class:`datetime.date`; raises :class:`ValueError` outside years 1..9999."""
+        """Convert to :class:`datetime.date`.
+
+        Raises :class:`aiocql.InvalidValueError` (a ValueError) outside years 1..9999.
+        """
         if not _MIN_ORDINAL_DAYS <= self.days <= _MAX_ORDINAL_DAYS:
-            raise ValueError(f"{self} is outside datetime.date's range")
+            raise InvalidValueError(f"{self} is outside datetime.date's range")
         return _dt.date.fromordinal(self.days + _EPOCH_ORDINAL)
 
     def __str__(self) -> str:

@@ -67,3 +67,18 @@ def test_vector_dimension_must_be_positive() -> None:
 @pytest.mark.parametrize(("name", "quoted"), [("a_1", "a_1"), ("A", '"A"'), ("1a", '"1a"'), ('q"', '"q"""')])
 def test_quote_identifier(name: str, quoted: str) -> None:
     assert ct.quote_identifier(name) == quoted
+
+
+def test_bad_type_constructions_raise_the_drivers_value_error() -> None:
+    # Users catch aiocql.CqlError: building an impossible type never raises a bare builtin error.
+    from aiocql import CqlError, InvalidValueError
+    from aiocql.types.cqltypes import INT, NativeType, UdtType, VectorType
+
+    for make in (
+        lambda: NativeType("no_such_type"),
+        lambda: VectorType(INT, 0),
+        lambda: UdtType("ks", "u", ("a", "b"), (INT,)),
+    ):
+        with pytest.raises(InvalidValueError) as info:
+            make()
+        assert isinstance(info.value, CqlError)

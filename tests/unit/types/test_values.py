@@ -67,3 +67,11 @@ def test_frozen_map() -> None:
     assert repr(m) == "FrozenMap({'a': 1, 'b': 2})"
     with pytest.raises(TypeError):
         m["c"] = 3  # type: ignore[index]
+
+
+def test_date_outside_datetime_range_raises_the_drivers_value_error() -> None:
+    from aiocql import CqlError
+    from aiocql.types.values import Date
+
+    with pytest.raises(CqlError, match="outside datetime.date's range"):
+        Date(2**31 - 1).to_date()
