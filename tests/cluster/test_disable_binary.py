@@ -72,7 +72,7 @@ async def test_disablebinary_then_enablebinary_under_load(cassandra: ServerInfo,
                 returned = loop.time()
                 down = await wait_until(
                     lambda: recorder.first(address, "down", sent), timeout=10, interval=0.02,
-                    message=f"node {node} was not marked down within 10 s of disablebinary",
+                    message=f"node {node} was not marked down within 10 s of disablebinary returning",
                 )  # fmt: skip
                 assert not cluster.is_up(host)
                 await asyncio.sleep(3)  # the load goes on without the node
@@ -105,7 +105,9 @@ async def test_disablebinary_then_enablebinary_under_load(cassandra: ServerInfo,
         )
         assert not failures, [f"{type(e).__name__}: {e}" for e in failures[:10]]
         assert set(before) == set(cassandra.contact_points)
-        assert down.at - sent <= 10.0
+        # disablebinary takes effect somewhere between `sent` and `returned` (nodetool is a JVM that can take
+        # seconds to start on a loaded machine): the node must be marked down within 10 s of that.
+        assert down.at - returned <= 10.0
         assert served_while_off == 0  # fails if requests still reached the node with its transport off
         assert up is not None and up.at >= down.at
         assert reused - enabled <= 15.0
