@@ -73,5 +73,5 @@ def test_date_outside_datetime_range_raises_the_drivers_value_error() -> None:
     from aiocql import CqlError
     from aiocql.types.values import Date
 
-    with pytest.raises(CqlError, match="outside datetime.date's range"):
+    with pytest.raises(CqlError, match=r"outside datetime\.date's range"):
         Date(2**31 - 1).to_date()
