@@ -24,7 +24,8 @@ trap stop_servers EXIT
 
 # The interpreter of Python $1 (3.12, 3.13): pythonX.Y on PATH, else the newest pyenv build of it.
 python_of() {
-  if command -v "python$1" >/dev/null 2>&1; then
+  # A pyenv shim answers `command -v` even when that version is not selected, then fails when run: try it.
+  if command -v "python$1" >/dev/null 2>&1 && "python$1" -c 'import sys' >/dev/null 2>&1; then
     command -v "python$1"
     return
   fi
