@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from typing import Any, cast
 
 import pytest
 
@@ -64,19 +65,35 @@ def huge_header(conn: ServerConnection) -> Callable[[], bytes]:
     return lambda: bytes(1000)
 
 
+class _TricklingTransport:
+    """Stands in for the server connection's transport: writes are queued and leave a byte at a time.
+
+    (A wrapper, not a patched ``transport.write``: uvloop's transports have read-only attributes.)
+    """
+
+    def __init__(self, real: asyncio.Transport) -> None:
+        self.real = real
+        self.queue = bytearray()
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.queue.extend(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
 def trickle(conn: ServerConnection, rate: float = 10.0) -> asyncio.Task[None]:
     """From now on the server's replies leave at ``rate`` bytes per second."""
-    transport = conn.transport
-    assert transport is not None
-    real_write = transport.write
-    queue = bytearray()
-    transport.write = queue.extend  # type: ignore[method-assign]
+    real = conn.transport
+    assert real is not None
+    slow = _TricklingTransport(real)
+    conn.transport = cast(asyncio.Transport, slow)
 
     async def pump() -> None:
-        while not transport.is_closing():
-            if queue:
-                real_write(bytes(queue[:1]))
-                del queue[:1]
+        while not real.is_closing():
+            if slow.queue:
+                real.write(bytes(slow.queue[:1]))
+                del slow.queue[:1]
             await asyncio.sleep(1 / rate)
 
     return asyncio.ensure_future(pump())

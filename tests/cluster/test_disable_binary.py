@@ -110,7 +110,10 @@ async def test_disablebinary_then_enablebinary_under_load(cassandra: ServerInfo,
         assert down.at - returned <= 10.0
         assert served_while_off == 0  # fails if requests still reached the node with its transport off
         assert up is not None and up.at >= down.at
-        assert reused - enabled <= 15.0
+        # enablebinary sends no event: the pool finds the node on its exponential reconnection schedule, whose
+        # pending delay grows with the time the node was off (nodetool alone can take 10 s on a loaded machine).
+        # Each delay is at most the time already waited plus the base, so reuse comes within that of enable.
+        assert reused - enabled <= max(15.0, (enabled - down.at) + 5.0)
         assert after[address] / sum(after.values()) >= 0.15, after  # it takes its share again
     finally:
         if disabled:
