@@ -559,4 +559,4 @@ def build_encoder(t: CqlType, label: str, child: ChildEncoder) -> Encoder:
         return _vector_encoder(t, label, child)
     if isinstance(t, CustomType):
         return _blob_encoder(t, label)
-    raise TypeError(f"no encoder for {t!r}")
+    raise InvalidValueError(f"no encoder for {t!r}")

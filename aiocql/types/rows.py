@@ -89,7 +89,7 @@ class ValuesEncoder:
 
     def __init__(self, column_names: Sequence[str], column_types: Sequence[CqlType]) -> None:
         if len(column_names) != len(column_types):
-            raise ValueError(f"{len(column_names)} column names but {len(column_types)} column types")
+            raise InvalidValueError(f"{len(column_names)} column names but {len(column_types)} column types")
         self.column_names: tuple[str, ...] = tuple(column_names)
         self.column_types: tuple[CqlType, ...] = tuple(column_types)
         self._encoders = tuple(

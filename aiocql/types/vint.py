@@ -14,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-from aiocql.errors.base import ProtocolError
+from aiocql.errors.base import InvalidValueError, ProtocolError
 
 __all__ = ["decode_unsigned_vint", "decode_vint", "encode_unsigned_vint", "encode_vint"]
 
@@ -30,7 +30,7 @@ def encode_unsigned_vint(value: int) -> bytes:
     """
     if value < 0x80:
         if value < 0:
-            raise ValueError(f"unsigned vint must be >= 0, got {value}")
+            raise InvalidValueError(f"unsigned vint must be >= 0, got {value}")
         return bytes((value,))
     if value >= _U64:
         raise ValueError(f"unsigned vint must be < 2**64, got {value}")

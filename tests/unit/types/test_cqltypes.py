@@ -82,3 +82,15 @@ def test_bad_type_constructions_raise_the_drivers_value_error() -> None:
         with pytest.raises(InvalidValueError) as info:
             make()
         assert isinstance(info.value, CqlError)
+
+
+def test_internal_misuse_in_types_raises_the_drivers_value_error() -> None:
+    from aiocql import CqlError
+    from aiocql.types.cqltypes import INT
+    from aiocql.types.rows import ValuesEncoder
+    from aiocql.types.vint import encode_unsigned_vint
+
+    with pytest.raises(CqlError, match="unsigned vint must be >= 0"):
+        encode_unsigned_vint(-1)
+    with pytest.raises(CqlError, match="column names but"):
+        ValuesEncoder(("a", "b"), (INT,))
