@@ -24,7 +24,7 @@ import dataclasses
 import struct
 from typing import Final
 
-from aiocql.errors.base import ProtocolError
+from aiocql.errors.base import InvalidValueError, ProtocolError
 from aiocql.types.cqltypes import (
     NATIVE_TYPES,
     CqlType,
@@ -205,7 +205,7 @@ def marshal_name(t: CqlType) -> str:
         )
         inner = f"{MARSHAL_PREFIX}UserType({t.keyspace},{t.name.encode().hex()}{fields})"
     else:
-        raise TypeError(f"cannot name {t!r}")
+        raise InvalidValueError(f"cannot name {t!r}")
     return f"{MARSHAL_PREFIX}FrozenType({inner})" if t.frozen else inner
 
 

@@ -33,7 +33,7 @@ def encode_unsigned_vint(value: int) -> bytes:
             raise InvalidValueError(f"unsigned vint must be >= 0, got {value}")
         return bytes((value,))
     if value >= _U64:
-        raise ValueError(f"unsigned vint must be < 2**64, got {value}")
+        raise InvalidValueError(f"unsigned vint must be < 2**64, got {value}")
     extra = min((value.bit_length() - 1) // 7, 8)
     first = ((0xFF << (8 - extra)) & 0xFF) | (value >> (8 * extra))
     return bytes((first,)) + (value & ((1 << (8 * extra)) - 1)).to_bytes(extra, "big")
@@ -69,7 +69,7 @@ def encode_vint(value: int) -> bytes:
         ['00', '01', '02', '03']
     """
     if not -(1 << 63) <= value < (1 << 63):
-        raise ValueError(f"vint must fit in 64 bits, got {value}")
+        raise InvalidValueError(f"vint must fit in 64 bits, got {value}")
     return encode_unsigned_vint((value << 1) ^ (value >> 63))
 
 

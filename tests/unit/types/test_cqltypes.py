@@ -94,3 +94,13 @@ def test_internal_misuse_in_types_raises_the_drivers_value_error() -> None:
         encode_unsigned_vint(-1)
     with pytest.raises(CqlError, match="column names but"):
         ValuesEncoder(("a", "b"), (INT,))
+
+
+def test_out_of_range_vints_raise_the_drivers_value_error() -> None:
+    from aiocql import CqlError
+    from aiocql.types.vint import encode_unsigned_vint, encode_vint
+
+    with pytest.raises(CqlError, match="must be < 2"):
+        encode_unsigned_vint(2**64)
+    with pytest.raises(CqlError, match="must fit in 64 bits"):
+        encode_vint(2**63)
