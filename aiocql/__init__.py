@@ -15,18 +15,6 @@ Example:
 
 from aiocql._version import __version__
 from aiocql.cluster.cluster import Cluster, HostStateListener
-from aiocql.cluster.host import Host, HostDistance
-from aiocql.cluster.metadata import ClusterMetadata
-from aiocql.cluster.schema import (
-    ColumnMetadata,
-    IndexMetadata,
-    KeyspaceMetadata,
-    TableMetadata,
-    UserTypeMetadata,
-    ViewMetadata,
-)
-from aiocql.cluster.schema_functions import AggregateMetadata, FunctionMetadata
-from aiocql.cluster.state import ClusterState
 from aiocql.connection.auth import Authenticator, AuthProvider, PlainTextAuthProvider
 from aiocql.errors import (
     AuthenticationError,
@@ -63,6 +51,18 @@ from aiocql.errors.server import (
     WriteTimeout,
 )
 from aiocql.metrics import AttemptInfo, Metrics, OperationInfo, OperationTracker, RequestTracker
+from aiocql.model.host import Host, HostDistance
+from aiocql.model.metadata import ClusterMetadata
+from aiocql.model.schema import (
+    ColumnMetadata,
+    IndexMetadata,
+    KeyspaceMetadata,
+    TableMetadata,
+    UserTypeMetadata,
+    ViewMetadata,
+)
+from aiocql.model.schema_functions import AggregateMetadata, FunctionMetadata
+from aiocql.model.state import ClusterState
 from aiocql.net import DnsResolver, GetaddrinfoResolver, NameResolutionError, Resolver
 from aiocql.policies import (
     AddressTranslator,

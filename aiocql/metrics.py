@@ -15,7 +15,7 @@ Everything here runs on the event loop's thread: no locks.
 
 Example:
     >>> import uuid
-    >>> from aiocql.cluster.host import Host
+    >>> from aiocql.model.host import Host
     >>> from aiocql.policies.request import RequestInfo
     >>> metrics = Metrics()
     >>> tracker = MetricsTracker(metrics)
@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeGuard
 
-from aiocql.cluster.host import Host
 from aiocql.errors import InvalidValueError
+from aiocql.model.host import Host
 from aiocql.policies.request import RequestInfo
 from aiocql.protocol.constants import Consistency
 

@@ -40,8 +40,8 @@ from aiocql.protocol.constants import Consistency
 from aiocql.types.cqltypes import quote_identifier
 
 if TYPE_CHECKING:
-    from aiocql.cluster.schema import TableMetadata
-    from aiocql.cluster.state import ClusterState
+    from aiocql.model.schema import TableMetadata
+    from aiocql.model.state import ClusterState
     from aiocql.results import RowFactory
     from aiocql.session.session import Session
     from aiocql.statements import PreparedStatement

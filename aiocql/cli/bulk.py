@@ -51,9 +51,9 @@ from aiocql.cli.common import (
 )
 from aiocql.cli.formats import formatter, json_formatter, json_parser, parser
 from aiocql.cli.progress import Progress
-from aiocql.cluster.schema import ColumnKind, TableMetadata
 from aiocql.errors import ConnectionError_, CqlError, NoHostAvailable, OperationTimedOut
 from aiocql.errors.server import Overloaded, Unavailable, WriteTimeout
+from aiocql.model.schema import ColumnKind, TableMetadata
 from aiocql.protocol.constants import BatchType
 from aiocql.results import tuple_factory
 from aiocql.scan import TableScan, TokenRange, token_ranges

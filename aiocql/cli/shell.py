@@ -30,9 +30,9 @@ from typing import Any, TextIO
 
 from aiocql.cli.common import EXIT_FAILED, EXIT_OK, CliError, add_connection_options, make_cluster
 from aiocql.cluster.cluster import Cluster
-from aiocql.cluster.schema import KeyspaceMetadata, TableMetadata
-from aiocql.cluster.schema_cql import cql_literal, schema_export, split_statements, type_cql
 from aiocql.errors import CqlError
+from aiocql.model.schema import KeyspaceMetadata, TableMetadata
+from aiocql.model.schema_cql import cql_literal, schema_export, split_statements, type_cql
 from aiocql.protocol.constants import Consistency
 from aiocql.results import ResultSet, tuple_factory
 from aiocql.session.session import Session

@@ -17,10 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aiocql.cluster.control import ControlConnection
-from aiocql.cluster.host import Host, HostDistance
-from aiocql.cluster.metadata import ClusterMetadata
 from aiocql.cluster.schema_refresh import refreshed_state
-from aiocql.cluster.state import ClusterState
 from aiocql.connection.auth import AuthProvider
 from aiocql.connection.connection import Connection, ConnectionOptions, negotiate
 from aiocql.errors import (
@@ -34,6 +31,9 @@ from aiocql.errors import (
 )
 from aiocql.errors.server import RequestValidationError
 from aiocql.metrics import CompositeTracker, Metrics, MetricsTracker, RequestTracker, node_label
+from aiocql.model.host import Host, HostDistance
+from aiocql.model.metadata import ClusterMetadata
+from aiocql.model.state import ClusterState
 from aiocql.net.resolver import DnsResolver, NameResolutionError, Resolver, ip_literal
 from aiocql.observability.slow_queries import check_threshold
 from aiocql.policies.address_translation import AddressTranslator

@@ -21,10 +21,10 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
-from aiocql.cluster.host import Host
 from aiocql.connection.connection import Connection, ConnectionOptions
 from aiocql.errors import CqlError, NoHostAvailable
 from aiocql.errors.server import InvalidRequest
+from aiocql.model.host import Host
 from aiocql.policies.address_translation import AddressTranslator
 from aiocql.protocol.constants import Consistency, EventType, StatusChangeType
 from aiocql.protocol.envelope import Envelope

@@ -16,13 +16,13 @@ import asyncio
 from typing import Any, Final
 
 from aiocql.cluster.control import query_rows
-from aiocql.cluster.schema import KeyspaceMetadata, build_keyspaces
 from aiocql.connection.connection import Connection
 from aiocql.errors import CqlError
+from aiocql.model.schema import KeyspaceMetadata, build_keyspaces
 
 __all__ = ["SCHEMA_TABLES", "VIRTUAL_TABLES", "read_schema", "read_virtual_schema"]
 
-#: The system_schema tables read, in the order :func:`~aiocql.cluster.schema.build_keyspaces` takes them.
+#: The system_schema tables read, in the order :func:`~aiocql.model.schema.build_keyspaces` takes them.
 SCHEMA_TABLES: Final = ("keyspaces", "tables", "columns", "types", "indexes", "views", "functions", "aggregates")
 VIRTUAL_TABLES: Final = ("keyspaces", "tables", "columns")
 

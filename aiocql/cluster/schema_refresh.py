@@ -16,10 +16,10 @@ import asyncio
 import dataclasses
 
 from aiocql.cluster.control import query_rows
-from aiocql.cluster.schema import build_table
 from aiocql.cluster.schema_reader import read_schema, read_virtual_schema
-from aiocql.cluster.state import ClusterState
 from aiocql.connection.connection import Connection
+from aiocql.model.schema import build_table
+from aiocql.model.state import ClusterState
 
 __all__ = ["refreshed_state"]
 

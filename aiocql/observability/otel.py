@@ -55,10 +55,10 @@ from opentelemetry.trace import (
 from opentelemetry.util.types import AttributeValue
 
 from aiocql._version import __version__
-from aiocql.cluster.host import Host
 from aiocql.errors import NoHostAvailable
 from aiocql.errors.server import ServerError
 from aiocql.metrics import AttemptInfo, OperationInfo
+from aiocql.model.host import Host
 
 __all__ = ["DURATION_BUCKETS", "OpenTelemetryTracker", "error_type"]
 

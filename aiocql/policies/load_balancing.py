@@ -1,6 +1,6 @@
 """Load balancing: which hosts a request tries, in which order, and which hosts get connection pools.
 
-A policy is pure: it reads one :class:`~aiocql.cluster.state.ClusterState` snapshot (any object with
+A policy is pure: it reads one :class:`~aiocql.model.state.ClusterState` snapshot (any object with
 the members of :class:`ClusterStateView`) and a :class:`~aiocql.policies.request.RequestInfo`, and
 returns a lazy iterator of hosts, the *query plan*. The executor takes hosts from it until an
 attempt succeeds; most requests read only the first host, so plans are generators and cheap to make.
@@ -21,8 +21,8 @@ has no connection at once. IGNORED hosts never appear in a plan.
 
 Example:
     >>> import random, uuid
-    >>> from aiocql.cluster.host import Host
-    >>> from aiocql.cluster.state import ClusterState
+    >>> from aiocql.model.host import Host
+    >>> from aiocql.model.state import ClusterState
     >>> hosts = [Host(uuid.UUID(int=i), f"10.0.0.{i}", datacenter="dc1" if i < 3 else "dc2") for i in (1, 2, 3)]
     >>> state = ClusterState.create(hosts)
     >>> policy = DCAwareRoundRobinPolicy(rng=random.Random(1))
@@ -37,9 +37,9 @@ import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol
 
-from aiocql.cluster.host import Host, HostDistance
-from aiocql.cluster.token_map import TokenMap
 from aiocql.errors import InvalidValueError
+from aiocql.model.host import Host, HostDistance
+from aiocql.model.token_map import TokenMap
 from aiocql.policies.request import RequestInfo
 
 __all__ = [
@@ -55,7 +55,7 @@ __all__ = [
 
 
 class ClusterStateView(Protocol):
-    """What a policy reads from the cluster state (:class:`~aiocql.cluster.state.ClusterState` has it all)."""
+    """What a policy reads from the cluster state (:class:`~aiocql.model.state.ClusterState` has it all)."""
 
     @property
     def host_list(self) -> tuple[Host, ...]:
@@ -114,8 +114,8 @@ class RoundRobinPolicy:
 
     Example:
         >>> import random, uuid
-        >>> from aiocql.cluster.host import Host
-        >>> from aiocql.cluster.state import ClusterState
+        >>> from aiocql.model.host import Host
+        >>> from aiocql.model.state import ClusterState
         >>> state = ClusterState.create([Host(uuid.UUID(int=i), f"h{i}") for i in range(3)])
         >>> rr = RoundRobinPolicy(rng=random.Random(0))
         >>> plans = [[h.address for h in rr.plan(RequestInfo(), state)] for _ in range(3)]
@@ -161,8 +161,8 @@ class DCAwareRoundRobinPolicy:
 
     Example:
         >>> import random, uuid
-        >>> from aiocql.cluster.host import Host
-        >>> from aiocql.cluster.state import ClusterState
+        >>> from aiocql.model.host import Host
+        >>> from aiocql.model.state import ClusterState
         >>> hs = [Host(uuid.UUID(int=i), f"h{i}", datacenter=f"dc{i % 2}") for i in range(4)]
         >>> state = ClusterState.create(hs)
         >>> p = DCAwareRoundRobinPolicy("dc0", used_hosts_per_remote_dc=1, rng=random.Random(0))
@@ -284,10 +284,10 @@ class TokenAwarePolicy:
 
     Example:
         >>> import random, uuid
-        >>> from aiocql.cluster.host import Host
-        >>> from aiocql.cluster.replication import ReplicationSettings
-        >>> from aiocql.cluster.schema import KeyspaceMetadata
-        >>> from aiocql.cluster.state import ClusterState
+        >>> from aiocql.model.host import Host
+        >>> from aiocql.model.replication import ReplicationSettings
+        >>> from aiocql.model.schema import KeyspaceMetadata
+        >>> from aiocql.model.state import ClusterState
         >>> hs = [Host(uuid.UUID(int=i), f"h{i}", datacenter="dc1", tokens=(i * 100,)) for i in range(4)]
         >>> ks = KeyspaceMetadata.create("ks", {"class": "SimpleStrategy", "replication_factor": "2"})
         >>> state = ClusterState.create(hs, keyspaces={"ks": ks})
@@ -350,8 +350,8 @@ class HostFilterPolicy:
 
     Example:
         >>> import random, uuid
-        >>> from aiocql.cluster.host import Host
-        >>> from aiocql.cluster.state import ClusterState
+        >>> from aiocql.model.host import Host
+        >>> from aiocql.model.state import ClusterState
         >>> state = ClusterState.create([Host(uuid.UUID(int=i), f"h{i}") for i in range(3)])
         >>> p = HostFilterPolicy(RoundRobinPolicy(rng=random.Random(0)), lambda h: h.address != "h1")
         >>> sorted(h.address for h in p.plan(RequestInfo(), state)), p.distance(state.host_list[1], state).value

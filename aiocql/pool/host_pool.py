@@ -18,9 +18,9 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
-from aiocql.cluster.host import Host
 from aiocql.connection.connection import Connection, ConnectionOptions
 from aiocql.errors import ConnectionClosed
+from aiocql.model.host import Host
 from aiocql.policies.reconnection import ExponentialReconnectionPolicy, ReconnectionPolicy
 
 log = logging.getLogger("aiocql.pool")

@@ -18,13 +18,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict, TypeVar, Unpack, overload
 
-from aiocql.cluster.host import Host
-from aiocql.cluster.state import ClusterState
 from aiocql.connection.connection import Connection
 from aiocql.connection.replies import ANY_RESULT, BATCH_RESULT, PREPARED, ROWS, returns_rows
 from aiocql.errors import ConnectionClosed, CqlError, InvalidValueError, ProtocolError
 from aiocql.errors.server import InvalidPagingState, ProtocolErrorFromServer, Unprepared
 from aiocql.metrics import OperationInfo, OperationTracker, RequestTracker, has_request_hooks, wants_operation_info
+from aiocql.model.host import Host
+from aiocql.model.state import ClusterState
 from aiocql.policies.load_balancing import LoadBalancingPolicy, default_load_balancing_policy
 from aiocql.policies.request import RequestInfo
 from aiocql.policies.retry import DefaultRetryPolicy, RetryPolicy

@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from aiocql.cluster.host import Host, HostDistance
 from aiocql.errors import InvalidValueError, NoHostAvailable
+from aiocql.model.host import Host, HostDistance
 from aiocql.policies.load_balancing import ClusterStateView
 from aiocql.policies.request import RequestInfo
 
@@ -33,7 +33,7 @@ class TargetHostPolicy:
 
     Example:
         >>> import uuid
-        >>> from aiocql.cluster.state import ClusterState
+        >>> from aiocql.model.state import ClusterState
         >>> h = Host(uuid.UUID(int=1), "10.0.0.1")
         >>> [x.address for x in TargetHostPolicy(h).plan(RequestInfo(), ClusterState.create([h]))]
         ['10.0.0.1']

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pytest
 
 from aiocql import Cluster, ConsistencyLevel, DCAwareRoundRobinPolicy, LoadBalancingPolicy, PreparedStatement, Session
-from aiocql.cluster.token_map import token_for
+from aiocql.model.token_map import token_for
 from aiocql.testing.pytest_plugin import ServerInfo, cluster_kwargs
 
 from ._support import TokenRange, create_keyspace, getendpoints, server_replicas, server_ring

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from aiocql import Cluster, KeyspaceMetadata, TableMetadata
-from aiocql.cluster.schema_cql import SYSTEM_KEYSPACES, split_statements
+from aiocql.model.schema_cql import SYSTEM_KEYSPACES, split_statements
 from aiocql.testing.pytest_plugin import ServerInfo, cluster_kwargs
 
 pytestmark = pytest.mark.server

@@ -8,10 +8,10 @@ import uuid
 import pytest
 
 from aiocql import Cluster
-from aiocql.cluster.host import Host
-from aiocql.cluster.replication import StrategyKind
-from aiocql.cluster.schema import ClusteringOrder, ColumnKind, build_keyspaces
-from aiocql.cluster.state import ClusterState
+from aiocql.model.host import Host
+from aiocql.model.replication import StrategyKind
+from aiocql.model.schema import ClusteringOrder, ColumnKind, build_keyspaces
+from aiocql.model.state import ClusterState
 from aiocql.results import dict_factory
 from aiocql.testing.pytest_plugin import ServerInfo, cluster_kwargs
 from aiocql.types.cqltypes import FLOAT, INT, TEXT, ListType, MapType, UdtType, VectorType

@@ -139,10 +139,10 @@ def test_token_range_splitting_and_wrapping() -> None:
 
 
 def test_ranges_follow_the_ring() -> None:
-    from aiocql.cluster.host import Host
-    from aiocql.cluster.replication import ReplicationSettings
-    from aiocql.cluster.state import ClusterState
-    from aiocql.cluster.token_map import TokenMap
+    from aiocql.model.host import Host
+    from aiocql.model.replication import ReplicationSettings
+    from aiocql.model.state import ClusterState
+    from aiocql.model.token_map import TokenMap
 
     hosts = [Host(uuid.UUID(int=i), f"10.0.0.{i}", tokens=(i * 1000,)) for i in (1, 2, 3)]
     state = ClusterState.create(hosts)

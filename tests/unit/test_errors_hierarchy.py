@@ -21,8 +21,8 @@ from aiocql import (
     TraceUnavailable,
     UsageError,
 )
-from aiocql.cluster.host import Host
-from aiocql.cluster.state import ClusterState
+from aiocql.model.host import Host
+from aiocql.model.state import ClusterState
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,9 @@ from collections import Counter
 import pytest
 
 from aiocql import RequestInfo, RoundRobinPolicy, TokenAwarePolicy
-from aiocql.cluster.host import Host
-from aiocql.cluster.schema import KeyspaceMetadata
-from aiocql.cluster.state import ClusterState
+from aiocql.model.host import Host
+from aiocql.model.schema import KeyspaceMetadata
+from aiocql.model.state import ClusterState
 from aiocql.session.lwt import is_conditional
 from aiocql.session.session import _is_lwt
 from aiocql.statements import BatchStatement, BoundStatement, PreparedStatement, SimpleStatement

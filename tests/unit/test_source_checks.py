@@ -1,4 +1,4 @@
-"""Source checks as tests: the sans-I/O rule, ruff and mypy --strict."""
+"""Source checks as tests: the sans-I/O rule (protocol, types and the model values), ruff and mypy --strict."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("package", ["protocol", "types"])
+@pytest.mark.parametrize("package", ["protocol", "types", "model"])
 def test_sans_io_core_imports_no_io(package: str) -> None:
     files = sorted((ROOT / "aiocql" / package).rglob("*.py"))
     assert files, f"aiocql/{package} has no modules"

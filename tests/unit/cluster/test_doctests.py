@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 MODULES = [
-    "aiocql.cluster.host",
-    "aiocql.cluster.replication",
-    "aiocql.cluster.token_map",
-    "aiocql.cluster.schema",
-    "aiocql.cluster.state",
+    "aiocql.model",
+    "aiocql.model.host",
+    "aiocql.model.replication",
+    "aiocql.model.token_map",
+    "aiocql.model.schema",
+    "aiocql.model.state",
     "aiocql.policies",
     "aiocql.policies.request",
     "aiocql.policies.load_balancing",

@@ -10,9 +10,9 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from aiocql.cluster.host import Host, HostDistance
-from aiocql.cluster.schema import KeyspaceMetadata
-from aiocql.cluster.state import ClusterState
+from aiocql.model.host import Host, HostDistance
+from aiocql.model.schema import KeyspaceMetadata
+from aiocql.model.state import ClusterState
 from aiocql.policies.load_balancing import (
     ClusterStateView,
     DCAwareRoundRobinPolicy,

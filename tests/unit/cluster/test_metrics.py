@@ -10,7 +10,6 @@ import uuid
 
 import pytest
 
-from aiocql.cluster.host import Host
 from aiocql.errors import OperationTimedOut
 from aiocql.errors.server import ReadTimeout
 from aiocql.metrics import (
@@ -26,6 +25,7 @@ from aiocql.metrics import (
     _bucket_of,
     node_label,
 )
+from aiocql.model.host import Host
 from aiocql.policies.request import RequestInfo
 
 H1 = Host(uuid.UUID(int=1), "10.0.0.1")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aiocql.cluster.replication import ReplicationFactor, ReplicationSettings, StrategyKind
+from aiocql.model.replication import ReplicationFactor, ReplicationSettings, StrategyKind
 
 
 @pytest.mark.parametrize(

@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 
-from aiocql.cluster.replication import StrategyKind
-from aiocql.cluster.schema import (
+from aiocql.model.replication import StrategyKind
+from aiocql.model.schema import (
     ClusteringOrder,
     ColumnKind,
     ColumnMetadata,
@@ -358,7 +358,7 @@ def test_views() -> None:
 
 def test_unresolvable_types_become_custom_types_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     rows = [_col("t", "k", "partition_key", 0, "int"), _col("t", "v", "regular", -1, "frozen<gone>")]
-    with caplog.at_level(logging.WARNING, logger="aiocql.cluster.schema"):
+    with caplog.at_level(logging.WARNING, logger="aiocql.model.schema"):
         ks = build_keyspaces(KEYSPACES[:1], [_table_row("t")], rows, [], [])
     assert ks["probe"].tables["t"].columns["v"].cql_type == CustomType("frozen<gone>")
     assert "probe.t.v" in caplog.text

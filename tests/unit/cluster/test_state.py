@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-from aiocql.cluster.host import Host, HostDistance, HostState
-from aiocql.cluster.schema import KeyspaceMetadata
-from aiocql.cluster.state import ClusterState
+from aiocql.model.host import Host, HostDistance, HostState
+from aiocql.model.schema import KeyspaceMetadata
+from aiocql.model.state import ClusterState
 
 RANDOM = "org.apache.cassandra.dht.RandomPartitioner"
 MURMUR3 = "org.apache.cassandra.dht.Murmur3Partitioner"

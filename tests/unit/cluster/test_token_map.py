@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from aiocql.cluster.host import Host
-from aiocql.cluster.replication import ReplicationSettings
-from aiocql.cluster.token_map import MURMUR3_PARTITIONER, TokenMap, supports_token_routing, token_for
+from aiocql.model.host import Host
+from aiocql.model.replication import ReplicationSettings
+from aiocql.model.token_map import MURMUR3_PARTITIONER, TokenMap, supports_token_routing, token_for
 from aiocql.types.token import murmur3_token
 
 MIN_TOKEN = -(2**63)

@@ -12,7 +12,7 @@ change (hosts added, removed, or changed in any field) builds a new token map.
 
 Example:
     >>> import uuid
-    >>> from aiocql.cluster.host import Host
+    >>> from aiocql.model.host import Host
     >>> a = Host(uuid.UUID(int=1), "10.0.0.1", datacenter="dc1", tokens=(0,))
     >>> s0 = ClusterState.create([a])
     >>> s1 = s0.with_host_down(a.host_id)
@@ -27,10 +27,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
-from aiocql.cluster.host import Host, HostState
-from aiocql.cluster.replication import ReplicationSettings
-from aiocql.cluster.schema import KeyspaceMetadata
-from aiocql.cluster.token_map import TokenMap, supports_token_routing
+from aiocql.model.host import Host, HostState
+from aiocql.model.replication import ReplicationSettings
+from aiocql.model.schema import KeyspaceMetadata
+from aiocql.model.token_map import TokenMap, supports_token_routing
 
 __all__ = ["ClusterState"]
 
@@ -78,7 +78,7 @@ class ClusterState:
 
         Example:
             >>> import uuid
-            >>> from aiocql.cluster.host import Host
+            >>> from aiocql.model.host import Host
             >>> h = Host(uuid.UUID(int=7), "10.0.0.7")
             >>> s = ClusterState.create([h], up=[], partitioner="org.apache.cassandra.dht.RandomPartitioner")
             >>> s.is_up(h), s.token_map is None
@@ -148,7 +148,7 @@ class ClusterState:
 
         Example:
             >>> import uuid
-            >>> from aiocql.cluster.host import Host
+            >>> from aiocql.model.host import Host
             >>> s = ClusterState.create([Host(uuid.UUID(int=1), "10.0.0.1", 9042)])
             >>> s.host_at("10.0.0.1").port, s.host_at("10.0.0.1", 9043)
             (9042, None)
@@ -183,7 +183,7 @@ class ClusterState:
 
         Example:
             >>> import uuid
-            >>> from aiocql.cluster.host import Host
+            >>> from aiocql.model.host import Host
             >>> h = Host(uuid.UUID(int=1), "10.0.0.1")
             >>> ClusterState.create([h], up=[]).with_host_up(h.host_id).is_up(h)
             True
@@ -197,7 +197,7 @@ class ClusterState:
 
         Example:
             >>> import uuid
-            >>> from aiocql.cluster.host import Host
+            >>> from aiocql.model.host import Host
             >>> h = Host(uuid.UUID(int=1), "10.0.0.1")
             >>> ClusterState.create([h]).with_host_down(h.host_id).up
             frozenset()
@@ -219,7 +219,7 @@ class ClusterState:
 
         Example:
             >>> import uuid
-            >>> from aiocql.cluster.host import Host
+            >>> from aiocql.model.host import Host
             >>> a, b = Host(uuid.UUID(int=1), "10.0.0.1"), Host(uuid.UUID(int=2), "10.0.0.2")
             >>> s = ClusterState.create([a], up=[]).with_hosts([a, b])
             >>> s.is_up(a), s.is_up(b), s.with_hosts([b, a]) is s
@@ -238,7 +238,7 @@ class ClusterState:
 
         Example:
             >>> import uuid
-            >>> from aiocql.cluster.host import Host
+            >>> from aiocql.model.host import Host
             >>> h = Host(uuid.UUID(int=1), "10.0.0.1", tokens=(5,))
             >>> s = ClusterState.create().with_host(h, up=False)
             >>> s.get_host(h.host_id) is h, s.is_up(h), len(s.token_map)
@@ -257,7 +257,7 @@ class ClusterState:
 
         Example:
             >>> import uuid
-            >>> from aiocql.cluster.host import Host
+            >>> from aiocql.model.host import Host
             >>> h = Host(uuid.UUID(int=1), "10.0.0.1")
             >>> ClusterState.create([h]).without_host(h.host_id).hosts
             mappingproxy({})

@@ -4,7 +4,7 @@ A :class:`TokenMap` is built once per topology (hosts and their tokens) and neve
 topology, new map. The ring is a sorted list of tokens with the owning host of each; a key token
 belongs to the first ring token ``>=`` it, wrapping past the largest token to the smallest (a replica
 owns the range ending at its token, inclusive). Replica lists are computed lazily, per ring position
-and per distinct :class:`~aiocql.cluster.replication.ReplicationSettings`, and memoized, so a lookup
+and per distinct :class:`~aiocql.model.replication.ReplicationSettings`, and memoized, so a lookup
 is one ``bisect`` and one list index after the first time (no lock is needed: one event loop).
 
 Placement follows Cassandra's own strategies:
@@ -29,8 +29,8 @@ partitioner (RandomPartitioner, ByteOrderedPartitioner) gets no token map and no
 
 Example:
     >>> import uuid
-    >>> from aiocql.cluster.host import Host
-    >>> from aiocql.cluster.replication import ReplicationSettings
+    >>> from aiocql.model.host import Host
+    >>> from aiocql.model.replication import ReplicationSettings
     >>> hosts = [Host(uuid.UUID(int=i), f"10.0.0.{i}", tokens=(i * 100,)) for i in (1, 2, 3)]
     >>> rf2 = ReplicationSettings.from_map({"class": "SimpleStrategy", "replication_factor": "2"})
     >>> tm = TokenMap(hosts, {"ks": rf2})
@@ -47,8 +47,8 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Final
 
-from aiocql.cluster.host import Host
-from aiocql.cluster.replication import ReplicationSettings, StrategyKind
+from aiocql.model.host import Host
+from aiocql.model.replication import ReplicationSettings, StrategyKind
 from aiocql.types.token import murmur3_token
 
 __all__ = ["MURMUR3_PARTITIONER", "TokenMap", "supports_token_routing", "token_for"]
@@ -95,7 +95,7 @@ class TokenMap:
 
     Example:
         >>> import uuid
-        >>> from aiocql.cluster.host import Host
+        >>> from aiocql.model.host import Host
         >>> h = Host(uuid.UUID(int=1), "10.0.0.1", tokens=(0,))
         >>> tm = TokenMap([h])
         >>> tm.ring, tm.owner(123) is h, tm.replicas("nope", 0)
@@ -172,7 +172,7 @@ class TokenMap:
 
         Example:
             >>> import uuid
-            >>> from aiocql.cluster.host import Host
+            >>> from aiocql.model.host import Host
             >>> a, b = Host(uuid.UUID(int=1), "a", tokens=(-10,)), Host(uuid.UUID(int=2), "b", tokens=(10,))
             >>> TokenMap([a, b]).owner(10).address, TokenMap([a, b]).owner(11).address
             ('b', 'a')
@@ -194,8 +194,8 @@ class TokenMap:
 
         Example:
             >>> import uuid
-            >>> from aiocql.cluster.host import Host
-            >>> from aiocql.cluster.replication import ReplicationSettings
+            >>> from aiocql.model.host import Host
+            >>> from aiocql.model.replication import ReplicationSettings
             >>> hs = [Host(uuid.UUID(int=i), f"h{i}", datacenter=f"dc{i % 2}", tokens=(i,)) for i in range(4)]
             >>> nts = ReplicationSettings.from_map({"class": "NetworkTopologyStrategy", "dc0": "1", "dc1": "1"})
             >>> [h.address for h in TokenMap(hs, {"ks": nts}).replicas("ks", 2)]
@@ -225,8 +225,8 @@ class TokenMap:
 
         Example:
             >>> import uuid
-            >>> from aiocql.cluster.host import Host
-            >>> from aiocql.cluster.replication import ReplicationSettings
+            >>> from aiocql.model.host import Host
+            >>> from aiocql.model.replication import ReplicationSettings
             >>> hs = [Host(uuid.UUID(int=i), f"h{i}", tokens=(i * 10,)) for i in range(3)]
             >>> every = ReplicationSettings.from_map({"class": "EverywhereStrategy"})
             >>> [h.address for h in TokenMap(hs).replicas_for(every, 15)]
@@ -257,8 +257,8 @@ class TokenMap:
 
         Example:
             >>> import uuid
-            >>> from aiocql.cluster.host import Host
-            >>> from aiocql.cluster.replication import ReplicationSettings
+            >>> from aiocql.model.host import Host
+            >>> from aiocql.model.replication import ReplicationSettings
             >>> tm = TokenMap([Host(uuid.UUID(int=1), "a", tokens=(0,))])
             >>> rf1 = ReplicationSettings.from_map({"class": "SimpleStrategy", "replication_factor": "1"})
             >>> [h.address for h in tm.with_keyspaces({"ks": rf1}).replicas("ks", 5)], tm.replicas("ks", 5)

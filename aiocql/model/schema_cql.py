@@ -8,7 +8,7 @@ server's defaults on recreation, and options a CREATE no longer accepts (the ``r
 of Cassandra 3) are skipped. Table ids are not exported (``DESCRIBE`` leaves them out too).
 
 Example:
-    >>> from aiocql.cluster.schema import KeyspaceMetadata
+    >>> from aiocql.model.schema import KeyspaceMetadata
     >>> ks = KeyspaceMetadata.create("ks", {"class": "SimpleStrategy", "replication_factor": "1"})
     >>> print(keyspace_cql(ks).replace(" AND", "\\nAND"))
     CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': '1'}
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 from aiocql.types.cqltypes import CqlType, ListType, MapType, SetType, TupleType, UdtType, quote_identifier
 
 if TYPE_CHECKING:
-    from aiocql.cluster.schema import (
+    from aiocql.model.schema import (
         AggregateMetadata,
         FunctionMetadata,
         IndexMetadata,
@@ -103,7 +103,7 @@ def keyspace_cql(ks: KeyspaceMetadata) -> str:
     """``CREATE KEYSPACE ...;`` for ``ks`` alone (a virtual keyspace comes out as a comment).
 
     Example:
-        >>> from aiocql.cluster.schema import KeyspaceMetadata
+        >>> from aiocql.model.schema import KeyspaceMetadata
         >>> ks = KeyspaceMetadata.create("Ks", {"class": "org.apache.cassandra.locator.NetworkTopologyStrategy",
         ...     "dc1": "3"})
         >>> print(keyspace_cql(ks).split(" AND")[0])
@@ -128,7 +128,7 @@ def type_cql(ut: UserTypeMetadata) -> str:
     """``CREATE TYPE ks.name (field type, ...);``.
 
     Example:
-        >>> from aiocql.cluster.schema import UserTypeMetadata
+        >>> from aiocql.model.schema import UserTypeMetadata
         >>> from aiocql.types.cqltypes import INT, TEXT
         >>> print(type_cql(UserTypeMetadata("ks", "pair", ("a", "B"), (INT, TEXT))))
         CREATE TYPE ks.pair (
@@ -167,7 +167,7 @@ def table_cql(table: TableMetadata) -> str:
     """``CREATE TABLE ...;`` with columns, primary key, clustering order and options.
 
     Example:
-        >>> from aiocql.cluster.schema import ColumnKind, ColumnMetadata, TableMetadata
+        >>> from aiocql.model.schema import ColumnKind, ColumnMetadata, TableMetadata
         >>> from aiocql.types.cqltypes import INT
         >>> print(table_cql(TableMetadata.create("ks", "t", [ColumnMetadata("k", INT, ColumnKind.PARTITION_KEY, 0),
         ...     ColumnMetadata("s", INT, ColumnKind.STATIC)], options={"comment": "hi"})))
@@ -195,7 +195,7 @@ def index_cql(index: IndexMetadata) -> str:
 
     Example:
         >>> from types import MappingProxyType
-        >>> from aiocql.cluster.schema import IndexMetadata
+        >>> from aiocql.model.schema import IndexMetadata
         >>> index_cql(IndexMetadata("ks", "t", "t_m", "COMPOSITES", MappingProxyType({"target": "keys(m)"})))
         'CREATE INDEX t_m ON ks.t (keys(m));'
     """
@@ -236,7 +236,7 @@ def function_cql(fn: FunctionMetadata) -> str:
     """``CREATE FUNCTION ks.name(arg type, ...) ... LANGUAGE ... AS $$body$$;``.
 
     Example:
-        >>> from aiocql.cluster.schema import FunctionMetadata
+        >>> from aiocql.model.schema import FunctionMetadata
         >>> from aiocql.types.cqltypes import INT
         >>> print(function_cql(FunctionMetadata("ks", "inc", ("x",), (INT,), INT, "java", "return x + 1;", False)))
         CREATE FUNCTION ks.inc(x int)
@@ -262,7 +262,7 @@ def aggregate_cql(agg: AggregateMetadata) -> str:
     """``CREATE AGGREGATE ks.name(type, ...) SFUNC ... STYPE ... [FINALFUNC ...] [INITCOND ...];``.
 
     Example:
-        >>> from aiocql.cluster.schema import AggregateMetadata
+        >>> from aiocql.model.schema import AggregateMetadata
         >>> from aiocql.types.cqltypes import INT
         >>> print(aggregate_cql(AggregateMetadata("ks", "total", (INT,), "plus", INT, None, "0", INT)))
         CREATE AGGREGATE ks.total(int)

@@ -18,7 +18,7 @@ Rows used, per ``system_schema`` table (other columns are ignored or kept as opt
 * ``aggregates``: keyspace_name, aggregate_name, argument_types, state_func, state_type, final_func,
   initcond, return_type
 
-CQL export (``export_as_string``, ``as_cql_query``) is in :mod:`aiocql.cluster.schema_cql`.
+CQL export (``export_as_string``, ``as_cql_query``) is in :mod:`aiocql.model.schema_cql`.
 
 A type string that cannot be resolved (a user type dropped between two reads of a schema refresh)
 becomes a :class:`~aiocql.types.cqltypes.CustomType` holding the text, with a logged warning, rather
@@ -51,8 +51,8 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Any, Final
 
-from aiocql.cluster.replication import ReplicationSettings
-from aiocql.cluster.schema_functions import (
+from aiocql.model.replication import ReplicationSettings
+from aiocql.model.schema_functions import (
     AggregateMetadata,
     FunctionMetadata,
     TypeParser,
@@ -296,7 +296,7 @@ class TableMetadata:
             ) WITH additional_write_policy = '99p'
             ...
         """
-        from aiocql.cluster.schema_cql import table_cql
+        from aiocql.model.schema_cql import table_cql
 
         return table_cql(self)
 
@@ -306,7 +306,7 @@ class TableMetadata:
         Example:
             >>> print(cluster.metadata["ks"].tables["t"].export_as_string())  # doctest: +SKIP
         """
-        from aiocql.cluster.schema_cql import table_export
+        from aiocql.model.schema_cql import table_export
 
         return table_export(self)
 
@@ -337,7 +337,7 @@ class ViewMetadata:
         Example:
             >>> print(cluster.metadata["ks"].views["by_v"].as_cql_query())  # doctest: +SKIP
         """
-        from aiocql.cluster.schema_cql import view_cql
+        from aiocql.model.schema_cql import view_cql
 
         return view_cql(self)
 
@@ -385,7 +385,7 @@ class KeyspaceMetadata:
             >>> print(cluster.metadata["ks"].export_as_string())  # doctest: +SKIP
             CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': '1'} AND ...
         """
-        from aiocql.cluster.schema_cql import keyspace_export
+        from aiocql.model.schema_cql import keyspace_export
 
         return keyspace_export(self)
 
@@ -398,7 +398,7 @@ class KeyspaceMetadata:
             CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': '1'}
             AND durable_writes = true;
         """
-        from aiocql.cluster.schema_cql import keyspace_cql
+        from aiocql.model.schema_cql import keyspace_cql
 
         return keyspace_cql(self)
 

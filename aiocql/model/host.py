@@ -1,7 +1,7 @@
 """A node of the cluster as the driver knows it: identity and placement, never its up/down state.
 
 A :class:`Host` is an immutable value read from ``system.local`` / ``system.peers_v2``. Whether a host
-is up lives in :class:`~aiocql.cluster.state.ClusterState` (a set of host ids), so a state change
+is up lives in :class:`~aiocql.model.state.ClusterState` (a set of host ids), so a state change
 never rebuilds a ``Host`` or anything derived from one (the token map holds ``Host`` objects).
 
 Example:

@@ -53,7 +53,7 @@ class FunctionMetadata:
         Example:
             >>> print(f.as_cql_query())  # doctest: +SKIP
         """
-        from aiocql.cluster.schema_cql import function_cql
+        from aiocql.model.schema_cql import function_cql
 
         return function_cql(self)
 
@@ -88,7 +88,7 @@ class AggregateMetadata:
         Example:
             >>> print(a.as_cql_query())  # doctest: +SKIP
         """
-        from aiocql.cluster.schema_cql import aggregate_cql
+        from aiocql.model.schema_cql import aggregate_cql
 
         return aggregate_cql(self)
 

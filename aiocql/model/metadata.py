@@ -1,7 +1,7 @@
 """``cluster.metadata``: the schema by keyspace name, plus cluster-wide facts (name, hosts, replicas, CQL export).
 
 A :class:`ClusterMetadata` is a read-only mapping of keyspace name to
-:class:`~aiocql.cluster.schema.KeyspaceMetadata` over one immutable cluster state: each read of
+:class:`~aiocql.model.schema.KeyspaceMetadata` over one immutable cluster state: each read of
 ``cluster.metadata`` gives the state of that moment, and later schema or topology changes do not alter it.
 
 Example:
@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from aiocql.cluster.host import Host
-from aiocql.cluster.schema import KeyspaceMetadata
-from aiocql.cluster.schema_cql import schema_export
-from aiocql.cluster.state import ClusterState
-from aiocql.cluster.token_map import TokenMap, token_for
 from aiocql.errors import InvalidValueError
+from aiocql.model.host import Host
+from aiocql.model.schema import KeyspaceMetadata
+from aiocql.model.schema_cql import schema_export
+from aiocql.model.state import ClusterState
+from aiocql.model.token_map import TokenMap, token_for
 
 __all__ = ["ClusterMetadata"]
 
@@ -29,7 +29,7 @@ class ClusterMetadata(Mapping[str, KeyspaceMetadata]):
     """Schema metadata by keyspace name (a mapping), with the cluster's name, hosts and token map.
 
     Example:
-        >>> from aiocql.cluster.state import ClusterState
+        >>> from aiocql.model.state import ClusterState
         >>> md = ClusterMetadata(ClusterState.create(), "Test Cluster")
         >>> md.cluster_name, len(md), md.get_replicas("ks", b"\\x00\\x00\\x00\\x01")
         ('Test Cluster', 0, [])
