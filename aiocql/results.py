@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 from aiocql.errors import InvalidValueError, UsageError
 from aiocql.protocol.constants import Consistency
 from aiocql.types.cqltypes import CqlType
+from aiocql.types.udt_classes import constructor_fields
 
 #: A row factory turns the column names and a page of decoded tuples into the rows users see.
 #: Same signature as cassandra-driver's: ``factory(column_names, rows) -> list``.
@@ -138,29 +139,7 @@ def object_factory(cls: Callable[..., _T]) -> TypedRowFactory[_T]:
 
 def _fields_of(cls: Callable[..., Any]) -> tuple[list[str], set[str], bool]:
     """(field names in order, required ones, positional construction allowed) of a row class."""
-    import dataclasses
-    import inspect
-
-    if isinstance(cls, type) and dataclasses.is_dataclass(cls):
-        fields = [f for f in dataclasses.fields(cls) if f.init]
-        required = {
-            f.name for f in fields
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        }  # fmt: skip
-        positional = all(not f.kw_only for f in fields)
-        return [f.name for f in fields], required, positional
-    if isinstance(cls, type) and issubclass(cls, tuple) and hasattr(cls, "_fields"):
-        names = list(cls._fields)
-        defaults = getattr(cls, "_field_defaults", {})
-        return names, {n for n in names if n not in defaults}, True
-    try:
-        params = list(inspect.signature(cls).parameters.values())
-    except (TypeError, ValueError) as exc:
-        raise InvalidValueError(f"row type {cls!r} has no signature to map columns to: {exc}") from None
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        return [], set(), False  # **kwargs: takes any column
-    usable = [p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    return [p.name for p in usable], {p.name for p in usable if p.default is p.empty}, False
+    return constructor_fields(cls, f"row type {cls!r}")
 
 
 def _positional(cls: Callable[..., _T], row: tuple[Any, ...]) -> _T:

@@ -48,6 +48,7 @@ from aiocql.results import RowFactory, named_tuple_factory
 from aiocql.session.profiles import ExecutionProfile
 from aiocql.session.schema_agreement import wait_for_schema_agreement
 from aiocql.session.session import Session, SessionDefaults, use_keyspace
+from aiocql.types.udt_classes import NO_UDT_CLASSES, UdtClasses, check_class
 from aiocql.validation import NoPaging, check_cluster_arguments
 
 log = logging.getLogger("aiocql.cluster")  # one logger per layer: aiocql.cluster
@@ -797,29 +798,39 @@ class Cluster:
 
     shutdown = close  # cassandra-driver's name
 
-    def register_user_type(self, keyspace: str, user_type: str, klass: type[Any]) -> None:
-        """cassandra-driver's UDT-to-class mapping: not in aiocql; raises :class:`aiocql.UsageError` saying
-        what to do instead.
+    #: The classes user types decode to (replaced whole by :meth:`register_user_type`).
+    udt_classes: UdtClasses = NO_UDT_CLASSES
 
-        aiocql reads a UDT as a named tuple per user type (fields by name: ``row.home.street``) and writes
-        any object with the fields as attributes (your class included), a mapping or a tuple. To get your own
-        class, build it from the named tuple in your row class (``row_factory=object_factory(User)``); see
-        docs/values.md.
+    def register_user_type(self, keyspace: str, user_type: str, klass: type[Any]) -> None:
+        """Decode values of user type ``keyspace.user_type`` as instances of ``klass`` (cassandra-driver's
+        ``register_user_type``), in every session of this cluster, wherever they appear: a column, inside a
+        list, set, map, tuple or another user type. Results read after this call use the class.
+
+        ``klass`` is a dataclass or NamedTuple with a field per UDT field (by name), or any class whose
+        ``__init__`` takes the fields as keyword arguments (or ``**fields``). It is checked against the
+        type's fields once, when the first result containing it is decoded (and now, if the schema
+        metadata already knows the type): a UDT field the class cannot take, or a required argument
+        that is not a UDT field, raises :class:`aiocql.InvalidValueError` naming them. Writes accept
+        instances of the class as they accept any object with the fields as attributes. Names are the
+        schema's (lower case unless created quoted). :meth:`aiocql.Session.register_user_type` does
+        the same for one session.
 
         Example:
-            >>> cluster.register_user_type("ks", "address", Address)  # doctest: +SKIP
-            Traceback (most recent call last):
-            ...
-            aiocql.errors.base.UsageError: ...
+            >>> @dataclass
+            ... class Address:
+            ...     street: str
+            ...     zip: int
+            >>> cluster.register_user_type("shop", "address", Address)  # doctest: +SKIP
+            >>> row = (await session.execute("SELECT home FROM shop.users WHERE id = 1")).one()  # doctest: +SKIP
+            >>> row.home  # doctest: +SKIP
+            Address(street='Main St', zip=12345)
         """
-        from aiocql.errors import UsageError
-
-        raise UsageError(
-            f"register_user_type({keyspace!r}, {user_type!r}, {getattr(klass, '__name__', klass)}) is "
-            "cassandra-driver's: aiocql reads a UDT as a named tuple (fields by name) and writes any object "
-            "with the fields as attributes, a mapping or a tuple; build your class from the named tuple in "
-            "your row class (row_factory=object_factory(...)), see docs/values.md"
-        )
+        classes = self.udt_classes.with_class(keyspace, user_type, klass)
+        known = self._state.keyspaces.get(keyspace)
+        udt = known.user_types.get(user_type) if known is not None else None
+        if udt is not None:
+            check_class(udt.cql_type, klass)  # early feedback; decoding checks again per type version
+        self.udt_classes = classes
 
     async def __aenter__(self) -> Cluster:
         return self

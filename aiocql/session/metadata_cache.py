@@ -13,11 +13,14 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from aiocql.protocol.results import ColumnSpec
+from aiocql.types.cqltypes import CqlType
 from aiocql.types.rows import RowDecoder
+from aiocql.types.udt_classes import UdtClasses, bind_classes
 
 _CACHE_SIZE = 1024
 
@@ -29,10 +32,26 @@ class ResultMetadata:
     columns: tuple[ColumnSpec, ...]
     names: tuple[str, ...] = field(init=False)
     decoder: RowDecoder = field(init=False, repr=False)
+    _bound: tuple[UdtClasses, RowDecoder] | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         self.names = tuple(c.name for c in self.columns)
         self.decoder = RowDecoder([c.type for c in self.columns])
+
+    def decoder_for(self, classes: UdtClasses) -> RowDecoder:
+        """The row decoder that builds the UDTs registered in ``classes`` as their classes (the plain
+        :attr:`decoder` when there are none); built once per registry (see :mod:`aiocql.types.udt_classes`)."""
+        if not classes:
+            return self.decoder
+        bound = self._bound
+        if bound is None or bound[0] is not classes:
+            bound = self._bound = (classes, _bound_decoder(self.decoder.column_types, classes))
+        return bound[1]
+
+
+@functools.lru_cache(maxsize=256)
+def _bound_decoder(types: tuple[CqlType, ...], classes: UdtClasses) -> RowDecoder:
+    return RowDecoder([bind_classes(t, classes) for t in types])
 
 
 _cache: dict[tuple[ColumnSpec, ...], ResultMetadata] = {}

@@ -62,6 +62,7 @@ from aiocql.statements import (
     SimpleStatement,
     Statement,
 )
+from aiocql.types.udt_classes import NO_UDT_CLASSES, UdtClasses
 from aiocql.validation import (
     NoPaging,
     check_bool,
@@ -191,6 +192,11 @@ class ClusterView(Protocol):
 
     async def refresh_schema(self, keyspace: str | None = None) -> None:
         """Read the schema again (after DDL this session ran): all of it, or one keyspace."""
+        ...
+
+    @property
+    def udt_classes(self) -> UdtClasses:
+        """The classes user types decode to (:meth:`aiocql.Cluster.register_user_type`)."""
         ...
 
 
@@ -547,6 +553,27 @@ class Session:
             return stmt.prepared.bind_columns[0].keyspace  # where the table really is
         return call.keyspace or self.keyspace
 
+    # -- user types as the user's classes ----------------------------------------------------------
+    _own_udt_classes: UdtClasses = NO_UDT_CLASSES  # this session's registrations (register_user_type)
+
+    @property
+    def udt_classes(self) -> UdtClasses:
+        """The classes user types decode to in this session: the cluster's registrations
+        (:meth:`aiocql.Cluster.register_user_type`), overridden by this session's own."""
+        base = self.cluster.udt_classes if self.cluster is not None else NO_UDT_CLASSES
+        return base.merged(self._own_udt_classes)
+
+    def register_user_type(self, keyspace: str, user_type: str, klass: type[Any]) -> None:
+        """Decode values of user type ``keyspace.user_type`` as ``klass`` in this session only (over any
+        class the cluster registered for it); see :meth:`aiocql.Cluster.register_user_type`.
+
+        Example:
+            >>> session.register_user_type("shop", "address", Address)  # doctest: +SKIP
+            >>> (await session.execute("SELECT home FROM shop.users")).one().home  # doctest: +SKIP
+            Address(street='Main St', zip=12345)
+        """
+        self._own_udt_classes = self._own_udt_classes.with_class(keyspace, user_type, klass)
+
     # -- routing (the executor's Router) ------------------------------------------------------------
     @property
     def pools(self) -> list[HostPool]:
@@ -700,7 +727,7 @@ class Session:
                 log.warning("server warning from %s: %s; query: %s", conn.host, warning, _statement_text(stmt))
         if isinstance(response, RowsResult):
             meta = self._rows_metadata(response, stmt, call)
-            rows = meta.decoder.decode_rows(response.buffer, response.offset, response.rows_count)
+            rows = meta.decoder_for(self.udt_classes).decode_rows(response.buffer, response.offset, response.rows_count)
             page = call.row_factory(meta.names, rows)
             # A factory may return any iterable (a generator): the page is a list, so one(), len() and
             # indexing work and the rows can be read more than once.

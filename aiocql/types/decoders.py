@@ -36,6 +36,7 @@ from aiocql.types.cqltypes import (
     UdtType,
     VectorType,
 )
+from aiocql.types.udt_classes import ClassUdtType, require_hashable, udt_maker
 from aiocql.types.values import EMPTY, Date, Duration, FrozenMap, Time, UnhashedMap, UnhashedSet
 from aiocql.types.vint import decode_unsigned_vint, decode_vint
 
@@ -750,6 +751,10 @@ def build_decoder(t: CqlType, hashable: bool, child: Callable[[CqlType, bool], D
         return _map_decoder(t, child(t.key, True), child(t.value, hashable), hashable)
     if isinstance(t, TupleType):
         return _fields_decoder(t.cql_name, [child(e, hashable) for e in t.elems], tuple)
+    if isinstance(t, ClassUdtType):  # registered to the user's class: checked once, here
+        if hashable:
+            require_hashable(t, "a set element or map key")
+        return _fields_decoder(t.cql_name, [child(f, hashable) for f in t.field_types], udt_maker(t))
     if isinstance(t, UdtType):
         cls = udt_class(t)
         return _fields_decoder(t.cql_name, [child(f, hashable) for f in t.field_types], cls._make)

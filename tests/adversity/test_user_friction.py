@@ -129,7 +129,14 @@ def test_consistency_level_prints_its_name() -> None:
     assert int(ConsistencyLevel.QUORUM) == 4
 
 
-def test_register_user_type_is_refused_with_the_aiocql_way() -> None:
+def test_register_user_type_is_supported() -> None:
+    # cassandra-driver's call works (the real-server side: tests/integration/test_udt_classes.py).
+    class Address:
+        def __init__(self, street: str, zip: int) -> None:
+            self.street, self.zip = street, zip
+
     cluster = Cluster(["127.0.0.1"])
-    with pytest.raises(UsageError, match=r"named tuple.*object with the fields as attributes.*docs/values.md"):
-        cluster.register_user_type("ks", "address", dict)
+    cluster.register_user_type("ks", "address", Address)
+    assert cluster.udt_classes.get("ks", "address") is Address
+    with pytest.raises(InvalidValueError, match=r"must be a class"):
+        cluster.register_user_type("ks", "address", Address("x", 1))  # type: ignore[arg-type]
