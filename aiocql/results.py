@@ -21,7 +21,7 @@ from collections import namedtuple
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from aiocql.errors import InvalidValueError, UsageError
 from aiocql.protocol.constants import Consistency
@@ -187,6 +187,17 @@ class Page:
 NextPage = Callable[[bytes], Awaitable["ResultSet[Any]"]]
 
 
+class TraceReader(Protocol):
+    """What a :class:`ResultSet` reads its traces through: the session that ran the request.
+
+    A protocol, so that this module needs nothing from ``aiocql.session`` (which sits above it).
+    """
+
+    async def _read_trace(
+        self, trace_id: uuid.UUID, max_wait: float, *, query_cl: Consistency, wait_for_complete: bool
+    ) -> QueryTrace: ...
+
+
 @dataclass(slots=True, eq=False)
 class ResultSet(Generic[RowT]):
     """One page of rows plus what is needed to fetch the rest; ``ResultSet[User]`` when the rows are typed
@@ -208,7 +219,7 @@ class ResultSet(Generic[RowT]):
     coordinator: str | None = None
     schema_agreement: bool | None = None
     _next_page: NextPage | None = field(default=None, repr=False)
-    _session: Any = field(default=None, repr=False)
+    _session: TraceReader | None = field(default=None, repr=False)  # the session whose request this answers
     _earlier_traces: tuple[uuid.UUID, ...] = field(default=(), repr=False)  # of the pages before this one
 
     @property
@@ -307,7 +318,7 @@ class ResultSet(Generic[RowT]):
         """
         if self.tracing_id is None or self._session is None:
             return None
-        return await self._trace(self.tracing_id, max_wait, max_wait_sec, query_cl, wait_for_complete)
+        return await self._trace(self._session, self.tracing_id, max_wait, max_wait_sec, query_cl, wait_for_complete)
 
     async def get_all_query_traces(
         self,
@@ -328,19 +339,17 @@ class ResultSet(Generic[RowT]):
         """
         if self._session is None:
             return []
-        return [await self._trace(t, max_wait, max_wait_sec, query_cl, wait_for_complete) for t in self.tracing_ids]
+        return [
+            await self._trace(self._session, t, max_wait, max_wait_sec, query_cl, wait_for_complete)
+            for t in self.tracing_ids
+        ]
 
     async def _trace(
-        self, trace_id: uuid.UUID, max_wait: float | None, max_wait_sec: float | None, query_cl: Consistency,
-        wait_for_complete: bool,
+        self, session: TraceReader, trace_id: uuid.UUID, max_wait: float | None, max_wait_sec: float | None,
+        query_cl: Consistency, wait_for_complete: bool,
     ) -> QueryTrace:  # fmt: skip
-        from aiocql.session.tracing import fetch_trace
-
         wait = max_wait if max_wait is not None else (max_wait_sec if max_wait_sec is not None else 2.0)
-        trace: QueryTrace = await fetch_trace(
-            self._session, trace_id, wait, query_cl=query_cl, wait_for_complete=wait_for_complete
-        )
-        return trace
+        return await session._read_trace(trace_id, wait, query_cl=query_cl, wait_for_complete=wait_for_complete)
 
     @property
     def tracing_ids(self) -> tuple[uuid.UUID, ...]:

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiocql.errors import InvalidValueError
+from aiocql.model.result_metadata import ResultMetadata
 from aiocql.protocol.constants import BatchType, Consistency
 from aiocql.protocol.results import ColumnSpec
 from aiocql.protocol.unset import UNSET, Unset
-from aiocql.session.metadata_cache import ResultMetadata
 from aiocql.types.rows import ValuesEncoder
 from aiocql.types.token import composite_routing_key
 from aiocql.validation import NO_PAGING, NoPaging, check_statement_options

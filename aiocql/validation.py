@@ -258,20 +258,6 @@ def _check_server_hostname(name: str, value: object) -> None:
     raise _refuse(name, "a host name (str), a function of the Host returning one, or None", value)
 
 
-def _check_profiles(name: str, value: object) -> None:
-    from aiocql.session.profiles import ExecutionProfile
-
-    if value is None:
-        return
-    if not isinstance(value, Mapping):
-        raise _refuse(name, "a mapping of names to ExecutionProfile or None", value)
-    for key, profile in value.items():
-        if not isinstance(key, str):
-            raise _refuse(f"{name} key", "a str", key)
-        if not isinstance(profile, ExecutionProfile):
-            raise _refuse(f"{name}[{key!r}]", "an ExecutionProfile", profile)
-
-
 def _checks() -> dict[str, Callable[[str, Any], None]]:
     def number(allow_none: bool = False, allow_zero: bool = False) -> Callable[[str, Any], None]:
         return lambda n, v: check_timeout(n, v, allow_none=allow_none, allow_zero=allow_zero)
@@ -312,7 +298,6 @@ def _checks() -> dict[str, Callable[[str, Any], None]]:
         "local_dc": check_keyspace,
         "reconnection_policy": policy(("new_schedule",), "a ReconnectionPolicy"),
         "speculative_execution_policy": policy(("new_plan",), "a SpeculativeExecutionPolicy"),
-        "execution_profiles": _check_profiles,
         "request_tracker": policy(("on_start", "on_success", "on_error"), "a RequestTracker"),
         "max_requests_in_flight": ints(1, allow_none=True),
         "max_requests_queued": ints(0),
@@ -358,6 +343,27 @@ def check_statement_options(kind: str, options: Mapping[str, Any]) -> None:
 
 
 _CLUSTER_CHECKS: dict[str, Callable[[str, Any], None]] | None = None
+_REGISTERED_CHECKS: dict[str, Callable[[str, Any], None]] = {}
+
+
+def register_cluster_check(name: str, check: Callable[[str, Any], None]) -> None:
+    """Add the check of a ``Cluster(...)`` argument whose type lives in a package above this one.
+
+    This module sits low in the layers (it imports only ``errors`` and ``protocol``), so the owner of
+    such a type passes its check in when it is imported: ``session/profiles.py`` registers the check of
+    ``execution_profiles``. ``import aiocql`` imports every owner, so the table is whole before any
+    ``Cluster(...)`` is built.
+
+    Example:
+        >>> import aiocql  # imports session/profiles.py, which registers its check
+        >>> check_cluster_arguments({"execution_profiles": {"fast": 1}})
+        Traceback (most recent call last):
+        ...
+        aiocql.errors.base.InvalidValueError: execution_profiles['fast'] must be an ExecutionProfile, not 1 (int)
+    """
+    _REGISTERED_CHECKS[name] = check
+    if _CLUSTER_CHECKS is not None:
+        _CLUSTER_CHECKS[name] = check
 
 
 def check_cluster_arguments(arguments: Mapping[str, Any], prefix: str = "") -> None:
@@ -371,7 +377,7 @@ def check_cluster_arguments(arguments: Mapping[str, Any], prefix: str = "") -> N
     """
     global _CLUSTER_CHECKS
     if _CLUSTER_CHECKS is None:
-        _CLUSTER_CHECKS = _checks()
+        _CLUSTER_CHECKS = _checks() | _REGISTERED_CHECKS
     for name, value in arguments.items():
         check = _CLUSTER_CHECKS.get(name)
         if check is not None:

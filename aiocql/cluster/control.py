@@ -25,6 +25,7 @@ from aiocql.connection.connection import Connection, ConnectionOptions
 from aiocql.errors import CqlError, NoHostAvailable
 from aiocql.errors.server import InvalidRequest
 from aiocql.model.host import Host
+from aiocql.model.result_metadata import metadata_for
 from aiocql.policies.address_translation import AddressTranslator
 from aiocql.protocol.constants import Consistency, EventType, StatusChangeType
 from aiocql.protocol.envelope import Envelope
@@ -32,7 +33,6 @@ from aiocql.protocol.events import Event, SchemaChangeEvent, StatusChangeEvent, 
 from aiocql.protocol.requests import Query, QueryParameters, Register
 from aiocql.protocol.responses import decode_response
 from aiocql.protocol.results import RowsResult
-from aiocql.session.metadata_cache import metadata_for
 
 log = logging.getLogger("aiocql.cluster")
 

@@ -13,15 +13,17 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aiocql.errors import InvalidValueError
 from aiocql.policies.load_balancing import LoadBalancingPolicy
 from aiocql.policies.retry import RetryPolicy
 from aiocql.policies.speculative import SpeculativeExecutionPolicy
 from aiocql.protocol.constants import Consistency
 from aiocql.results import RowFactory
-from aiocql.validation import NoPaging, check_cluster_arguments
+from aiocql.validation import NoPaging, check_cluster_arguments, describe_value, register_cluster_check
 
 #: The name of the profile plain calls use, as cassandra-driver's ``EXEC_PROFILE_DEFAULT``:
 #: ``Cluster(execution_profiles={EXEC_PROFILE_DEFAULT: profile})`` replaces the defaults for every call.
@@ -92,7 +94,6 @@ def clone_update(profile: ExecutionProfile, **changes: Any) -> ExecutionProfile:
         >>> clone_update(base, consistency_level=ConsistencyLevel.ONE).request_timeout
         5.0
     """
-    from aiocql.errors import InvalidValueError
 
     unknown = sorted(set(changes) - set(ExecutionProfile.__dataclass_fields__))
     if unknown:
@@ -110,3 +111,33 @@ def as_profile(resolved: ResolvedProfile) -> ExecutionProfile:
         5000
     """
     return ExecutionProfile(**{name: getattr(resolved, name) for name in ExecutionProfile.__dataclass_fields__})
+
+
+def check_profiles(name: str, value: object) -> None:
+    """The check of ``Cluster(execution_profiles=...)``: None or a mapping of names to profiles.
+
+    Registered with :func:`aiocql.validation.register_cluster_check` (validation sits below this package).
+
+    Example:
+        >>> check_profiles("execution_profiles", {"fast": ExecutionProfile(request_timeout=1.0)})
+        >>> check_profiles("execution_profiles", {"fast": 1})
+        Traceback (most recent call last):
+        ...
+        aiocql.errors.base.InvalidValueError: execution_profiles['fast'] must be an ExecutionProfile, not 1 (int)
+    """
+
+    def refuse(what: str, expected: str, given: object) -> InvalidValueError:
+        return InvalidValueError(f"{what} must be {expected}, not {describe_value(given)}")
+
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        raise refuse(name, "a mapping of names to ExecutionProfile or None", value)
+    for key, profile in value.items():
+        if not isinstance(key, str):
+            raise refuse(f"{name} key", "a str", key)
+        if not isinstance(profile, ExecutionProfile):
+            raise refuse(f"{name}[{key!r}]", "an ExecutionProfile", profile)
+
+
+register_cluster_check("execution_profiles", check_profiles)

@@ -17,10 +17,10 @@ from collections.abc import Callable
 
 from aiocql.connection.connection import Connection
 from aiocql.errors import CqlError
+from aiocql.model.result_metadata import metadata_for
 from aiocql.protocol.constants import Consistency
 from aiocql.protocol.requests import Query, QueryParameters
 from aiocql.protocol.results import RowsResult
-from aiocql.session.metadata_cache import metadata_for
 
 _ONE = QueryParameters(Consistency.ONE)
 

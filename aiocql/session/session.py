@@ -24,6 +24,7 @@ from aiocql.errors import ConnectionClosed, CqlError, InvalidValueError, Protoco
 from aiocql.errors.server import InvalidPagingState, ProtocolErrorFromServer, Unprepared
 from aiocql.metrics import OperationInfo, OperationTracker, RequestTracker, has_request_hooks, wants_operation_info
 from aiocql.model.host import Host
+from aiocql.model.result_metadata import ResultMetadata, metadata_for
 from aiocql.model.state import ClusterState
 from aiocql.policies.load_balancing import LoadBalancingPolicy, default_load_balancing_policy
 from aiocql.policies.request import RequestInfo
@@ -45,15 +46,15 @@ from aiocql.protocol.requests import (
     Request,
 )
 from aiocql.protocol.results import PreparedResult, RowsResult, SchemaChangeResult, SetKeyspaceResult
-from aiocql.results import ResultSet, RowFactory, TypedRowFactory, named_tuple_factory
+from aiocql.results import QueryTrace, ResultSet, RowFactory, TypedRowFactory, named_tuple_factory
 from aiocql.session.concurrent import ExecutionResult, execute_concurrent
 from aiocql.session.executor import ExecutionOptions, RequestSpec, run_with_deadline
 from aiocql.session.lwt import is_conditional
-from aiocql.session.metadata_cache import ResultMetadata, metadata_for
 from aiocql.session.profiles import ExecutionProfile, ResolvedProfile, as_profile, clone_update
 from aiocql.session.schema_agreement import wait_for_schema_agreement
 from aiocql.session.targeting import TargetHostPolicy, resolve_target
 from aiocql.session.throttle import RequestThrottle
+from aiocql.session.tracing import fetch_trace
 from aiocql.statements import (
     BatchStatement,
     BoundStatement,
@@ -713,6 +714,12 @@ class Session:
                 f"a per-request keyspace needs protocol v5 (this connection speaks v{conn.version}): "
                 "qualify the table name or connect with that keyspace"
             )
+
+    async def _read_trace(
+        self, trace_id: uuid.UUID, max_wait: float, *, query_cl: Consistency, wait_for_complete: bool
+    ) -> QueryTrace:
+        """Read one trace from ``system_traces`` (what ``ResultSet.get_query_trace`` calls)."""
+        return await fetch_trace(self, trace_id, max_wait, query_cl=query_cl, wait_for_complete=wait_for_complete)
 
     async def _result(self, response: Response, conn: Connection, stmt: Statement, call: _Call) -> ResultSet[Any]:
         rs: ResultSet[Any] = ResultSet(
