@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from aiocql._version import __version__
-from aiocql.connection.auth import AuthProvider
+from aiocql.connection.auth import Authenticator, AuthProvider
 from aiocql.connection.protocol import CqlProtocol, EventCallback, StreamsExhausted
 from aiocql.connection.replies import Replies, check_reply, expected_replies
 from aiocql.errors import (
@@ -37,19 +37,19 @@ from aiocql.errors import (
     UnsupportedProtocolVersion,
 )
 from aiocql.errors.server import ProtocolErrorFromServer, ServerError
-from aiocql.protocol.compression import Compressor, Lz4Compressor
+from aiocql.protocol.compression import Lz4Compressor
 from aiocql.protocol.constants import Opcode
-from aiocql.protocol.envelope import Envelope
-from aiocql.protocol.requests import AuthResponse, Options, Request, Startup, encode_request
-from aiocql.protocol.responses import (
-    AuthChallenge,
-    Authenticate,
-    AuthSuccess,
-    ErrorResponse,
-    Ready,
-    Response,
-    decode_response,
+from aiocql.protocol.core import (
+    AuthenticationChallenge,
+    AuthenticationRequired,
+    HandshakeComplete,
+    HandshakeFailed,
+    HandshakeStep,
+    is_version_refusal,
 )
+from aiocql.protocol.envelope import Envelope
+from aiocql.protocol.requests import Options, Request
+from aiocql.protocol.responses import ErrorResponse, Response, decode_response
 
 DRIVER_NAME = "aiocql"
 
@@ -86,11 +86,7 @@ class ConnectionOptions:
     max_orphans: int = 4096
 
 
-def _is_version_error(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return isinstance(exc, ProtocolErrorFromServer) and (
-        "protocol version" in text or "beta" in text or "unsupported" in text
-    )
+_is_version_error = is_version_refusal
 
 
 class Connection:
@@ -102,9 +98,9 @@ class Connection:
         self.options = options
         self.version = proto.version
         self.keyspace: str | None = None
+        self._streams = proto.core.streams  # read on every borrow: one attribute hop
         self._heartbeat: asyncio.Task[None] | None = None
         self._probing: asyncio.Task[bool] | None = None  # a liveness probe asked for by a timed-out request
-        self._last_probe_ok = -1e9  # loop time of the last answered probe
         self._closing = False
 
     # -- opening ------------------------------------------------------------------------------------
@@ -134,7 +130,14 @@ class Connection:
         try:
             async with asyncio.timeout(options.connect_timeout):
                 _, proto = await loop.create_connection(
-                    lambda: CqlProtocol(version, max_streams=options.max_streams, on_event=on_event, on_lost=on_lost),
+                    lambda: CqlProtocol(
+                        version,
+                        max_streams=options.max_streams,
+                        compressor=Lz4Compressor() if options.compression else None,
+                        heartbeat_interval=options.heartbeat_interval,
+                        on_event=on_event,
+                        on_lost=on_lost,
+                    ),
                     host,
                     options.port,
                     ssl=options.ssl_context,
@@ -171,64 +174,109 @@ class Connection:
         return conn
 
     async def _handshake(self) -> None:
-        opts = self.options
-        startup: dict[str, str] = {
-            "CQL_VERSION": "3.0.0",
-            "DRIVER_NAME": DRIVER_NAME,
-            "DRIVER_VERSION": __version__,
-        }
-        compressor: Compressor | None = None
-        if opts.compression:
-            compressor = Lz4Compressor()
-            startup["COMPRESSION"] = "lz4"
-        if self.version >= 5:
-            self.proto.expect_v5_framing(compressor)
-        else:
-            # v4: the server already compresses its reply to STARTUP (READY/AUTHENTICATE).
-            self.proto.decoder.compressor = compressor
-        reply = await self._request_raw(Startup(startup))
-        if self.version >= 5:
-            self.proto.start_v5_output(compressor)
-        else:
-            self.proto.compressor = compressor
-        if isinstance(reply, Ready):
-            return
-        if isinstance(reply, Authenticate):
-            await self._authenticate(reply.authenticator)
-            return
-        raise ProtocolError(f"unexpected reply to STARTUP: {type(reply).__name__}")
+        """STARTUP, then SASL through the auth provider's authenticator when the server asks for it.
 
-    async def _authenticate(self, authenticator_class: str) -> None:
-        provider = self.options.auth_provider
-        if provider is None:
-            raise AuthenticationError(
-                f"{self.host} requires authentication ({authenticator_class}) but no auth_provider was given"
-            )
-        auth = provider.new_authenticator(self.host, authenticator_class)
-        token = await auth.initial_response()
+        The protocol steps (and the switch to v5 framing) are the core's; this only awaits the
+        authenticator between them.
+        """
+        proto = self.proto
+        step = await proto.start_handshake(
+            {"CQL_VERSION": "3.0.0", "DRIVER_NAME": DRIVER_NAME, "DRIVER_VERSION": __version__}
+        )
+        auth: Authenticator | None = None
         while True:
-            try:
-                reply = await self._request_raw(AuthResponse(token))
-            except ServerError as exc:
-                raise AuthenticationError(f"authentication to {self.host} failed: {exc}") from exc
-            if isinstance(reply, AuthSuccess):
-                await auth.on_authentication_success(reply.token)
+            if isinstance(step, HandshakeComplete):
+                if auth is not None:
+                    await auth.on_authentication_success(step.token)
                 return
-            if isinstance(reply, AuthChallenge):
-                token = await auth.evaluate_challenge(reply.token)
-                continue
-            raise ProtocolError(f"unexpected reply during authentication: {type(reply).__name__}")
+            if isinstance(step, AuthenticationRequired):
+                provider = self.options.auth_provider
+                if provider is None:
+                    raise AuthenticationError(
+                        f"{self.host} requires authentication ({step.authenticator}) but no auth_provider was given"
+                    )
+                auth = provider.new_authenticator(self.host, step.authenticator)
+                token = await auth.initial_response()
+            elif isinstance(step, AuthenticationChallenge) and auth is not None:
+                token = await auth.evaluate_challenge(step.token)
+            else:
+                raise self._handshake_error(step)
+            step = await proto.send_auth_response(token)
+
+    def _handshake_error(self, step: HandshakeStep) -> BaseException:
+        if not isinstance(step, HandshakeFailed):
+            return ProtocolError(f"{self.host} sent AUTH_CHALLENGE before AUTHENTICATE: the connection is dropped")
+        error = step.error
+        if isinstance(error, ServerError):
+            if step.during_auth:
+                exc = AuthenticationError(f"authentication to {self.host} failed: {error}")
+                exc.__cause__ = error
+                return exc
+            return error
+        if isinstance(error, ProtocolError):
+            return ProtocolError(f"{error} from {self.host}: the connection is dropped")
+        return error
 
     # -- requests -----------------------------------------------------------------------------------
-    async def _request_raw(self, msg: Request, flags: int = 0) -> Response:
-        opcode, body = encode_request(msg, self.version)
-        env = await self.proto.request(opcode, body, flags)
+    async def request(
+        self,
+        msg: Request,
+        *,
+        deadline: float | None = None,
+        flags: int = 0,
+        payload: bytes = b"",
+        replies: Replies | None = None,
+    ) -> Response:
+        """Send one request and return its decoded reply: the only way a request reaches the wire.
+
+        ``deadline`` is a loop time (``loop.time()`` based) after which the wait ends with
+        :class:`OperationTimedOut` (None: no bound here; a caller's own timeout or cancellation
+        works too). The stream id of a timed-out or cancelled request stays reserved until its late
+        reply arrives. ``flags`` are envelope flags, ``payload`` an encoded custom payload put before
+        the body (with the CUSTOM_PAYLOAD flag), ``replies`` the reply kinds that answer it (None:
+        what its request kind allows). A server error is raised as its exception class; a reply of a
+        kind that does not answer the request raises ProtocolError and drops the connection.
+
+        Example:
+            >>> await conn.request(Options(), deadline=asyncio.get_running_loop().time() + 5)  # doctest: +SKIP
+            Supported(options={...})
+        """
+        proto = self.proto
+        if proto._writable is not None:
+            await proto.wait_writable()
+        body = msg.encode(self.version)
+        if payload:
+            body = payload + body
+        timer: asyncio.TimerHandle | None = None
+        if deadline is not None:
+            if deadline <= proto.loop.time():
+                raise OperationTimedOut(f"the deadline passed before the request was sent to {self.host}")
+            stream, fut = proto.send(msg.opcode, body, flags)
+            timer = proto.loop.call_at(deadline, self._expire, fut)
+        else:
+            stream, fut = proto.send(msg.opcode, body, flags)
+        try:
+            env = await fut
+        except OperationTimedOut:
+            proto.abandon(stream, fut)
+            self.suspect()
+            raise
+        except asyncio.CancelledError:
+            proto.abandon(stream, fut)
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
         response = decode_response(env, self.version)
         if isinstance(response, ErrorResponse):
             raise response.error
-        if not isinstance(response, expected_replies(msg)):
-            self.reject_reply(msg, response)
+        if not isinstance(response, replies if replies is not None else expected_replies(msg)):
+            self.reject_reply(msg, response, replies)
         return response
+
+    def _expire(self, fut: asyncio.Future[Envelope]) -> None:
+        if not fut.done():
+            fut.set_exception(OperationTimedOut(f"no reply from {self.host} before the request's deadline"))
 
     def reject_reply(self, msg: Request, response: Response, expected: Replies | None = None) -> NoReturn:
         """A reply of the wrong kind on ``msg``'s stream: drop the connection and raise ProtocolError.
@@ -246,31 +294,22 @@ class Connection:
 
     def break_(self, exc: ConnectionLost) -> None:
         """Drop a connection that cannot be trusted any more: every waiting request fails with ``exc``."""
-        self.proto._fail(exc)
+        self.proto.fail(exc)
         self.abort()
 
     async def send(self, msg: Request, *, flags: int = 0, timeout: float | None = None) -> Response:
-        """Send one request and return its decoded reply; server errors are raised as exceptions.
-
-        ``timeout`` bounds the wait (:class:`OperationTimedOut`); the stream id of a timed-out or
-        cancelled request stays reserved until its late reply arrives.
+        """:meth:`request` with a timeout in seconds instead of a deadline.
 
         Example:
-            >>> await conn.send(Options())  # doctest: +SKIP
+            >>> await conn.send(Options(), timeout=5.0)  # doctest: +SKIP
             Supported(options={...})
         """
         if timeout is None:
-            return await self._request_raw(msg, flags)
+            return await self.request(msg, flags=flags)
         try:
-            async with asyncio.timeout(timeout):
-                return await self._request_raw(msg, flags)
-        except TimeoutError as exc:
-            self.suspect()
+            return await self.request(msg, deadline=self.proto.loop.time() + timeout, flags=flags)
+        except OperationTimedOut as exc:
             raise OperationTimedOut(f"no reply from {self.host} within {timeout}s") from exc
-
-    async def send_envelope(self, opcode: int, body: bytes, flags: int = 0) -> Envelope:
-        """Send a pre-encoded request body and return the raw reply envelope (hot path for executors)."""
-        return await self.proto.request(opcode, body, flags)
 
     # -- state --------------------------------------------------------------------------------------
     @property
@@ -281,27 +320,57 @@ class Connection:
     @property
     def in_flight(self) -> int:
         """Requests waiting for a reply."""
-        return self.proto.in_flight
+        return self._streams.in_flight
 
     @property
     def orphaned(self) -> int:
         """Stream ids held for replies nobody waits for any more."""
-        return self.proto.orphaned
+        return self._streams.orphaned
+
+    @property
+    def free_streams(self) -> int:
+        """Stream ids a request could take now."""
+        return self._streams.available
 
     @property
     def needs_replacement(self) -> bool:
         """True when too many stream ids are orphaned: the pool should open a new connection."""
-        return self.proto.orphaned >= self.options.max_orphans
+        return self._streams.orphaned >= self.options.max_orphans
+
+    @property
+    def framed(self) -> bool:
+        """True when requests and replies travel inside v5 frames."""
+        return self.proto.core.framed
+
+    @property
+    def compression(self) -> str | None:
+        """The compression negotiated in STARTUP (``"lz4"``), or None."""
+        compressor = self.proto.core.compressor
+        return None if compressor is None else compressor.name
+
+    @property
+    def on_stream_free(self) -> Callable[[], None] | None:
+        """Called each time one of the connection's stream ids is freed (and once when it closes)."""
+        return self.proto.on_stream_free
+
+    @on_stream_free.setter
+    def on_stream_free(self, callback: Callable[[], None] | None) -> None:
+        self.proto.on_stream_free = callback
+
+    @property
+    def transport(self) -> asyncio.Transport | None:
+        """The connection's transport (e.g. for ``get_extra_info``)."""
+        return self.proto.transport
 
     # -- heartbeat and close ------------------------------------------------------------------------
     async def _heartbeat_loop(self) -> None:
-        interval = self.options.heartbeat_interval
+        core = self.proto.core
         loop = asyncio.get_running_loop()
         while not self.is_closed:
             # Idle means no *reply* decoded (bytes that never complete a reply do not count).
-            idle = loop.time() - self.proto.last_activity
-            if idle < interval:
-                await asyncio.sleep(interval - idle)
+            due_in = core.probe_due_in(loop.time())
+            if due_in > 0:
+                await asyncio.sleep(due_in)
                 continue
             probe = self._probing or self._start_probe("heartbeat")
             if not await asyncio.shield(probe):
@@ -316,7 +385,7 @@ class Connection:
         """
         if self._probing is not None or self._closing or self.is_closed:
             return
-        if asyncio.get_running_loop().time() - self._last_probe_ok < 1.0:
+        if not self.proto.core.probe_after_timeout(self.proto.loop.time()):
             return
         self._start_probe("liveness probe after a timed-out request")
 
@@ -348,7 +417,7 @@ class Connection:
                         self.options.port, type(exc).__name__, exc)  # fmt: skip
             self.break_(ConnectionLost(f"{what} to {self.host} failed: {exc}: connection dropped"))
             return False
-        self._last_probe_ok = asyncio.get_running_loop().time()
+        self.proto.core.probe_answered(self.proto.loop.time())
         return True
 
     async def close(self, timeout: float = 5.0) -> None:
@@ -369,7 +438,7 @@ class Connection:
             while self.proto.in_flight and loop.time() < deadline and not self.is_closed:
                 await asyncio.sleep(0.01)
         finally:  # cancelled while draining: close anyway, or the socket would stay open for good
-            self.proto._fail(ConnectionClosed(f"connection to {self.host} was closed"))
+            self.proto.fail(ConnectionClosed(f"connection to {self.host} was closed"))
             transport = self.proto.transport
             if transport is not None and not transport.is_closing():
                 transport.close()
@@ -381,7 +450,7 @@ class Connection:
             self._heartbeat.cancel()
         if self._probing is not None:
             self._probing.cancel()
-        self.proto._fail(ConnectionClosed(f"connection to {self.host} was aborted"))
+        self.proto.fail(ConnectionClosed(f"connection to {self.host} was aborted"))
         if self.proto.transport is not None:
             self.proto.transport.abort()
 

@@ -1,64 +1,67 @@
-"""``CqlProtocol``: the asyncio.Protocol of one TCP connection.
+"""``CqlProtocol``: the asyncio.Protocol of one TCP connection, a thin adapter around the sans-I/O core.
 
-It owns the byte-level state of the connection and nothing else:
+The protocol state (handshake, framing, compression, stream ids, orphans, heartbeat bookkeeping) is
+:class:`~aiocql.protocol.core.ClientCore`'s. This adapter only moves bytes and completes futures:
 
-- bytes in: ``data_received`` feeds the sans-I/O :class:`~aiocql.protocol.decoder.FrameDecoder` and
-  resolves the future waiting on each envelope's stream id (decoding the body is the caller's job, so
-  a reply nobody waits for anymore costs nothing);
-- bytes out: envelopes queued during one loop iteration leave in one ``transport.write`` (wrapped into
-  v5 frames once v5 framing is on); ``pause_writing``/``resume_writing`` hold new requests back;
-- stream ids: a cancelled or timed-out caller's id is orphaned, never reused until its late reply
-  arrives (and is dropped) or the connection closes;
-- connection loss: every waiting request fails at once with :class:`~aiocql.errors.ConnectionLost`.
+- bytes in: ``data_received`` feeds the core and completes the future waiting on each reply's stream id
+  with the reply envelope (decoding the body is the caller's job, so a reply nobody waits for any more
+  costs nothing); server EVENTs go to ``on_event``; handshake steps to the handshake waiter;
+- bytes out: requests queued during one loop iteration leave in one ``transport.write``;
+  ``pause_writing``/``resume_writing`` hold new requests back;
+- a caller that gives up (``abandon``) orphans its id in the core until the late reply arrives;
+- connection loss or bad bytes: every waiting request fails at once with :class:`~aiocql.errors.ConnectionLost`.
+
+Only :class:`~aiocql.connection.connection.Connection` uses it: requests reach the wire through
+``Connection.request``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from typing import cast
 
-from aiocql.errors import ConnectionClosed, ConnectionLost, DriverError
+from aiocql.errors import ConnectionLost
 from aiocql.protocol.compression import Compressor
-from aiocql.protocol.decoder import DecodeError, FrameDecoder
-from aiocql.protocol.envelope import Envelope, encode_envelope
-from aiocql.protocol.frames import V5FrameEncoder
-from aiocql.protocol.streams import StreamIdAllocator
+from aiocql.protocol.core import ClientCore, ConnectionBroken, HandshakeStep
+from aiocql.protocol.envelope import Envelope
+from aiocql.protocol.streams import StreamsExhausted
 
 EventCallback = Callable[[Envelope], None]
 
-
-class StreamsExhausted(DriverError):
-    """Every stream id of the connection is in flight or orphaned; the pool should use another one."""
+__all__ = ["CqlProtocol", "EventCallback", "StreamsExhausted"]
 
 
 class CqlProtocol(asyncio.Protocol):
-    """One connection's transport, decoder, stream table and write coalescing."""
+    """One connection's transport, its core, the futures of waiting requests and write coalescing."""
 
     def __init__(
         self,
         version: int,
         *,
         max_streams: int = 32768,
+        compressor: Compressor | None = None,
+        heartbeat_interval: float = 0.0,
         on_event: EventCallback | None = None,
         on_lost: Callable[[BaseException | None], None] | None = None,
     ) -> None:
         self.version = version
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
-        self.decoder = FrameDecoder(responses=True)
-        self.streams = StreamIdAllocator(max_streams)
+        self.core = ClientCore(
+            version,
+            max_streams=max_streams,
+            compressor=compressor,
+            heartbeat_interval=heartbeat_interval,
+            now=self.loop.time(),
+        )
         self.waiting: dict[int, asyncio.Future[Envelope]] = {}
-        self.compressor: Compressor | None = None  # v4 body compression, set after STARTUP
-        self.frame_encoder: V5FrameEncoder | None = None  # set when v5 framing starts
         self.on_event = on_event
         self.on_lost = on_lost
         # Called each time a stream id is freed (and when the connection fails): requests waiting for one.
         self.on_stream_free: Callable[[], None] | None = None
         self.closed_exc: BaseException | None = None
-        self.connected = asyncio.get_running_loop().create_future()
-        self.last_activity = self.loop.time()  # when a reply was last decoded (heartbeat)
-        self._outbox: list[bytes] = []
+        self._step: asyncio.Future[HandshakeStep] | None = None
         self._flush_handle: asyncio.Handle | None = None
         self._writable: asyncio.Future[None] | None = None  # set while the transport is paused
 
@@ -66,47 +69,36 @@ class CqlProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing asyncio.Transport.
         self.transport = cast(asyncio.Transport, transport)
-        if not self.connected.done():
-            self.connected.set_result(None)
 
     def data_received(self, data: bytes) -> None:
-        try:
-            envelopes = self.decoder.feed(data)
-        except Exception as exc:  # a frame we cannot parse: the stream is unusable from here on
-            # The valid replies that arrived before the bad bytes still reach their callers.
-            self._dispatch(exc.envelopes if isinstance(exc, DecodeError) else ())
-            self._fail(ConnectionLost(f"connection dropped: bad data from server: {exc}"))
-            if self.transport is not None:
-                self.transport.abort()
-            return
-        self._dispatch(envelopes)
-
-    def _dispatch(self, envelopes: Sequence[Envelope]) -> None:
+        core = self.core
+        events = core.receive_data(data, self.loop.time())
         waiting = self.waiting
-        replied = False
-        for env in envelopes:
-            stream = env.stream
-            if stream < 0:
-                if self.on_event is not None:
-                    self.on_event(env)
-                continue
-            replied = True
-            fut = waiting.pop(stream, None)
-            if fut is None:
-                continue  # a reply for a stream id we never handed out: nothing can claim it
-            self.streams.release(stream)
-            if not fut.done():
-                fut.set_result(env)
-            # else: the late reply of an orphaned stream id (its caller gave up): dropped here.
-            if self.on_stream_free is not None:
-                self.on_stream_free()
-        if replied:
-            # Liveness is decoded replies, not bytes: a server that trickles bytes, or sent a header whose body
-            # never comes, is not answering (the heartbeat probes it; see Connection.suspect).
-            self.last_activity = self.loop.time()
+        for event in events:
+            if type(event) is Envelope:
+                if event.stream >= 0:
+                    fut = waiting.pop(event.stream, None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(event)
+                elif self.on_event is not None:
+                    self.on_event(event)
+            elif isinstance(event, HandshakeStep):
+                step = self._step
+                if step is not None and not step.done():
+                    step.set_result(event)
+            elif isinstance(event, ConnectionBroken):
+                self.fail(ConnectionLost(f"connection dropped: bad data from server: {event.error}"))
+                if self.transport is not None:
+                    self.transport.abort()
+                return
+        freed = core.freed
+        if freed and self.on_stream_free is not None:
+            notify = self.on_stream_free
+            for _ in range(freed):
+                notify()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._fail(ConnectionLost(f"connection lost: {exc}" if exc else "connection closed by server"))
+        self.fail(ConnectionLost(f"connection lost: {exc}" if exc else "connection closed by server"))
         if self.on_lost is not None:
             self.on_lost(exc)
 
@@ -120,37 +112,59 @@ class CqlProtocol(asyncio.Protocol):
                 self._writable.set_result(None)
             self._writable = None
 
-    # -- requests -----------------------------------------------------------------------------------
+    # -- state --------------------------------------------------------------------------------------
     @property
     def is_closed(self) -> bool:
         """True once the connection broke or was closed."""
         return self.closed_exc is not None
 
     @property
+    def is_paused(self) -> bool:
+        """True while the transport's write buffer is over its high-water mark."""
+        return self._writable is not None
+
+    @property
     def in_flight(self) -> int:
         """Requests waiting for a reply (not counting orphans)."""
-        return self.streams.in_flight
+        return self.core.streams.in_flight
 
     @property
     def orphaned(self) -> int:
         """Stream ids whose caller gave up and whose reply has not arrived yet."""
-        return self.streams.orphaned
+        return self.core.streams.orphaned
 
+    # -- handshake ----------------------------------------------------------------------------------
+    def start_handshake(self, options: Mapping[str, str]) -> asyncio.Future[HandshakeStep]:
+        """Send STARTUP; the future gets the core's answer (:class:`~aiocql.protocol.core.HandshakeStep`)."""
+        return self._handshake(lambda: self.core.start_handshake(options))
+
+    def send_auth_response(self, token: bytes | None) -> asyncio.Future[HandshakeStep]:
+        """Send AUTH_RESPONSE; the future gets the next handshake step."""
+        return self._handshake(lambda: self.core.send_auth_response(token))
+
+    def _handshake(self, send: Callable[[], None]) -> asyncio.Future[HandshakeStep]:
+        if self.closed_exc is not None:
+            raise ConnectionLost(f"connection is closed: {self.closed_exc}") from self.closed_exc
+        step: asyncio.Future[HandshakeStep] = self.loop.create_future()
+        self._step = step
+        send()
+        self._flush()
+        return step
+
+    # -- requests -----------------------------------------------------------------------------------
     async def wait_writable(self) -> None:
         """Wait while the transport's write buffer is over its high-water mark."""
         while self._writable is not None:
             await asyncio.shield(self._writable)
 
     def send(self, opcode: int, body: bytes, flags: int = 0) -> tuple[int, asyncio.Future[Envelope]]:
-        """Queue one request; return its stream id and the future of its reply envelope."""
-        if self.closed_exc is not None:
-            raise ConnectionClosed(f"connection is closed: {self.closed_exc}") from self.closed_exc
-        stream = self.streams.acquire()
-        if stream is None:
-            raise StreamsExhausted(f"all {self.streams.max_streams} stream ids are in use")
+        """Queue one request; return its stream id and the future of its reply envelope.
+
+        Raises ConnectionClosed once the connection closed and StreamsExhausted when no id is free.
+        """
+        stream = self.core.send_request(opcode, body, flags)
         fut: asyncio.Future[Envelope] = self.loop.create_future()
         self.waiting[stream] = fut
-        self._outbox.append(encode_envelope(self.version, flags, stream, opcode, body, self.compressor))
         if self._flush_handle is None:
             self._flush_handle = self.loop.call_soon(self._flush)
         return stream, fut
@@ -160,55 +174,32 @@ class CqlProtocol(asyncio.Protocol):
         # Still in ``waiting`` means no reply yet. The future itself is usually already cancelled
         # (cancelling the task cancels the future it awaits), so its state cannot tell us that.
         if self.waiting.get(stream) is fut:
+            del self.waiting[stream]
             fut.cancel()
-            self.streams.orphan(stream)
-
-    async def request(self, opcode: int, body: bytes, flags: int = 0) -> Envelope:
-        """Send one request and wait for its reply envelope.
-
-        Cancelling the caller (or a timeout around it) returns at once and orphans the stream id.
-        """
-        if self._writable is not None:
-            await self.wait_writable()
-        stream, fut = self.send(opcode, body, flags)
-        try:
-            return await fut
-        except asyncio.CancelledError:
-            self.abandon(stream, fut)
-            raise
+            self.core.cancel(stream)
 
     def _flush(self) -> None:
         self._flush_handle = None
-        if not self._outbox or self.transport is None or self.closed_exc is not None:
-            self._outbox.clear()
+        data = self.core.data_to_send()
+        if not data or self.transport is None or self.closed_exc is not None:
             return
-        out = self._outbox
-        self._outbox = []
-        if self.frame_encoder is not None:
-            data = self.frame_encoder.encode(out)
-        else:
-            data = out[0] if len(out) == 1 else b"".join(out)
         # Writes do not count as activity: a server that receives but never answers must be probed.
         self.transport.write(data)
 
-    def expect_v5_framing(self, compressor: Compressor | None) -> None:
-        """Before a v5 STARTUP: the decoder switches to frames right after READY/AUTHENTICATE."""
-        self.decoder.expect_v5_framing(compressor)
-
-    def start_v5_output(self, compressor: Compressor | None) -> None:
-        """After READY/AUTHENTICATE on v5: every later request leaves inside v5 frames."""
-        self._flush()  # anything queued before the switch leaves as plain envelopes
-        self.frame_encoder = V5FrameEncoder(compressor)
-
-    def _fail(self, exc: BaseException) -> None:
+    def fail(self, exc: BaseException) -> None:
+        """Close the core and fail every waiting request (and the handshake) with ``exc``."""
         if self.closed_exc is None:
             self.closed_exc = exc
+        self.core.close(exc)
         waiting, self.waiting = self.waiting, {}
         for fut in waiting.values():
             if not fut.done():
                 fut.set_exception(exc)
                 fut.exception()  # mark retrieved: nobody may be waiting any more
-        self.streams.reset()
+        step = self._step
+        if step is not None and not step.done():
+            step.set_exception(exc)
+            step.exception()
         if self.on_stream_free is not None:
             self.on_stream_free()  # a waiting request must look elsewhere now
         if self._writable is not None and not self._writable.done():

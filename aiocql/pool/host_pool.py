@@ -100,7 +100,7 @@ class HostPool:
 
         conn = await Connection.open(self.host, self.options, version=self.version, on_lost=lost)
         opened.append(conn)
-        conn.proto.on_stream_free = self._on_stream_free
+        conn.on_stream_free = self._on_stream_free
         if self.setup is not None:
             try:
                 await self.setup(conn)
@@ -119,7 +119,7 @@ class HostPool:
     def on_stream_free(self, callback: Callable[[], None] | None) -> None:
         self._on_stream_free = callback
         for conn in self.connections:
-            conn.proto.on_stream_free = callback
+            conn.on_stream_free = callback
 
     def borrow(self) -> Connection:
         """The open connection with the fewest requests in flight.
@@ -138,7 +138,7 @@ class HostPool:
             if conn.is_closed:
                 stale = True
                 continue
-            load = conn.proto.streams.in_flight
+            load = conn.in_flight
             if conn.needs_replacement:
                 stale = True
                 if load < worn_load:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiocql.connection.connection import Connection
 from aiocql.connection.protocol import StreamsExhausted
-from aiocql.connection.replies import Replies, expected_replies
+from aiocql.connection.replies import Replies
 from aiocql.errors import ConnectionError_, NoHostAvailable, OperationTimedOut
 from aiocql.errors.server import ServerError, Unprepared
 from aiocql.metrics import AttemptInfo, OperationInfo, RequestTracker
@@ -30,10 +30,8 @@ from aiocql.policies.request import RequestInfo
 from aiocql.policies.retry import RetryDecision, RetryInfo, RetryPolicy
 from aiocql.policies.speculative import SpeculativeExecutionPolicy
 from aiocql.pool.stream_waiters import StreamWaiters
-from aiocql.protocol.envelope import Envelope
 from aiocql.protocol.message import Response
-from aiocql.protocol.requests import Request, encode_request
-from aiocql.protocol.responses import ErrorResponse, decode_response
+from aiocql.protocol.requests import Request
 from aiocql.protocol.results import VoidResult
 from aiocql.session.throttle import RequestThrottle
 
@@ -82,18 +80,9 @@ log = logging.getLogger("aiocql.session")
 
 
 async def _attempt(conn: Connection, spec: RequestSpec) -> Response:
-    request = spec.build(conn)
-    opcode, body = encode_request(request, conn.version)
-    if spec.custom_payload_prefix:
-        body = spec.custom_payload_prefix + body
-    env: Envelope = await conn.proto.request(opcode, body, spec.flags)
-    response = decode_response(env, conn.version)
-    if isinstance(response, ErrorResponse):
-        raise response.error
-    replies = spec.replies
-    if not isinstance(response, replies if replies is not None else expected_replies(request)):
-        conn.reject_reply(request, response, replies)  # raises ProtocolError; the connection is dropped
-    return response
+    # Server errors are raised; a reply of a kind that does not answer the request drops the connection.
+    return await conn.request(spec.build(conn), flags=spec.flags, payload=spec.custom_payload_prefix,
+                              replies=spec.replies)  # fmt: skip
 
 
 async def run(

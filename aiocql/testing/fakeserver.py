@@ -40,13 +40,11 @@ from typing import Any, TypeAlias, cast
 
 from aiocql.errors.base import ProtocolError
 from aiocql.errors.server import BadCredentials, InternalServerError, ProtocolErrorFromServer, Unprepared
-from aiocql.protocol.compression import Compressor, Lz4Compressor
 from aiocql.protocol.constants import HeaderFlag, Opcode
-from aiocql.protocol.decoder import DecodeError, FrameDecoder
-from aiocql.protocol.envelope import Envelope, encode_envelope
-from aiocql.protocol.frames import V5FrameEncoder
+from aiocql.protocol.core import ConnectionBroken, ServerCore
+from aiocql.protocol.envelope import Envelope
 from aiocql.protocol.primitives import read_bytes_map
-from aiocql.protocol.requests import AuthResponse, Batch, BatchPrepared, Execute, Prepare, Query, Startup
+from aiocql.protocol.requests import AuthResponse, Batch, BatchPrepared, Execute, Prepare, Query
 from aiocql.testing.polling import wait_until
 from aiocql.testing.replies import (
     ABORT,
@@ -114,7 +112,6 @@ Handler: TypeAlias = Callable[[ReceivedRequest], "Outcome | Awaitable[Outcome | 
 """A function deciding the answer to one request; ``None`` means the server's default answer."""
 
 _DEFAULT_AUTHENTICATOR = "org.apache.cassandra.auth.PasswordAuthenticator"
-_STARTUP_REPLIES = (Opcode.READY, Opcode.AUTHENTICATE)
 _UNSUPPORTED = "Invalid or unsupported protocol version ({version}); supported versions are ({supported})"
 
 
@@ -145,20 +142,16 @@ class Rule:
 
 
 class ServerConnection(asyncio.Protocol):
-    """The server side of one client connection: decoding, framing and writing replies."""
+    """The server side of one client connection: the server role of the protocol core
+    (:class:`~aiocql.protocol.core.ServerCore`: decoding, framing, compression) and the writing of replies."""
 
     def __init__(self, server: FakeServer, conn_id: int) -> None:
         self.server = server
         self.id = conn_id
         self.transport: asyncio.Transport | None = None
-        self.version: int | None = None
-        self.decoder = FrameDecoder()
-        self.compressor: Compressor | None = None  # v4 envelope compression, after READY
-        self.frame_encoder: V5FrameEncoder | None = None  # v5 framing, after READY/AUTHENTICATE
-        self.startup_options: dict[str, str] = {}
+        self.core = ServerCore()
         self.keyspace: str | None = None
         self.closed = asyncio.get_running_loop().create_future()
-        self._outbox: list[bytes] = []
         self._flush_handle: asyncio.Handle | None = None
 
     # -- asyncio.Protocol ---------------------------------------------------------------------------
@@ -167,18 +160,12 @@ class ServerConnection(asyncio.Protocol):
         self.server._connection_made(self)
 
     def data_received(self, data: bytes) -> None:
-        if self.version is None and data:
-            self.version = data[0] & 0x7F
-        try:
-            envelopes = self.decoder.feed(data)
-        except DecodeError as exc:
-            for env in exc.envelopes:  # the valid requests before the bad bytes are still served
-                self.server._dispatch(self, env)
-            self.server.errors.append(exc)
-            self.abort()
-            return
-        for env in envelopes:
-            self.server._dispatch(self, env)
+        for event in self.core.receive_data(data):
+            if isinstance(event, ConnectionBroken):  # the valid requests before the bad bytes were served
+                self.server.errors.append(event.error)
+                self.abort()
+                return
+            self.server._dispatch(self, event)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.closed.done():
@@ -187,6 +174,16 @@ class ServerConnection(asyncio.Protocol):
 
     # -- state --------------------------------------------------------------------------------------
     @property
+    def version(self) -> int | None:
+        """The protocol version of the client's first request."""
+        return self.core.version
+
+    @property
+    def startup_options(self) -> dict[str, str]:
+        """The options of the client's STARTUP."""
+        return self.core.startup_options
+
+    @property
     def is_open(self) -> bool:
         """True until the connection closes."""
         return not self.closed.done()
@@ -194,7 +191,7 @@ class ServerConnection(asyncio.Protocol):
     @property
     def framed(self) -> bool:
         """True once replies travel in v5 frames."""
-        return self.frame_encoder is not None
+        return self.core.framed
 
     # -- writing ------------------------------------------------------------------------------------
     def send(self, stream: int, reply: Reply, *, request: ReceivedRequest | None = None) -> None:
@@ -202,40 +199,33 @@ class ServerConnection(asyncio.Protocol):
         v5 frame. The reply to STARTUP switches compression and v5 framing on, as a server does."""
         if self.transport is None or self.transport.is_closing():
             return
-        version = self.version or 4
-        opcode, flags, body = reply.encode(version)
-        switch = request is not None and request.opcode == Opcode.STARTUP and opcode in _STARTUP_REPLIES
-        compressor = self.compressor if self.frame_encoder is None else None
-        if switch and version < 5 and self.startup_options.get("COMPRESSION") == "lz4":
-            compressor = Lz4Compressor()  # v4: the reply to STARTUP is already compressed
-        self._outbox.append(encode_envelope(version, flags, stream, opcode, body, compressor, response=True))
+        opcode, flags, body = reply.encode(self.core.version or 4)
+        startup = request is not None and request.opcode == Opcode.STARTUP
+        self.core.send_reply(stream, opcode, body, flags, answers_startup=startup)
         self.server.replies_sent += 1
-        if switch:
-            self._flush()  # this reply leaves unframed; everything after it is framed (v5)
-            self._start_session(version)
+        if startup:
+            self._flush()  # the reply to STARTUP leaves at once, unframed (what follows is framed on v5)
         elif self._flush_handle is None:
             self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
+
+    def send_now(self, stream: int, reply: Reply, version: int) -> None:
+        """Write ``reply`` at once in ``version`` (the refusal of an unsupported version)."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        opcode, flags, body = reply.encode(version)
+        self.core.send_reply(stream, opcode, body, flags, version=version)
+        self.server.replies_sent += 1
+        self._flush()
 
     def push_event(self, event: Event) -> None:
         """Push an EVENT on stream -1."""
         self.send(-1, event)
 
-    def _start_session(self, version: int) -> None:
-        lz4 = self.startup_options.get("COMPRESSION") == "lz4"
-        if version >= 5:
-            compressor = Lz4Compressor() if lz4 else None
-            self.decoder.start_v5_framing(compressor)
-            self.frame_encoder = V5FrameEncoder(compressor)
-        elif lz4:
-            self.compressor = Lz4Compressor()
-            self.decoder.compressor = self.compressor
-
     def _flush(self) -> None:
         self._flush_handle = None
-        out, self._outbox = self._outbox, []
-        if not out or self.transport is None or self.transport.is_closing():
+        data = self.core.data_to_send()
+        if not data or self.transport is None or self.transport.is_closing():
             return
-        data = self.frame_encoder.encode(out) if self.frame_encoder is not None else b"".join(out)
         self.transport.write(data)
 
     def close(self) -> None:
@@ -246,7 +236,7 @@ class ServerConnection(asyncio.Protocol):
 
     def abort(self) -> None:
         """Close at once (RST), dropping unsent replies."""
-        self._outbox.clear()
+        self.core.discard_output()
         if self.transport is not None:
             self.transport.abort()
 
@@ -502,8 +492,6 @@ class FakeServer:
         if env.version not in self.versions:
             self._refuse(conn, env)
             return
-        if isinstance(message, Startup):
-            conn.startup_options = dict(message.options)
         rule = next((r for r in self.rules if r.matches(req)), None)
         if rule is not None:
             rule.hits += 1
@@ -558,11 +546,7 @@ class FakeServer:
     def _refuse(self, conn: ServerConnection, env: Envelope) -> None:
         supported = ", ".join(f"{v}/v{v}" for v in self.versions)
         error = ProtocolErrorFromServer(_UNSUPPORTED.format(version=env.version, supported=supported))
-        opcode, flags, body = Error(error).encode(max(self.versions))
-        if conn.transport is not None and not conn.transport.is_closing():
-            envelope = encode_envelope(max(self.versions), flags, env.stream, opcode, body, response=True)
-            conn.transport.write(envelope)
-            self.replies_sent += 1
+        conn.send_now(env.stream, Error(error), max(self.versions))
         if self.close_on_refusal:
             conn.close()
 

@@ -9,11 +9,14 @@ from typing import Any
 import pytest
 
 from aiocql import Cluster, ConnectionError, OperationTimedOut, ResultSet
+from aiocql.connection.connection import Connection, ConnectionOptions
 from aiocql.connection.protocol import CqlProtocol
 from aiocql.protocol.constants import Opcode
 from aiocql.protocol.decoder import FrameDecoder
 from aiocql.protocol.envelope import encode_envelope
 from aiocql.protocol.primitives import write_string_multimap
+from aiocql.protocol.requests import Options
+from aiocql.protocol.responses import Supported
 from aiocql.testing.fakeserver import FakeServer, ReceivedRequest, Void, start_fake_servers
 from aiocql.testing.polling import wait_until
 
@@ -44,6 +47,13 @@ class FakeTransport(asyncio.Transport):
         return default
 
 
+def connection(transport: FakeTransport) -> tuple[Connection, CqlProtocol]:
+    """A v4 connection on ``transport`` (no handshake: OPTIONS may precede STARTUP)."""
+    proto = CqlProtocol(4)
+    proto.connection_made(transport)
+    return Connection("fake", proto, ConnectionOptions()), proto
+
+
 def supported(stream: int) -> bytes:
     return encode_envelope(4, 0, stream, Opcode.SUPPORTED, write_string_multimap({}), response=True)
 
@@ -55,11 +65,10 @@ async def settle() -> None:
 
 
 async def test_paused_transport_holds_new_requests_until_resumed() -> None:
-    proto = CqlProtocol(4)
     transport = FakeTransport()
-    proto.connection_made(transport)
+    conn, proto = connection(transport)
     proto.pause_writing()
-    tasks = [asyncio.ensure_future(proto.request(Opcode.OPTIONS, b"")) for _ in range(3)]
+    tasks = [asyncio.ensure_future(conn.request(Options())) for _ in range(3)]
     await settle()
     assert transport.writes == [] and proto.in_flight == 0 and not any(t.done() for t in tasks)
     proto.resume_writing()
@@ -69,16 +78,15 @@ async def test_paused_transport_holds_new_requests_until_resumed() -> None:
     assert [(e.opcode, e.stream) for e in sent] == [(Opcode.OPTIONS, s) for s in range(3)]
     proto.data_received(b"".join(supported(s) for s in range(3)))
     replies = await asyncio.gather(*tasks)
-    assert [env.opcode for env in replies] == [Opcode.SUPPORTED] * 3
+    assert [type(reply) for reply in replies] == [Supported] * 3
     assert proto.in_flight == 0
 
 
 async def test_cancel_while_paused_takes_no_stream_id() -> None:
-    proto = CqlProtocol(4)
     transport = FakeTransport()
-    proto.connection_made(transport)
+    conn, proto = connection(transport)
     proto.pause_writing()
-    task = asyncio.ensure_future(proto.request(Opcode.OPTIONS, b""))
+    task = asyncio.ensure_future(conn.request(Options()))
     await settle()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -89,10 +97,9 @@ async def test_cancel_while_paused_takes_no_stream_id() -> None:
 
 
 async def test_connection_lost_while_paused_fails_waiting_requests() -> None:
-    proto = CqlProtocol(4)
-    proto.connection_made(FakeTransport())
+    conn, proto = connection(FakeTransport())
     proto.pause_writing()
-    task = asyncio.ensure_future(proto.request(Opcode.OPTIONS, b""))
+    task = asyncio.ensure_future(conn.request(Options()))
     await settle()
     proto.connection_lost(ConnectionResetError("reset"))
     with pytest.raises(ConnectionError):
@@ -109,14 +116,14 @@ async def test_a_server_that_stops_reading_pauses_the_driver(server: FakeServer)
         conn = session.pools[0].connections[0]
         server.pause_reading()
         first = [asyncio.ensure_future(session.execute(big, timeout=30)) for _ in range(64)]
-        await wait_until(lambda: conn.proto._writable is not None, timeout=5.0, message="transport never paused")
+        await wait_until(lambda: conn.proto.is_paused, timeout=5.0, message="transport never paused")
         in_flight = conn.in_flight
         later = [asyncio.ensure_future(session.execute(big, timeout=30)) for _ in range(10)]
         await settle()
         assert conn.in_flight == in_flight  # held back before taking stream ids
         server.resume_reading()
         done = await asyncio.gather(*first, *later)
-        assert len(done) == 74 and conn.proto._writable is None
+        assert len(done) == 74 and not conn.proto.is_paused
         assert len(server.received(Opcode.QUERY, is_kv)) == 74
 
 

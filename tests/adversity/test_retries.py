@@ -21,6 +21,7 @@ from aiocql import (
     Unavailable,
     WriteTimeout,
 )
+from aiocql.protocol.requests import Options
 from aiocql.testing.fakeserver import ABORT, NO_REPLY, Error, FakeServer, Opcode, start_fake_servers
 from aiocql.testing.replies import Reply
 
@@ -165,7 +166,7 @@ async def test_client_side_timeout_is_never_retried(nodes: list[FakeServer], ide
         assert len(attempts(nodes)) == 1
         # A round trip on every node: anything the timed-out call might still send would be there by now.
         for pool in session.pools:
-            await pool.borrow().send_envelope(Opcode.OPTIONS, b"")
+            await pool.borrow().request(Options())
         assert len(attempts(nodes)) == 1
 
 

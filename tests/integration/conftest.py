@@ -34,11 +34,8 @@ async def session(request: pytest.FixtureRequest, cassandra: ServerInfo, keyspac
         sess = await cluster.connect(keyspace)
         conn = sess.pools[0].connections[0]
         assert conn.version == version
-        if version >= 5:
-            assert conn.proto.frame_encoder is not None
-            assert (conn.proto.frame_encoder.compressor is not None) == compression
-        else:
-            assert (conn.proto.compressor is not None) == compression
+        assert conn.framed == (version >= 5)
+        assert conn.compression == ("lz4" if compression else None)
         yield sess
 
 
@@ -116,14 +113,13 @@ def count_requests(session: Session) -> Counter[int]:
     counts: Counter[int] = Counter()
     for pool in session.pools:
         for conn in pool.connections:
-            proto = conn.proto
-            original = proto.request
+            original = conn.request
 
-            async def counting(opcode: int, body: bytes, flags: int = 0, _orig: Any = original) -> Any:
-                counts[opcode] += 1
-                return await _orig(opcode, body, flags)
+            async def counting(msg: Any, _orig: Any = original, **kwargs: Any) -> Any:
+                counts[msg.opcode] += 1
+                return await _orig(msg, **kwargs)
 
-            proto.request = counting  # type: ignore[method-assign]
+            conn.request = counting  # type: ignore[method-assign]
     return counts
 
 

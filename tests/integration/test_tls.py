@@ -29,8 +29,8 @@ async def test_tls_with_hostname_checking(cassandra: ServerInfo, version: int, c
     async with Cluster(**kwargs) as cluster:
         session = await cluster.connect()
         conn = session.pools[0].connections[0]
-        assert conn.proto.transport is not None
-        ssl_object = conn.proto.transport.get_extra_info("ssl_object")
+        assert conn.transport is not None
+        ssl_object = conn.transport.get_extra_info("ssl_object")
         assert ssl_object is not None and ssl_object.version() in ("TLSv1.2", "TLSv1.3")
         assert ssl_object.getpeercert()["subjectAltName"]
         row = (await session.execute("SELECT release_version FROM system.local")).one()

@@ -37,7 +37,7 @@ async def test_client_started_at_and_event_times(cassandra: ServerInfo) -> None:
         trace = await rs.get_query_trace(max_wait=10)
         assert trace is not None
         conn = session.pools[0].connections[0]
-        local_address = conn.proto.transport.get_extra_info("sockname")[0]  # type: ignore[union-attr]
+        local_address = conn.transport.get_extra_info("sockname")[0]  # type: ignore[union-attr]
         assert trace.client is not None and ipaddress.ip_address(trace.client) == ipaddress.ip_address(local_address)
         assert trace.started_at is not None and trace.started_at >= before
         assert trace.events and all(e.datetime is not None and e.datetime >= before for e in trace.events)
