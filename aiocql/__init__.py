@@ -118,6 +118,8 @@ from aiocql.statements import (
     SimpleStatement,
 )
 from aiocql.types.decoders import set_decimal_limit
+from aiocql.types.record import Row
+from aiocql.types.speedups import COMPILED as compiled
 from aiocql.types.values import Duration, UnhashedMap, UnhashedSet
 from aiocql.validation import NO_PAGING
 
@@ -199,6 +201,7 @@ __all__ = [
     "RetryInfo",
     "RetryPolicy",
     "RoundRobinPolicy",
+    "Row",
     "ScanProgress",
     "ServerError",
     "Session",
@@ -223,6 +226,7 @@ __all__ = [
     "WriteFailure",
     "WriteTimeout",
     "__version__",
+    "compiled",
     "dict_factory",
     "execute_concurrent",
     "execute_concurrent_stream",

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
-import re
 import uuid
-from collections import namedtuple
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
@@ -26,6 +24,8 @@ from typing import Any, Generic, Protocol, TypeVar
 from aiocql.errors import InvalidValueError, UsageError
 from aiocql.protocol.constants import Consistency
 from aiocql.types.cqltypes import CqlType
+from aiocql.types.record import clean_name, row_class
+from aiocql.types.rows import ROW, ROW_SHAPES, TUPLE
 from aiocql.types.udt_classes import constructor_fields
 
 #: A row factory turns the column names and a page of decoded tuples into the rows users see.
@@ -49,42 +49,30 @@ def tuple_factory(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[A
     return rows
 
 
-_EDGE_JUNK = re.compile(r"^[^a-zA-Z0-9]+|[^a-zA-Z0-9_]+$")
-_INNER_JUNK = re.compile(r"[^a-zA-Z0-9_]")
-
-
 def _clean_name(name: str) -> str:
     """A column name as a Python identifier, as cassandra-driver does: ``[applied]`` -> ``applied``,
     ``writetime(v)`` -> ``writetime_v``."""
-    return _INNER_JUNK.sub("_", _EDGE_JUNK.sub("", name))
-
-
-@lru_cache(maxsize=512)
-def _row_class(names: tuple[str, ...]) -> Any:
-    """The namedtuple class of a result's rows, built once per set of column names.
-
-    Example:
-        >>> _row_class(("[applied]", "k", "writetime(v)"))._fields
-        ('applied', 'k', 'writetime_v')
-    """
-    try:
-        return namedtuple("Row", names)
-    except ValueError:  # not identifiers (e.g. "[applied]"): clean them; what still clashes is renamed _N
-        return namedtuple("Row", [_clean_name(n) for n in names], rename=True)
+    return clean_name(name)
 
 
 @lru_cache(maxsize=512)
 def _row_maker(names: tuple[str, ...]) -> Callable[[tuple[Any, ...]], Any]:
-    # tuple.__new__(RowClass, values) builds the named tuple in C: no Python frame per row (_make has one).
-    return partial(tuple.__new__, _row_class(names))
+    # tuple.__new__(RowClass, values) builds the row in C: no Python frame per row (_make has one).
+    return partial(tuple.__new__, row_class(names))
 
 
 def named_tuple_factory(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[Any]:
-    """Rows as named tuples (the default): ``row.k`` and ``row[0]`` both work.
+    """Rows as :class:`aiocql.Row` (the default): named tuples with ``row.k``, ``row[0]`` and ``row["k"]``.
+
+    A :class:`~aiocql.Row` is a tuple (``==``, ``hash``, slicing and unpacking as the tuple of its values) with
+    a namedtuple's ``_fields``, ``_asdict()``, ``_replace()`` and ``_make()``, plus key access by column name
+    (``row["[applied]"]``), ``keys()``/``values()``/``items()``/``get()``; it pickles. One class per set of
+    column names; the decoder builds these rows itself (in C when the compiled core is built).
 
     Example:
-        >>> named_tuple_factory(("k", "v"), [(1, "a")])[0].v
-        'a'
+        >>> row = named_tuple_factory(("k", "v"), [(1, "a")])[0]
+        >>> row.v, row["k"], row == (1, "a")
+        ('a', 1, True)
     """
     return list(map(_row_maker(names), rows))
 
@@ -97,6 +85,10 @@ def dict_factory(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[An
         [{'k': 1, 'v': 'a'}]
     """
     return [dict(zip(names, r, strict=True)) for r in rows]
+
+
+ROW_SHAPES[named_tuple_factory] = ROW
+ROW_SHAPES[tuple_factory] = TUPLE
 
 
 def object_factory(cls: Callable[..., _T]) -> TypedRowFactory[_T]:

@@ -36,7 +36,7 @@ class ResultMetadata:
 
     def __post_init__(self) -> None:
         self.names = tuple(c.name for c in self.columns)
-        self.decoder = RowDecoder([c.type for c in self.columns])
+        self.decoder = RowDecoder([c.type for c in self.columns], self.names)
 
     def decoder_for(self, classes: UdtClasses) -> RowDecoder:
         """The row decoder that builds the UDTs registered in ``classes`` as their classes (the plain
@@ -45,13 +45,13 @@ class ResultMetadata:
             return self.decoder
         bound = self._bound
         if bound is None or bound[0] is not classes:
-            bound = self._bound = (classes, _bound_decoder(self.decoder.column_types, classes))
+            bound = self._bound = (classes, _bound_decoder(self.decoder.column_types, classes, self.names))
         return bound[1]
 
 
 @functools.lru_cache(maxsize=256)
-def _bound_decoder(types: tuple[CqlType, ...], classes: UdtClasses) -> RowDecoder:
-    return RowDecoder([bind_classes(t, classes) for t in types])
+def _bound_decoder(types: tuple[CqlType, ...], classes: UdtClasses, names: tuple[str, ...]) -> RowDecoder:
+    return RowDecoder([bind_classes(t, classes) for t in types], names)
 
 
 _cache: dict[tuple[ColumnSpec, ...], ResultMetadata] = {}

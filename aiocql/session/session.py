@@ -734,11 +734,10 @@ class Session:
                 log.warning("server warning from %s: %s; query: %s", conn.host, warning, _statement_text(stmt))
         if isinstance(response, RowsResult):
             meta = self._rows_metadata(response, stmt, call)
-            rows = meta.decoder_for(self.udt_classes).decode_rows(response.buffer, response.offset, response.rows_count)
-            page = call.row_factory(meta.names, rows)
-            # A factory may return any iterable (a generator): the page is a list, so one(), len() and
-            # indexing work and the rows can be read more than once.
-            rs.current_rows = page if type(page) is list else list(page)
+            # the default rows and tuples are built by the decoder; any other factory gets the tuples
+            rs.current_rows = meta.decoder_for(self.udt_classes).decode_page(
+                response.buffer, response.offset, response.rows_count, call.row_factory
+            )
             rs.column_names = meta.names
             rs.column_types = tuple(c.type for c in meta.columns)
             rs.paging_state = response.metadata.paging_state

@@ -42,8 +42,8 @@ __all__ = ["PADDING", "RowFunction", "row_function"]
 
 #: Zero bytes the caller appends after the rows (at least the largest fixed group's size).
 PADDING: Final = 64
-#: (data, position, row count, data length) -> (rows, position after the last row)
-RowFunction = Callable[[bytes, int, int, int], tuple[list[tuple[object, ...]], int]]
+#: (data, position, row count, data length[, row class]) -> (rows, position after the last row)
+RowFunction = Callable[..., tuple[list[tuple[object, ...]], int]]
 
 # Native types read in fixed groups: struct code, value size, conversion template ("{v}" = value).
 _FIXED: Final[dict[str, tuple[str, int, str | None]]] = {
@@ -168,7 +168,7 @@ def _variable_lines(t: CqlType, i: int, env: dict[str, Any], length_read: bool) 
     ]
 
 
-def _source(types: Sequence[CqlType], env: dict[str, Any]) -> str:
+def _source(types: Sequence[CqlType], env: dict[str, Any], shaped: bool) -> str:
     body: list[str] = []
     i = 0
     n = len(types)
@@ -194,12 +194,12 @@ def _source(types: Sequence[CqlType], env: dict[str, Any]) -> str:
     body += [
         "if at > length:",
         "    raise _StructError",
-        f"append_row(({''.join(f'v{c}, ' for c in range(n))}))",
+        f"append_row({'_tnew(cls, ' if shaped else ''}({''.join(f'v{c}, ' for c in range(n))}){')' if shaped else ''})",
     ]
     # Every helper is bound as a keyword-only default: LOAD_FAST in the loop, not LOAD_GLOBAL.
     helpers = ", ".join(f"{name}={name}" for name in env if name.startswith("_"))
     lines = [
-        f"def decode_rows(data, at, count, length, *, {helpers}):",
+        f"def decode_rows(data, at, count, length{', cls' if shaped else ''}, *, {helpers}):",
         "    rows = []",
         "    append_row = rows.append",
         "    try:",
@@ -215,8 +215,11 @@ def _source(types: Sequence[CqlType], env: dict[str, Any]) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def row_function(types: tuple[CqlType, ...]) -> tuple[RowFunction, str]:
+def row_function(types: tuple[CqlType, ...], shaped: bool = False) -> tuple[RowFunction, str]:
     """The specialised row function for ``types`` and its source (for debugging and tests).
+
+    With ``shaped``, the function takes a fifth argument, a tuple subclass, and builds each row as an
+    instance of it (``tuple.__new__(cls, values)``, in C) instead of a plain tuple.
 
     Example:
         >>> from aiocql.types.cqltypes import INT, TEXT
@@ -242,20 +245,23 @@ def row_function(types: tuple[CqlType, ...]) -> tuple[RowFunction, str]:
         "_fromordinal": _dt.date.fromordinal,
         "_Date": Date,
         "_decimal_at": _decimal_at,
+        "_tnew": tuple.__new__,
     }
     if len(types) > _MAX_COLUMNS:
-        return _generic(types), "# generic loop"
-    source = _source(types, env)
+        return _generic(types, shaped), "# generic loop"
+    source = _source(types, env, shaped)
     exec(compile(source, f"<aiocql row decoder {len(types)} columns>", "exec"), env)
     function: RowFunction = env["decode_rows"]
     return function, source
 
 
-def _generic(types: Sequence[CqlType]) -> RowFunction:
+def _generic(types: Sequence[CqlType], shaped: bool) -> RowFunction:
     decoders = tuple(decoder_for(t) for t in types)
     unpack_from = struct.Struct(">i").unpack_from
 
-    def decode_rows(data: bytes, at: int, count: int, length: int) -> tuple[list[tuple[object, ...]], int]:
+    def decode_rows(
+        data: bytes, at: int, count: int, length: int, cls: type[tuple[object, ...]] = tuple
+    ) -> tuple[list[tuple[object, ...]], int]:
         rows: list[tuple[object, ...]] = []
         try:
             for _ in range(count):
@@ -271,7 +277,7 @@ def _generic(types: Sequence[CqlType]) -> RowFunction:
                         raise struct.error("value past the end")
                     row.append(decode(data[at:end]))
                     at = end
-                rows.append(tuple(row))
+                rows.append(cls(row))
         except struct.error:
             raise ProtocolError(f"truncated rows: row {len(rows)} of {count} ends past the body") from None
         return rows, at

@@ -18,16 +18,20 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Final
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
 
 from aiocql.errors.base import InvalidValueError, ProtocolError
-from aiocql.types.codecs import encoder_for
-from aiocql.types.cqltypes import CqlType
+from aiocql.types import speedups
+from aiocql.types.codecs import decoder_for, encoder_for
+from aiocql.types.cqltypes import CqlType, NativeType
+from aiocql.types.decoders import FAST_TIMESTAMP_LIMIT, UUID_SLOT_SETTERS, Decoder, timestamp_from_ms
+from aiocql.types.record import Row, row_class
 from aiocql.types.rowplan import PADDING, row_function
 from aiocql.types.values import UNSET, Unset
 
-__all__ = ["RowDecoder", "ValuesEncoder"]
+__all__ = ["ROW", "ROW_SHAPES", "TUPLE", "RowDecoder", "ValuesEncoder"]
 
 _PADDING: Final = bytes(PADDING)
 _PAD_JOIN: Final = b"".join
@@ -36,8 +40,11 @@ _PAD_JOIN: Final = b"".join
 class RowDecoder:
     """Decodes rows of [bytes] values with decoders resolved once from the column types.
 
-    The per-row work runs in a function generated for the column types
-    (:func:`aiocql.types.rowplan.row_function`, cached per tuple of types).
+    The per-row work runs in the compiled core when it is built (:data:`aiocql.compiled`), else in a
+    function generated for the column types (:func:`aiocql.types.rowplan.row_function`, cached per tuple of
+    types). Both give the same rows and raise the same errors. ``names`` (the column names) give the
+    :class:`~aiocql.types.record.Row` class of :meth:`decode_page`'s default rows; ``compiled`` forces one
+    implementation (``False``: pure Python; ``True``: compiled, an error if it is not built).
 
     Example:
         >>> from aiocql.types.cqltypes import BIGINT
@@ -45,30 +52,110 @@ class RowDecoder:
         [(None,)]
     """
 
-    __slots__ = ("_function", "column_types")
+    __slots__ = ("_codec", "_function", "_row_type", "_shaped", "column_types", "names")
 
-    def __init__(self, column_types: Sequence[CqlType]) -> None:
+    def __init__(
+        self, column_types: Sequence[CqlType], names: Sequence[str] | None = None, *, compiled: bool | None = None
+    ) -> None:
         self.column_types: tuple[CqlType, ...] = tuple(column_types)
-        self._function = row_function(self.column_types)[0]
+        self.names: tuple[str, ...] = (
+            tuple(names) if names is not None else tuple(f"column{i}" for i in range(len(self.column_types)))
+        )
+        if len(self.names) != len(self.column_types):
+            raise InvalidValueError(f"{len(self.names)} column names but {len(self.column_types)} column types")
+        core = speedups.core if compiled is None else _core_or_fail() if compiled else None
+        self._codec = None if core is None else core.RowCodec(*codec_spec(self.column_types))
+        self._function = self._shaped = None
+        if self._codec is None:
+            self._function = row_function(self.column_types)[0]
+            self._shaped = row_function(self.column_types, True)[0]
+        self._row_type: type[Row] | None = None
 
-    def decode_rows(self, buf: memoryview, pos: int, count: int) -> list[tuple[object, ...]]:
+    @property
+    def compiled(self) -> bool:
+        """Whether this decoder runs in the compiled core."""
+        return self._codec is not None
+
+    @property
+    def row_type(self) -> type[Row]:
+        """The :class:`~aiocql.types.record.Row` class of these columns' rows (one per set of names)."""
+        if self._row_type is None:
+            self._row_type = row_class(self.names)
+        return self._row_type
+
+    def decode_rows(self, buf: memoryview, pos: int, count: int, cls: type[tuple[Any, ...]] | None = None) -> list[Any]:
         """Decode ``count`` rows starting at ``pos``; a length of -1 (null) gives ``None``.
 
+        Rows are tuples, or instances of ``cls`` (a tuple subclass such as :attr:`row_type`).
         Raises :class:`~aiocql.errors.ProtocolError` if the buffer ends before the last row.
         """
-        return self.decode_rows_end(buf, pos, count)[0]
+        return self.decode_rows_end(buf, pos, count, cls)[0]
 
-    def decode_rows_end(self, buf: memoryview, pos: int, count: int) -> tuple[list[tuple[object, ...]], int]:
+    def decode_rows_end(
+        self, buf: memoryview, pos: int, count: int, cls: type[tuple[Any, ...]] | None = None
+    ) -> tuple[list[Any], int]:
         """Like :meth:`decode_rows`, also returning the position after the last row."""
-        # One copy of the rest of the body (plus zero padding, see rowplan) makes every slice a
-        # bytes object: faster to decode than memoryview slices, and blobs need no second copy.
         available = len(buf) - pos
         # Every value takes at least its 4-byte length: refuse absurd counts before allocating.
         if count < 0 or count * 4 * len(self.column_types) > available or (not self.column_types and count > 65536):
             raise ProtocolError(f"{count} rows of {len(self.column_types)} columns cannot fit in {available} bytes")
+        if self._codec is not None:
+            rows, end = self._codec.decode(buf, pos, count, cls)
+            return rows, end
+        # One copy of the rest of the body (plus zero padding, see rowplan) makes every slice a
+        # bytes object: faster to decode than memoryview slices, and blobs need no second copy.
         data = _PAD_JOIN((buf[pos:], _PADDING))
-        rows, end = self._function(data, 0, count, available)
+        if cls is None:
+            rows, end = self._function(data, 0, count, available)  # type: ignore[misc]
+        else:
+            rows, end = self._shaped(data, 0, count, available, cls)  # type: ignore[misc]
         return rows, pos + end
+
+    def decode_page(self, buf: memoryview, pos: int, count: int, factory: Callable[..., Any]) -> list[Any]:
+        """The rows of one page as ``factory`` shapes them: a factory registered in :data:`ROW_SHAPES`
+        (the default rows, tuples) is built by the decoder itself, any other is called as
+        ``factory(names, tuples)``."""
+        shape = ROW_SHAPES.get(factory)
+        if shape is ROW:
+            return self.decode_rows(buf, pos, count, self.row_type)
+        rows = self.decode_rows(buf, pos, count)
+        if shape is TUPLE:
+            return rows
+        page = factory(self.names, rows)
+        # A factory may return any iterable (a generator): the page is a list, so one(), len() and
+        # indexing work and the rows can be read more than once.
+        return page if type(page) is list else list(page)
+
+
+#: Row shapes the decoder builds itself: ``ROW_SHAPES[factory]`` is :data:`ROW` or :data:`TUPLE`.
+ROW: Final = "row"
+TUPLE: Final = "tuple"
+ROW_SHAPES: dict[object, str] = {}
+
+
+def _core_or_fail() -> Any:
+    if speedups.core is None:
+        raise InvalidValueError("the compiled core is not in use (not built, or AIOCQL_NO_EXTENSIONS is set)")
+    return speedups.core
+
+
+# Column kinds the compiled core decodes itself (any other column: its Python decoder, per value).
+_KINDS: Final = {
+    "int": 1, "bigint": 2, "counter": 2, "smallint": 3, "tinyint": 4, "double": 5, "float": 6, "boolean": 7,
+    "timestamp": 8, "uuid": 9, "timeuuid": 9, "text": 10, "ascii": 11, "blob": 12,
+}  # fmt: skip
+
+
+def codec_spec(types: Sequence[CqlType]) -> tuple[bytes, tuple[Decoder, ...], tuple[Any, ...]]:
+    """What the compiled core's RowCodec is built from: a kind code per column (0: call the column's Python
+    decoder), every column's Python decoder (also used for a value of unexpected size), and the helpers."""
+    kinds = bytes(_KINDS.get(t.name, 0) if isinstance(t, NativeType) else 0 for t in types)
+    decoders = tuple(decoder_for(t) for t in types)
+    return kinds, decoders, _HELPERS
+
+
+_HELPERS: Final = (ProtocolError, timestamp_from_ms, FAST_TIMESTAMP_LIMIT, uuid.UUID, uuid.SafeUUID.unknown,
+                   UUID_SLOT_SETTERS is not None)  # fmt: skip
 
 
 class ValuesEncoder:
