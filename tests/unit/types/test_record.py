@@ -36,7 +36,7 @@ def test_compiled_base_when_built() -> None:
 
 def test_tuple_behaviour(root: type[Row]) -> None:
     row = make(root, ("k", "v"), (1, "a"))
-    assert row == (1, "a") and (1, "a") == row and row != (1, "b")
+    assert row == (1, "a") and (1, "a") == row and row != (1, "b")  # noqa: SIM300 (the reflected ==)
     assert hash(row) == hash((1, "a"))
     assert {row: 1}[(1, "a")] == 1
     assert row[0] == 1 and row[-1] == "a" and row[1:] == ("a",) and type(row[:]) is tuple
@@ -44,7 +44,7 @@ def test_tuple_behaviour(root: type[Row]) -> None:
     k, v = row
     assert (k, v) == (1, "a")
     assert isinstance(row, tuple) and isinstance(row, root)
-    assert row < (1, "b") and row + (2,) == (1, "a", 2)
+    assert row < (1, "b") and row + (2,) == (1, "a", 2)  # noqa: RUF005 (tuple concatenation works)
     with pytest.raises(IndexError):
         row[2]
     with pytest.raises(IndexError):
