@@ -121,13 +121,3 @@ def count_requests(session: Session) -> Counter[int]:
 
             conn.request = counting  # type: ignore[method-assign]
     return counts
-
-
-async def poll(condition: Any, timeout: float = 10.0, what: str = "condition") -> None:
-    """Wait until ``condition()`` is true (checked every loop turn), failing after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.001)

@@ -9,9 +9,10 @@ import pytest
 
 import aiocql
 from aiocql import Cluster, Session
+from aiocql.testing.polling import wait_until
 from aiocql.testing.pytest_plugin import ServerInfo, cluster_kwargs
 
-from .conftest import VERSIONS, ddl, load_rows, poll
+from .conftest import VERSIONS, ddl, load_rows
 
 pytestmark = pytest.mark.server
 
@@ -33,7 +34,11 @@ async def test_close_drains_in_flight_requests(session: Session) -> None:
     select = await session.prepare("SELECT c, v FROM cl WHERE k = ?")
     tasks = [asyncio.ensure_future(session.execute(select, (i % 4,), fetch_size=1000)) for i in range(60)]
     # Every task has sent its request (or already has its reply) ...
-    await poll(lambda: sum(p.in_flight for p in session.pools) + sum(t.done() for t in tasks) == len(tasks))
+    await wait_until(
+        lambda: sum(p.in_flight for p in session.pools) + sum(t.done() for t in tasks) == len(tasks),
+        timeout=10.0,
+        interval=0.001,  # every loop turn: close while most are still in flight
+    )
     in_flight_at_close = sum(p.in_flight for p in session.pools)
     connections = [c for p in session.pools for c in p.connections]
     await session.close()

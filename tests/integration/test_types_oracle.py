@@ -4,8 +4,8 @@ Written with aiocql, read with cassandra-driver, and the reverse; and both drive
 rows. cassandra-driver's synchronous API runs in the test body (it blocks the loop briefly: it is the
 oracle here, not the driver under test).
 
-Values are compared through :func:`canon`, which maps both drivers' Python representations to one
-form. The differences it bridges, type by type:
+Values are compared through :func:`tests.helpers.oracle.canon`, which maps both drivers' Python
+representations to one form. The differences it bridges, type by type:
 
 ==========  ==============================================  =============================================
 CQL type    aiocql                                          cassandra-driver
@@ -48,7 +48,7 @@ from aiocql import Session
 from aiocql.testing.pytest_plugin import ServerInfo
 from aiocql.types import cqltypes as ct
 from aiocql.types.values import EMPTY, Date, Duration, Time
-from tests.oracle_values import to_cassandra_driver
+from tests.helpers.oracle import canon, to_cassandra_driver
 
 from .conftest import VERSIONS, ddl
 
@@ -58,8 +58,6 @@ util = pytest.importorskip("cassandra.util")
 pytestmark = pytest.mark.server
 
 UTC = dt.UTC
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
-NAN = "NaN"  # canonical marker
 
 SCHEMA = (
     "CREATE TYPE address (street text, zip int, tags frozen<set<text>>)",
@@ -207,62 +205,6 @@ PRE_1970: dict[str, Any] = {
 NULLS: dict[str, Any] = dict.fromkeys(TYPICAL)
 ROWS = {1: TYPICAL, 2: LOW, 3: HIGH, 4: PRE_1970, 5: NULLS}
 COLUMNS = tuple(TYPICAL)
-
-
-def _float32(x: float) -> float:
-    import struct
-
-    return float(struct.unpack(">f", struct.pack(">f", x))[0])
-
-
-def canon(t: ct.CqlType, v: Any) -> Any:
-    """One hashable, comparable form for a value of type ``t`` from either driver (see the module table)."""
-    if v is None:
-        return None
-    if isinstance(t, ct.NativeType):
-        name = t.name
-        if name in ("float", "double"):
-            if math.isnan(v):
-                return NAN
-            return _float32(v) if name == "float" else float(v)
-        if name == "timestamp":
-            if isinstance(v, int):
-                return v
-            if v.tzinfo is None:  # cassandra-driver: naive, in UTC
-                v = v.replace(tzinfo=UTC)
-            return round((v - EPOCH) / dt.timedelta(milliseconds=1))
-        if name == "date":
-            if isinstance(v, Date):
-                return v.days
-            if isinstance(v, dt.date):
-                return Date.from_date(v).days
-            return v.days_from_epoch  # util.Date
-        if name == "time":
-            return v.nanoseconds if isinstance(v, Time) else v.nanosecond_time
-        if name == "duration":
-            return ("duration", v.months, v.days, v.nanoseconds)
-        if name == "inet":
-            return ipaddress.ip_address(v)
-        if name == "decimal":
-            return v.as_tuple()
-        return v
-    if isinstance(t, (ct.ListType, ct.VectorType)):
-        return tuple(canon(t.elem, x) for x in v)
-    if isinstance(t, ct.SetType):
-        return frozenset(canon(t.elem, x) for x in v)
-    if isinstance(t, ct.MapType):
-        # cassandra-driver's OrderedMapSerializedKey cannot look up collection keys it decoded itself;
-        # iterate its (key, value) pairs instead of indexing.
-        pairs = v._items if hasattr(v, "_items") else v.items()
-        return frozenset((canon(t.key, k), canon(t.value, x)) for k, x in pairs)
-    if isinstance(t, ct.TupleType):
-        fields: tuple[ct.CqlType, ...] = t.elems
-    elif isinstance(t, ct.UdtType):
-        fields = t.field_types
-    else:
-        raise AssertionError(f"no canonical form for {t}")
-    values = list(v) + [None] * (len(fields) - len(v))
-    return tuple(canon(f, x) for f, x in zip(fields, values, strict=True))
 
 
 @pytest.fixture(scope="module", autouse=True)

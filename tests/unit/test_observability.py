@@ -5,8 +5,6 @@ prometheus_client, and only their own modules name them); the docs example runs.
 from __future__ import annotations
 
 import ast
-import doctest
-import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from aiocql.observability.cql import describe, describe_batch, sanitize
+from tests.helpers.doctests import run_doctests
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,9 +120,7 @@ def test_docstring_examples(name: str) -> None:
         pytest.importorskip("opentelemetry.sdk")
     if name.endswith(".prometheus"):
         pytest.importorskip("prometheus_client")
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0 and (result.attempted > 0 or name == "aiocql.observability.slow_queries")
+    run_doctests(name, require_examples=name != "aiocql.observability.slow_queries")
 
 
 def test_the_prometheus_collector_and_the_text_export_agree() -> None:

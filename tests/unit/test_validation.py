@@ -3,7 +3,6 @@ with an InvalidValueError (a CqlError) naming the option and the value."""
 
 from __future__ import annotations
 
-import doctest
 import math
 import ssl
 from typing import Any
@@ -25,12 +24,12 @@ from aiocql import (
     PlainTextAuthProvider,
     SimpleStatement,
 )
+from tests.helpers.doctests import run_doctests
 
 
 @pytest.mark.parametrize("module", [aiocql.validation, aiocql.connection.replies])
 def test_docstring_examples(module: object) -> None:
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
-    assert result.failed == 0 and result.attempted > 0
+    run_doctests(module)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

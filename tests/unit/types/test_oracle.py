@@ -5,7 +5,6 @@ cassandra-driver" (and the reverse)."""
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 from decimal import Decimal
 from typing import Any
 
@@ -16,8 +15,8 @@ from hypothesis import strategies as st
 from aiocql.types import cqltypes as ct
 from aiocql.types.codecs import decoder_for, encoder_for
 from aiocql.types.options import marshal_name
-from aiocql.types.values import EMPTY, Date, Duration, Time
-from tests.oracle_values import to_cassandra_driver
+from aiocql.types.values import Date, Duration, Time
+from tests.helpers.oracle import canon, to_cassandra_driver
 
 from .strategies import NATIVES, cql_types, values_for
 
@@ -33,46 +32,8 @@ def _oracle(t: ct.CqlType) -> Any:
 
 
 def _canon(t: ct.CqlType, v: Any) -> Any:
-    """One canonical, hashable form for our values and cassandra-driver's values alike."""
-    if v is None or v is EMPTY:
-        return None
-    if isinstance(t, ct.NativeType):
-        name = t.name
-        if name == "timestamp":
-            if isinstance(v, int):
-                return v
-            if v.tzinfo is None:  # cassandra-driver: naive UTC
-                v = v.replace(tzinfo=UTC)
-            # Rounded, not floored: cassandra-driver goes through float seconds and can be a few
-            # microseconds off far from 1970; ours are exact milliseconds either way.
-            return round((v - dt.datetime(1970, 1, 1, tzinfo=UTC)) / dt.timedelta(milliseconds=1))
-        if name == "date":
-            if isinstance(v, Date):
-                return v.days
-            if isinstance(v, dt.date):
-                return v.toordinal() - dt.date(1970, 1, 1).toordinal()
-            return v.days_from_epoch
-        if name == "time":
-            return v.nanoseconds if isinstance(v, Time) else v.nanosecond_time
-        if name == "duration":
-            return (v.months, v.days, v.nanoseconds)
-        if name == "inet":
-            return ipaddress.ip_address(v)
-        if name == "decimal":
-            return (Decimal(v).normalize(), v)
-        return v
-    if isinstance(t, (ct.ListType, ct.VectorType)):
-        return tuple(_canon(t.elem, x) for x in v)
-    if isinstance(t, ct.SetType):
-        return frozenset(_canon(t.elem, x) for x in v)
-    if isinstance(t, ct.MapType):
-        # cassandra-driver's OrderedMapSerializedKey cannot look up collection keys it decoded
-        # itself (it re-serializes them); read its (key, value) list directly.
-        pairs = v._items if hasattr(v, "_items") else v.items()
-        return tuple((_canon(t.key, k), _canon(t.value, x)) for k, x in pairs)
-    fields = t.elems if isinstance(t, ct.TupleType) else t.field_types  # type: ignore[attr-defined]
-    values = list(v) + [None] * (len(fields) - len(v))
-    return tuple(_canon(f, x) for f, x in zip(fields, values, strict=True))
+    """Encoded then decoded: empty is cassandra-driver's None, decimals by value, maps in wire order."""
+    return canon(t, v, empty_is_null=True, exact_scale=False, map_order=True)
 
 
 def _supported(t: ct.CqlType) -> bool:
