@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,7 @@ from aiocql.protocol.requests import Query
 from aiocql.testing.fakeserver import NO_REPLY, FakeServer, Opcode, Prepared, ReceivedRequest, start_fake_servers
 from aiocql.testing.polling import wait_until
 from aiocql.types import INT
+from tests.helpers.cancellation import cancellation_storm, check_storm_outcomes
 
 from .conftest import KV_COLUMNS, echo_row, is_kv, key_of
 
@@ -40,9 +42,8 @@ async def test_cancel_1000_queries_at_random_moments(server: FakeServer, version
     server holds them (B: it answers only after the cancel), cancelled at a random time (D), or not
     cancelled (C). Then 1000 more: each gets its own row; every orphan comes back."""
     rng = random.Random(1234)
-    loop = asyncio.get_running_loop()
     kinds = [rng.choice("ABCD") for _ in range(1000)]
-    tasks: list[asyncio.Future[ResultSet]] = []
+    tasks: list[asyncio.Future[ResultSet[Any]]] = []
 
     async def handler(req: ReceivedRequest) -> object:
         k = key_of(req)
@@ -55,24 +56,10 @@ async def test_cancel_1000_queries_at_random_moments(server: FakeServer, version
     async with Cluster([server.host], port=server.port, protocol_version=version) as cluster:
         session = await cluster.connect()
         conn = session.pools[0].connections[0]
-        for k in range(1000):
-            tasks.append(asyncio.ensure_future(session.execute(kv_query(k))))
-            if kinds[k] == "A":
-                loop.call_soon(tasks[k].cancel)
-            elif kinds[k] == "D":
-                loop.call_later(rng.uniform(0, 0.1), tasks[k].cancel)
-        peaks = [0]
-        for task in tasks:  # sample the orphan count as each caller returns
-            task.add_done_callback(lambda _: peaks.append(max(peaks[-1], conn.orphaned)))
-        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-        peak = peaks[-1]
-        for k, (kind, outcome) in enumerate(zip(kinds, outcomes, strict=True)):
-            if kind in "AB":
-                assert isinstance(outcome, asyncio.CancelledError), (k, kind, outcome)
-            elif kind == "C" or not isinstance(outcome, asyncio.CancelledError):
-                assert not isinstance(outcome, BaseException), (k, kind, outcome)
-                assert outcome.one() == (k, f"value-{k}"), (k, kind, outcome)
-        cancelled = sum(isinstance(o, asyncio.CancelledError) for o in outcomes)
+        outcomes, peak = await cancellation_storm(
+            lambda k: session.execute(kv_query(k)), kinds, conn, rng=rng, max_delay=0.1, tasks=tasks
+        )
+        cancelled = check_storm_outcomes(kinds, outcomes, lambda k: (k, f"value-{k}"), cancelled="AB")
         print(f"\n{cancelled} of 1000 cancelled, up to {peak} orphaned stream ids at once")
         assert peak > 0
 

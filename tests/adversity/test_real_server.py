@@ -16,12 +16,12 @@ from aiocql import (
     NoHostAvailable,
     OperationTimedOut,
     PreparedStatement,
-    ResultSet,
     Session,
 )
 from aiocql.testing.polling import wait_until
 from aiocql.testing.proxy import FaultProxy
 from aiocql.testing.pytest_plugin import ServerInfo, cluster_kwargs
+from tests.helpers.cancellation import cancellation_storm, check_storm_outcomes
 
 pytestmark = pytest.mark.server
 
@@ -48,31 +48,15 @@ async def test_cancel_1000_in_flight_queries_then_1000_more_each_get_their_row(
     cassandra: ServerInfo, kv: str, version: int
 ) -> None:
     rng = random.Random(99)
-    loop = asyncio.get_running_loop()
     async with Cluster(**cluster_kwargs(cassandra, protocol_version=version)) as cluster:
         session = await cluster.connect(kv)
         ps = await select(session)
         conn = session.pools[0].connections[0]
         kinds = [rng.choice("ADDC") for _ in range(ROWS)]  # A: before sending, D: at a random moment
-        tasks: list[asyncio.Future[ResultSet]] = []
-        for k in range(ROWS):
-            tasks.append(asyncio.ensure_future(session.execute(ps, (k,))))
-            if kinds[k] == "A":
-                loop.call_soon(tasks[k].cancel)
-            elif kinds[k] == "D":
-                loop.call_later(rng.uniform(0, 0.3), tasks[k].cancel)
-        peaks = [0]
-        for task in tasks:  # sample the orphan count as each caller returns
-            task.add_done_callback(lambda _: peaks.append(max(peaks[-1], conn.orphaned)))
-        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-        peak = peaks[-1]
-        for k, (kind, outcome) in enumerate(zip(kinds, outcomes, strict=True)):
-            if kind == "A":
-                assert isinstance(outcome, asyncio.CancelledError), (k, outcome)
-            elif not isinstance(outcome, asyncio.CancelledError):
-                assert not isinstance(outcome, BaseException), (k, kind, outcome)
-                assert outcome.one() == (k, f"value-{k}"), (k, kind, outcome)
-        cancelled = sum(isinstance(o, asyncio.CancelledError) for o in outcomes)
+        outcomes, peak = await cancellation_storm(
+            lambda k: session.execute(ps, (k,)), kinds, conn, rng=rng, max_delay=0.3
+        )
+        cancelled = check_storm_outcomes(kinds, outcomes, lambda k: (k, f"value-{k}"), cancelled="A")
         print(f"\nv{version}: {cancelled} of {ROWS} cancelled, up to {peak} orphaned stream ids at once")
 
         rows = await asyncio.gather(*(session.execute(ps, (k,)) for k in range(ROWS)))
