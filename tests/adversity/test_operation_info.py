@@ -25,6 +25,7 @@ from aiocql import (
     RoundRobinPolicy,
 )
 from aiocql.testing.fakeserver import FakeServer, Opcode, ReceivedRequest
+from aiocql.testing.polling import wait_until
 from aiocql.testing.replies import Prepared
 from aiocql.types import INT
 
@@ -173,9 +174,7 @@ async def test_a_timeout_and_a_cancellation_end_the_request_with_their_error(ser
         [op] = tracker.ops(select(1))
         assert op.error is timed_out.value and op.latency is not None and op.latency >= 0.05
         task = asyncio.ensure_future(session.execute(select(2)))
-        await asyncio.sleep(0)
-        while gate.held < 2:
-            await asyncio.sleep(0.01)
+        await wait_until(lambda: gate.held >= 2, timeout=5.0)  # the server holds the request
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -17,6 +17,7 @@ from aiocql import (
     execute_concurrent_stream,
     execute_concurrent_with_args,
 )
+from aiocql.testing.polling import wait_until
 
 
 class FakeSession:
@@ -62,7 +63,9 @@ async def test_results_keep_input_order_and_unpack_as_pairs() -> None:
         await asyncio.sleep(0)
     for i in (4, 3, 2, 1):  # finish in reverse order: nothing comes out before the first one
         session.release(i)
-    await asyncio.sleep(0.01)
+    await wait_until(lambda: session.in_flight == 1, timeout=5.0)  # the four have finished...
+    for _ in range(10):  # ...and the stream has had loop turns to (wrongly) hand one out
+        await asyncio.sleep(0)
     assert not first.done()
     session.release(0)
     ok, result = await first
