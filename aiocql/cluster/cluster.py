@@ -745,7 +745,7 @@ class Cluster:
             def is_down(host_id: uuid.UUID) -> bool:
                 return state.get_host(host_id) is not None and not state.is_up(host_id)
 
-            if not await wait_for_schema_agreement(conn, wait, is_down=is_down):
+            if not await wait_for_schema_agreement(conn, wait, is_down=is_down, peers_table=control.peers_table):
                 log.warning("schema refresh: the nodes did not agree on a schema version within %ss", wait)
         refreshed = await refreshed_state(conn, self._state, keyspace, table)
         # Only the schema comes from the read: hosts may have changed while it ran.

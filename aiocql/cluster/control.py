@@ -23,24 +23,19 @@ from typing import Any, Protocol
 
 from aiocql.connection.connection import Connection, ConnectionOptions
 from aiocql.errors import CqlError, NoHostAvailable
-from aiocql.errors.server import InvalidRequest
 from aiocql.model.host import Host
-from aiocql.model.result_metadata import metadata_for
 from aiocql.policies.address_translation import AddressTranslator
-from aiocql.protocol.constants import Consistency, EventType, StatusChangeType
+from aiocql.protocol.constants import EventType, StatusChangeType
 from aiocql.protocol.envelope import Envelope
 from aiocql.protocol.events import Event, SchemaChangeEvent, StatusChangeEvent, TopologyChangeEvent
-from aiocql.protocol.requests import Query, QueryParameters, Register
+from aiocql.protocol.requests import Register
 from aiocql.protocol.responses import decode_response
-from aiocql.protocol.results import RowsResult
+from aiocql.session.internal import PEERS_TABLES, query_peers, query_rows, send
 
 log = logging.getLogger("aiocql.cluster")
 
-_ONE = QueryParameters(Consistency.ONE, page_size=5000)
 # SELECT *: the columns differ between versions (peers_v2 has native_port, local has rpc_port, ...).
 LOCAL_QUERY = "SELECT * FROM system.local WHERE key='local'"
-PEERS_V2_QUERY = "SELECT * FROM system.peers_v2"
-PEERS_QUERY = "SELECT * FROM system.peers"
 
 
 class ControlListener(Protocol):
@@ -57,23 +52,6 @@ class ControlListener(Protocol):
     def on_schema_change(self, event: SchemaChangeEvent | None) -> None:
         """The schema changed (``None``: refresh everything, e.g. after a reconnect)."""
         ...
-
-
-async def query_rows(conn: Connection, cql: str) -> list[dict[str, Any]]:
-    """Run a system-table query on one connection and return its rows as dicts (all pages)."""
-    out: list[dict[str, Any]] = []
-    paging_state: bytes | None = None
-    while True:
-        params = QueryParameters(Consistency.ONE, page_size=5000, paging_state=paging_state)
-        response = await conn.send(Query(cql, params), timeout=10.0)
-        if not isinstance(response, RowsResult) or response.metadata.columns is None:
-            return out
-        meta = metadata_for(response.metadata.columns)
-        for row in meta.decoder.decode_rows(response.buffer, response.offset, response.rows_count):
-            out.append(dict(zip(meta.names, row, strict=True)))
-        paging_state = response.metadata.paging_state
-        if paging_state is None:
-            return out
 
 
 def _address(value: object) -> str | None:
@@ -161,7 +139,7 @@ class ControlConnection:
         self.resolve_contact_points = resolve_contact_points
         self.conn: Connection | None = None
         self.hosts: tuple[Host, ...] = ()
-        self.peers_table = "system.peers_v2"
+        self.peers_table = PEERS_TABLES[0]  # system.peers on a server without system.peers_v2
         self.cluster_name: str | None = None  # system.local.cluster_name, once read
         self._pending_topology = False
         self._pending_schema: list[SchemaChangeEvent | None] = []
@@ -210,10 +188,7 @@ class ControlConnection:
         )
         opened.append(conn)
         try:
-            await conn.send(
-                Register((EventType.TOPOLOGY_CHANGE, EventType.STATUS_CHANGE, EventType.SCHEMA_CHANGE)),
-                timeout=10.0,
-            )
+            await send(conn, Register((EventType.TOPOLOGY_CHANGE, EventType.STATUS_CHANGE, EventType.SCHEMA_CHANGE)))
             self.conn = conn
             await self.refresh_topology()
         except BaseException:
@@ -227,11 +202,7 @@ class ControlConnection:
         if conn is None:
             return self.hosts
         local_rows = await query_rows(conn, LOCAL_QUERY)
-        try:
-            peer_rows = await query_rows(conn, PEERS_V2_QUERY if self.peers_table == "system.peers_v2" else PEERS_QUERY)
-        except InvalidRequest:  # before Cassandra 4.0 there is no peers_v2
-            self.peers_table = "system.peers"
-            peer_rows = await query_rows(conn, PEERS_QUERY)
+        peer_rows, self.peers_table = await query_peers(conn, table=self.peers_table)
         port = self.options.port
         hosts = [host_from_row(r, local=True, connected_address=conn.host, default_port=port) for r in local_rows]
         peers = [host_from_row(r, local=False, connected_address=conn.host, default_port=port) for r in peer_rows]

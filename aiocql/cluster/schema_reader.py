@@ -15,10 +15,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Final
 
-from aiocql.cluster.control import query_rows
 from aiocql.connection.connection import Connection
 from aiocql.errors import CqlError
 from aiocql.model.schema import KeyspaceMetadata, build_keyspaces
+from aiocql.session.internal import query_rows
 
 __all__ = ["SCHEMA_TABLES", "VIRTUAL_TABLES", "read_schema", "read_virtual_schema"]
 

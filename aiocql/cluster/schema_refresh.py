@@ -15,11 +15,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from aiocql.cluster.control import query_rows
 from aiocql.cluster.schema_reader import read_schema, read_virtual_schema
 from aiocql.connection.connection import Connection
 from aiocql.model.schema import build_table
 from aiocql.model.state import ClusterState
+from aiocql.session.internal import query_rows
 
 __all__ = ["refreshed_state"]
 

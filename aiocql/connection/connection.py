@@ -68,6 +68,10 @@ class ConnectionOptions:
     out on the connection asks for a probe at once. A probe not answered within ``heartbeat_timeout``
     (default 10 s) drops the connection: its waiting requests fail with :class:`ConnectionLost` (retried
     as their policy allows) and the pool opens a replacement.
+
+    ``internal_request_timeout`` (default 10 s) is the deadline of each request the driver sends for
+    itself on a connection: the control connection's queries and REGISTER, schema reads, ``USE``, and
+    PREPARE on the other hosts when the call gave no timeout.
     """
 
     port: int = 9042
@@ -84,6 +88,7 @@ class ConnectionOptions:
     heartbeat_timeout: float = 10.0
     max_streams: int = 32768
     max_orphans: int = 4096
+    internal_request_timeout: float = 10.0
 
 
 _is_version_error = is_version_refusal

@@ -1,8 +1,14 @@
-"""The one execution loop: hosts from the plan, attempts, retries, re-prepare, one deadline.
+"""The one execution core: every request the driver sends, under one deadline covering all its attempts.
 
-Only this module loops over hosts or retries. A request is described by a
+Only this module loops over hosts or retries, and only :func:`_attempt` here puts a request on a
+connection (besides the connection's own handshake and heartbeat). A request is described by a
 :class:`RequestSpec`: how to build its message for a connection, whether it is idempotent, and
 (for prepared statements) how to re-prepare it when a node answers UNPREPARED.
+
+The core is generic over its target: a :class:`Router` gives the plan of :class:`Target` s to try.
+A session routes user requests by its load-balancing plan; :class:`Fixed` is a plan of one target,
+either a host's pool (PREPARE on each other host) or one connection (:class:`OneConnection`: the
+control connection's queries, schema-agreement polls, ``USE`` on each connection).
 
 Example:
     >>> spec = RequestSpec(build=lambda conn: Query("SELECT 1 FROM system.local"))  # doctest: +SKIP
@@ -15,9 +21,9 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from aiocql.connection.connection import Connection
 from aiocql.connection.protocol import StreamsExhausted
@@ -36,7 +42,7 @@ from aiocql.protocol.results import VoidResult
 from aiocql.session.throttle import RequestThrottle
 
 if TYPE_CHECKING:
-    from aiocql.pool.host_pool import HostPool
+    from aiocql.model.host import Host
 
 
 @dataclass(slots=True)
@@ -47,19 +53,90 @@ class RequestSpec:
     is_idempotent: bool = False
     flags: int = 0
     custom_payload_prefix: bytes = b""
-    reprepare: Callable[[Connection, Unprepared], Awaitable[None]] | None = None
+    # On UNPREPARED: the PREPARE to send on the same connection, and what to do with its reply.
+    reprepare: Callable[[Unprepared], Reprepare] | None = None
     # The reply kinds that answer it (None: what its request kind allows); any other is a ProtocolError.
     replies: Replies | None = None
     routing_key: bytes | None = None  # found while building (a batch's first child that has one)
     routing_keyspace: str | None = None
 
 
-class Router(Protocol):
-    """Where a request may go: the session's pools in the order of the load-balancing plan."""
+class Reprepare(NamedTuple):
+    """How to answer an UNPREPARED: ``spec`` (a PREPARE) runs on the connection that answered it, under the
+    request's deadline; ``apply`` takes its reply and updates the statement in one step (no await between
+    the fields it changes, so no other request sees half of them). Raising from
+    :attr:`RequestSpec.reprepare` instead (the statement is not one of the request's) fails the attempt."""
 
-    def plan(self, info: RequestInfo, policy: LoadBalancingPolicy | None = None) -> Iterator[HostPool]:
-        """Pools of the hosts to try, best first (each host at most once)."""
+    spec: RequestSpec
+    apply: Callable[[Response], None]
+
+
+class Target(Protocol):
+    """Where one attempt goes: a host's pool (which lends one of its connections) or one fixed connection."""
+
+    @property
+    def host(self) -> str:
+        """The node's address (keys the errors of a :class:`NoHostAvailable`)."""
         ...
+
+    @property
+    def host_info(self) -> Host | None:
+        """The node as trackers see it (``None``: a connection outside any pool, e.g. the control connection)."""
+        ...
+
+    def borrow(self) -> Connection:
+        """A connection to send on; raises :class:`ConnectionError_` when there is none."""
+        ...
+
+
+class Router(Protocol):
+    """Where a request may go: the session's pools in the order of the load-balancing plan, or one target."""
+
+    def plan(self, info: RequestInfo, policy: LoadBalancingPolicy | None = None) -> Iterator[Target]:
+        """Targets to try, best first (each host at most once)."""
+        ...
+
+
+class OneConnection:
+    """A target that is one given connection (the control connection, or one pool connection for ``USE``).
+
+    Example:
+        >>> OneConnection(conn).borrow() is conn  # doctest: +SKIP
+        True
+    """
+
+    __slots__ = ("conn", "host_info")
+
+    def __init__(self, conn: Connection, host_info: Host | None = None) -> None:
+        self.conn = conn
+        self.host_info = host_info
+
+    @property
+    def host(self) -> str:
+        """The connection's node."""
+        return self.conn.host
+
+    def borrow(self) -> Connection:
+        """The connection itself (a closed one fails the attempt with its connection error)."""
+        return self.conn
+
+
+class Fixed:
+    """A router whose every plan is one target: no other host is tried, whatever the retry policy says.
+
+    Example:
+        >>> [t.host for t in Fixed(OneConnection(conn)).plan(RequestInfo())]  # doctest: +SKIP
+        ['127.0.0.1']
+    """
+
+    __slots__ = ("target",)
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    def plan(self, info: RequestInfo, policy: LoadBalancingPolicy | None = None) -> Iterator[Target]:
+        """The one target."""
+        return iter((self.target,))
 
 
 @dataclass(slots=True)
@@ -123,7 +200,7 @@ class _Counter:
 
 async def _speculate(
     router: Router,
-    hosts: Iterator[HostPool],
+    hosts: Iterator[Target],
     spec: RequestSpec,
     info: RequestInfo,
     options: ExecutionOptions,
@@ -135,7 +212,7 @@ async def _speculate(
     first_error: BaseException | None = None
     loop = asyncio.get_running_loop()
 
-    def start(plan: Iterator[HostPool], speculative: bool) -> None:
+    def start(plan: Iterator[Target], speculative: bool) -> None:
         task = asyncio.ensure_future(
             _execution(plan, spec, info, options, request_id, counter, speculative=speculative, router=router)
         )
@@ -188,7 +265,7 @@ def _retrieve(task: asyncio.Future[Any]) -> None:
 
 
 async def _execution(
-    hosts: Iterator[HostPool],
+    hosts: Iterator[Target],
     spec: RequestSpec,
     info: RequestInfo,
     options: ExecutionOptions,
@@ -231,7 +308,7 @@ class _Exhausted(Exception):
 
 
 async def _walk(
-    hosts: Iterator[HostPool],
+    hosts: Iterator[Target],
     spec: RequestSpec,
     info: RequestInfo,
     options: ExecutionOptions,
@@ -256,13 +333,14 @@ async def _walk(
             pool = next(hosts, None)
             continue
         op = options.operation
+        host_info = pool.host_info
         if op is not None:
             op.attempts += 1
             op.speculative_executions += speculative
-            op.last_host = pool.host_info
+            op.last_host = host_info
         attempt: AttemptInfo | None = None
-        if tracker is not None:
-            attempt = AttemptInfo(info, pool.host_info, request_id, counter.attempts, speculative, options.query, op)
+        if tracker is not None and host_info is not None:
+            attempt = AttemptInfo(info, host_info, request_id, counter.attempts, speculative, options.query, op)
             counter.attempts += 1
             tracker.on_start(attempt)
         speculative = False  # only an execution's first attempt counts as speculative
@@ -271,7 +349,7 @@ async def _walk(
             try:
                 response = await _attempt(conn, spec)
                 if op is not None and op.coordinator is None:
-                    op.coordinator = pool.host_info  # the first host that answered (a lost race answers late)
+                    op.coordinator = host_info  # the first host that answered (a lost race answers late)
                 if attempt is not None:
                     tracker.on_success(attempt, time.perf_counter() - started)  # type: ignore[union-attr]
                 return response, conn
@@ -282,7 +360,10 @@ async def _walk(
                 if attempt is not None:
                     tracker.on_error(attempt, exc, time.perf_counter() - started)  # type: ignore[union-attr]
                     attempt = None
-                await spec.reprepare(conn, exc)  # its failure is judged below, like the attempt's
+                # The node lost the statement (restart, cache eviction): prepare it again there, through
+                # this same core. Its failure is judged below, like the attempt's.
+                redo = spec.reprepare(exc)
+                redo.apply(await _attempt(conn, redo.spec))
                 continue  # same host, same connection's node
         except BaseException as exc:
             if attempt is not None:

@@ -47,8 +47,10 @@ from aiocql.protocol.requests import (
 )
 from aiocql.protocol.results import PreparedResult, RowsResult, SchemaChangeResult, SetKeyspaceResult
 from aiocql.results import QueryTrace, ResultSet, RowFactory, TypedRowFactory, named_tuple_factory
+from aiocql.session import internal
 from aiocql.session.concurrent import ExecutionResult, execute_concurrent
-from aiocql.session.executor import ExecutionOptions, RequestSpec, run_with_deadline
+from aiocql.session.executor import ExecutionOptions, Fixed, Reprepare, RequestSpec, run_with_deadline
+from aiocql.session.internal import use_keyspace
 from aiocql.session.lwt import is_conditional
 from aiocql.session.profiles import ExecutionProfile, ResolvedProfile, as_profile, clone_update
 from aiocql.session.schema_agreement import wait_for_schema_agreement
@@ -659,9 +661,11 @@ class Session:
 
             # A statement with result columns (a SELECT, an LWT) answers with rows, and only rows.
             replies = ROWS if prepared.result_metadata is not None else ANY_RESULT
-            return RequestSpec(
-                build_execute, call.idempotent, flags, prefix, self._reprepare(prepared, bound), replies=replies
-            )
+
+            def reprepare(exc: Unprepared) -> Reprepare:
+                return self._reprepare(prepared, bound)
+
+            return RequestSpec(build_execute, call.idempotent, flags, prefix, reprepare, replies=replies)
 
         assert isinstance(stmt, BatchStatement)
         children: list[BoundStatement | SimpleStatement] = []
@@ -693,11 +697,11 @@ class Session:
                 keyspace if conn.version >= 5 else None,
             )  # fmt: skip
 
-        async def reprepare_child(conn: Connection, exc: Unprepared) -> None:
+        def reprepare_child(exc: Unprepared) -> Reprepare:
             child = prepared_children.get(bytes(exc.statement_id))
             if child is None or child.prepared is None:
                 raise exc
-            await self._reprepare(child.prepared, child)(conn, exc)
+            return self._reprepare(child.prepared, child)
 
         spec = RequestSpec(build_batch, call.idempotent, flags, prefix, reprepare_child, replies=BATCH_RESULT)
         if stmt.routing_key is None:  # the batch's own (explicit) one wins; else its first child's that has one
@@ -870,46 +874,29 @@ class Session:
     ) -> None:
         """Prepare on every other up host too, so the first execution there needs no extra round trip.
 
-        Best effort: a host that fails here re-prepares on demand (UNPREPARED) later.
+        Best effort: a host that fails here re-prepares on demand (UNPREPARED) later. Each is a request of
+        the execution core on that host alone, within the prepare's timeout (or, with none, the
+        connection's ``internal_request_timeout``).
         """
         others = [p for p in self._pools.values() if p.is_up and p.host != done.host]
         if not others:
             return
+        timeout = wait if wait is not None else done.options.internal_request_timeout
+        spec = RequestSpec(build, True, replies=PREPARED)
+        await asyncio.gather(*(internal.run(Fixed(p), spec, timeout=timeout) for p in others), return_exceptions=True)
 
-        async def one(pool: HostPool) -> None:
-            conn = pool.borrow()
-            async with asyncio.timeout(wait or 10.0):
-                await conn.send(build(conn))
+    def _reprepare(self, prepared: PreparedStatement, bound: BoundStatement | None = None) -> Reprepare:
+        """What answers an UNPREPARED for ``prepared``: PREPARE it again (on the node that lost it)."""
+        keyspace = prepared.prepared_keyspace
 
-        await asyncio.gather(*(one(p) for p in others), return_exceptions=True)
+        def build(conn: Connection) -> Request:
+            return Prepare(prepared.query, keyspace if conn.version >= 5 else None)
 
-    def _reprepare(self, prepared: PreparedStatement, bound: BoundStatement | None = None) -> Any:
-        async def reprepare(conn: Connection, exc: Unprepared) -> None:
-            # The node lost the statement (restart, cache eviction): prepare it again on that node.
-            keyspace = prepared.prepared_keyspace if conn.version >= 5 else None
-            opcode_msg = Prepare(prepared.query, keyspace)
-            response = await conn.send(opcode_msg)
+        def apply(response: Response) -> None:
             if isinstance(response, PreparedResult):
-                if response.query_id != prepared.query_id:
-                    prepared.query_id = response.query_id
-                # The statement may have been evicted because its table changed (ALTER TABLE): the
-                # new metadata id comes with new columns. Replace both together, or the next EXECUTE
-                # would skip metadata under the new id and have its rows decoded with the old columns.
-                columns = response.result_metadata.columns
-                prepared.result_metadata = metadata_for(columns) if columns else None
-                prepared.result_metadata_id = response.result_metadata_id
-                # The bind markers may have new types too (a table dropped and created again): the
-                # encoder follows, and values bound with the old one are encoded again.
-                bind = response.bind_metadata
-                if prepared.update_bind_metadata(bind.columns, bind.pk_indexes) and bound is not None:
-                    if bound.parameters is None:
-                        raise InvalidValueError(
-                            f"the bind markers of {prepared.query!r} changed on the server since these values "
-                            "were encoded: bind them again"
-                        ) from exc
-                    bound.values = prepared.encode(bound.parameters)
+                _take_reprepared(prepared, bound, response)
 
-        return reprepare
+        return Reprepare(RequestSpec(build, True, replies=PREPARED), apply)
 
     def on_schema_change(self, keyspace: str | None) -> None:
         """Forget the query strings prepared transparently that ``keyspace`` holds (``None``: all of them):
@@ -1052,13 +1039,26 @@ def _is_lwt(stmt: Statement) -> bool:
     return isinstance(query, str) and is_conditional(query)
 
 
-async def use_keyspace(conn: Connection, keyspace: str) -> None:
-    """Run ``USE keyspace`` on one connection (quoted, so mixed-case names work)."""
-    from aiocql.types.cqltypes import quote_identifier
-
-    response = await conn.send(Query(f"USE {quote_identifier(keyspace)}", QueryParameters(Consistency.ONE)))
-    if isinstance(response, SetKeyspaceResult):
-        conn.keyspace = response.keyspace
+def _take_reprepared(prepared: PreparedStatement, bound: BoundStatement | None, response: PreparedResult) -> None:
+    """Update ``prepared`` (and the values of ``bound``) from a re-PREPARE's reply, in one synchronous step."""
+    if response.query_id != prepared.query_id:
+        prepared.query_id = response.query_id
+    # The statement may have been evicted because its table changed (ALTER TABLE): the
+    # new metadata id comes with new columns. Replace both together, or the next EXECUTE
+    # would skip metadata under the new id and have its rows decoded with the old columns.
+    columns = response.result_metadata.columns
+    prepared.result_metadata = metadata_for(columns) if columns else None
+    prepared.result_metadata_id = response.result_metadata_id
+    # The bind markers may have new types too (a table dropped and created again): the
+    # encoder follows, and values bound with the old one are encoded again.
+    bind = response.bind_metadata
+    if prepared.update_bind_metadata(bind.columns, bind.pk_indexes) and bound is not None:
+        if bound.parameters is None:
+            raise InvalidValueError(
+                f"the bind markers of {prepared.query!r} changed on the server since these values "
+                "were encoded: bind them again"
+            )
+        bound.values = prepared.encode(bound.parameters)
 
 
 def _log_failure(exc: BaseException, stmt: Statement) -> None:

@@ -2,8 +2,10 @@
 
 The trace tables are read at ``LOCAL_ONE`` by default (``query_cl=``), whatever the session's default
 consistency: Cassandra writes them with replication factor 2, so a QUORUM-like default would fail on a
-small cluster (cassandra-driver reads them at LOCAL_ONE too). ``wait_for_complete=False`` returns the
-trace as soon as its session row exists, even before the coordinator wrote its duration.
+small cluster (cassandra-driver reads them at LOCAL_ONE too). Each read is a request of the session
+(the execution core) with a deadline: the session's request timeout, or ``max_wait`` when it has none.
+``wait_for_complete=False`` returns the trace as soon as its session row exists, even before the coordinator
+wrote its duration.
 
 Example:
     >>> rs = await session.execute("SELECT * FROM t", trace=True)  # doctest: +SKIP
@@ -61,12 +63,17 @@ async def fetch_trace(
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max_wait
+    # Each read has a deadline: the session's request timeout, or the trace wait when it has none.
+    profile_timeout = session._default_profile.request_timeout
+    timeout = profile_timeout if profile_timeout is not None else max(max_wait, _POLL)
     while True:
-        rs = await session.execute(_SESSION_QUERY, (trace_id,), row_factory=tuple_factory, consistency_level=query_cl)
+        rs = await session.execute(
+            _SESSION_QUERY, (trace_id,), row_factory=tuple_factory, consistency_level=query_cl, timeout=timeout
+        )
         row: Any = rs.one()
         if row is not None and (row[2] is not None or not wait_for_complete):
             events = await session.execute(
-                _EVENTS_QUERY, (trace_id,), row_factory=tuple_factory, consistency_level=query_cl
+                _EVENTS_QUERY, (trace_id,), row_factory=tuple_factory, consistency_level=query_cl, timeout=timeout
             )
             return QueryTrace(
                 trace_id=trace_id,
