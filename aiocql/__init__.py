@@ -50,7 +50,9 @@ from aiocql.errors.server import (
     WriteFailure,
     WriteTimeout,
 )
-from aiocql.metrics import AttemptInfo, Metrics, OperationInfo, OperationTracker, RequestTracker
+from aiocql.metrics.nodes import Metrics
+from aiocql.metrics.operations import AttemptInfo, OperationInfo
+from aiocql.metrics.trackers import CompositeTracker, MetricsTracker, OperationTracker, RequestTracker
 from aiocql.model.host import Host, HostDistance
 from aiocql.model.metadata import ClusterMetadata
 from aiocql.model.schema import (
@@ -141,6 +143,7 @@ __all__ = [
     "ClusterMetadata",
     "ClusterState",
     "ColumnMetadata",
+    "CompositeTracker",
     "ConcurrentResults",
     "ConfigurationError",
     "ConnectTimeout",
@@ -176,6 +179,7 @@ __all__ = [
     "LoadBalancingPolicy",
     "MappingTranslator",
     "Metrics",
+    "MetricsTracker",
     "NameResolutionError",
     "NoHostAvailable",
     "NoSpeculativeExecutionPolicy",

@@ -147,7 +147,9 @@ def micro(repeat: int = 7, number: int = 5000) -> dict[str, float]:
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
     from aiocql import ConsistencyLevel, Host
-    from aiocql.metrics import AttemptInfo, CompositeTracker, Metrics, MetricsTracker, OperationInfo
+    from aiocql.metrics.nodes import Metrics
+    from aiocql.metrics.operations import AttemptInfo, OperationInfo
+    from aiocql.metrics.trackers import CompositeTracker, MetricsTracker
     from aiocql.observability.otel import OpenTelemetryTracker
     from aiocql.policies.request import RequestInfo
 

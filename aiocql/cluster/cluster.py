@@ -30,7 +30,9 @@ from aiocql.errors import (
     TLSCertificateError,
 )
 from aiocql.errors.server import RequestValidationError
-from aiocql.metrics import CompositeTracker, Metrics, MetricsTracker, RequestTracker, node_label
+from aiocql.metrics.nodes import Metrics
+from aiocql.metrics.operations import node_label
+from aiocql.metrics.trackers import CompositeTracker, MetricsTracker, RequestTracker
 from aiocql.model.host import Host, HostDistance
 from aiocql.model.metadata import ClusterMetadata
 from aiocql.model.state import ClusterState

@@ -57,7 +57,7 @@ from opentelemetry.util.types import AttributeValue
 from aiocql._version import __version__
 from aiocql.errors import NoHostAvailable
 from aiocql.errors.server import ServerError
-from aiocql.metrics import AttemptInfo, OperationInfo
+from aiocql.metrics.operations import AttemptInfo, OperationInfo
 from aiocql.model.host import Host
 
 __all__ = ["DURATION_BUCKETS", "OpenTelemetryTracker", "error_type"]
@@ -92,7 +92,7 @@ class OpenTelemetryTracker:
     ``tracer_provider`` / ``meter_provider`` default to the global ones (``opentelemetry.trace.set_tracer_provider``);
     ``record_metrics=False`` leaves the histogram out; ``attempt_spans=True`` adds a child span per attempt;
     ``query_text=False`` leaves ``db.query.text`` out. Pass it as ``Cluster(request_tracker=...)`` (compose
-    with others in :class:`aiocql.metrics.CompositeTracker`).
+    with others in :class:`aiocql.CompositeTracker`).
 
     Example:
         >>> from opentelemetry.sdk.trace import TracerProvider

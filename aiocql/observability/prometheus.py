@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import REGISTRY, Collector, CollectorRegistry
 
-from aiocql.metrics import Metrics
+from aiocql.metrics.nodes import Metrics
 
 __all__ = ["AiocqlCollector", "register"]
 

@@ -18,7 +18,7 @@ import math
 from typing import Final
 
 from aiocql.errors import InvalidValueError
-from aiocql.metrics import OperationInfo, node_label
+from aiocql.metrics.operations import OperationInfo, node_label
 
 __all__ = ["LOGGER_NAME", "check_threshold", "log_slow_query"]
 

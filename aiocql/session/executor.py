@@ -30,7 +30,8 @@ from aiocql.connection.protocol import StreamsExhausted
 from aiocql.connection.replies import Replies
 from aiocql.errors import ConnectionError_, NoHostAvailable, OperationTimedOut
 from aiocql.errors.server import ServerError, Unprepared
-from aiocql.metrics import AttemptInfo, OperationInfo, RequestTracker
+from aiocql.metrics.operations import AttemptInfo, OperationInfo
+from aiocql.metrics.trackers import RequestTracker
 from aiocql.policies.load_balancing import LoadBalancingPolicy
 from aiocql.policies.request import RequestInfo
 from aiocql.policies.retry import RetryDecision, RetryInfo, RetryPolicy

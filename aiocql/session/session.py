@@ -22,7 +22,8 @@ from aiocql.connection.connection import Connection
 from aiocql.connection.replies import ANY_RESULT, BATCH_RESULT, PREPARED, ROWS, returns_rows
 from aiocql.errors import ConnectionClosed, CqlError, InvalidValueError, ProtocolError
 from aiocql.errors.server import InvalidPagingState, ProtocolErrorFromServer, Unprepared
-from aiocql.metrics import OperationInfo, OperationTracker, RequestTracker, has_request_hooks, wants_operation_info
+from aiocql.metrics.operations import OperationInfo
+from aiocql.metrics.trackers import OperationTracker, RequestTracker, has_request_hooks, wants_operation_info
 from aiocql.model.host import Host
 from aiocql.model.result_metadata import ResultMetadata, metadata_for
 from aiocql.model.state import ClusterState

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from aiocql import RoundRobinPolicy
-from aiocql.metrics import CompositeTracker
+from aiocql import CompositeTracker, RoundRobinPolicy
 from aiocql.testing.fakeserver import Opcode, ReceivedRequest
 
 from .conftest import echo_row, is_kv

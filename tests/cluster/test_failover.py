@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from aiocql import AttemptInfo, Cluster, ConsistencyLevel
-from aiocql.metrics import node_label
+from aiocql.metrics.operations import node_label
 from aiocql.testing.polling import wait_until
 from aiocql.testing.pytest_plugin import ServerInfo, cluster_kwargs
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from aiocql.observability.cql import describe, describe_batch, sanitize
+from aiocql.metrics.cql import describe, describe_batch, sanitize
 from tests.helpers.doctests import run_doctests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,7 +86,7 @@ def test_sanitize_replaces_every_literal(query: str, expected: str) -> None:
 
 def test_importing_aiocql_imports_no_optional_integration() -> None:
     code = (
-        "import sys, aiocql, aiocql.observability, aiocql.observability.cql, aiocql.observability.slow_queries\n"
+        "import sys, aiocql, aiocql.observability, aiocql.metrics.cql, aiocql.observability.slow_queries\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('opentelemetry', 'prometheus_client')]\n"
         "print(bad)\n"
     )
@@ -112,7 +112,7 @@ def test_only_the_integration_modules_name_the_optional_libraries() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["aiocql.observability", "aiocql.observability.cql", "aiocql.observability.slow_queries",
+    ["aiocql.observability", "aiocql.metrics.cql", "aiocql.observability.slow_queries",
      "aiocql.observability.otel", "aiocql.observability.prometheus"],
 )  # fmt: skip
 def test_docstring_examples(name: str) -> None:

@@ -20,6 +20,10 @@ MODULES = [
     "aiocql.policies.reconnection",
     "aiocql.policies.speculative",
     "aiocql.metrics",
+    "aiocql.metrics.histogram",
+    "aiocql.metrics.nodes",
+    "aiocql.metrics.operations",
+    "aiocql.metrics.trackers",
 ]
 
 

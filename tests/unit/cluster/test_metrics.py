@@ -12,19 +12,10 @@ import pytest
 
 from aiocql.errors import OperationTimedOut
 from aiocql.errors.server import ReadTimeout
-from aiocql.metrics import (
-    DEFAULT_LATENCY_BUCKETS,
-    AttemptInfo,
-    CompositeTracker,
-    LatencyHistogram,
-    Metrics,
-    MetricsTracker,
-    NodeMetrics,
-    RequestTracker,
-    _bucket_bounds,
-    _bucket_of,
-    node_label,
-)
+from aiocql.metrics.histogram import DEFAULT_LATENCY_BUCKETS, LatencyHistogram, _bucket_bounds, _bucket_of
+from aiocql.metrics.nodes import Metrics, NodeMetrics
+from aiocql.metrics.operations import AttemptInfo, node_label
+from aiocql.metrics.trackers import CompositeTracker, MetricsTracker, RequestTracker
 from aiocql.model.host import Host
 from aiocql.policies.request import RequestInfo
 
