@@ -129,6 +129,17 @@ class OpenTelemetryTracker:
         self._live: dict[OperationInfo, _Live] = {}
         self._attempts: dict[AttemptInfo, Span] = {}
 
+    @property
+    def in_progress(self) -> int:
+        """Requests this tracker started recording and has not ended yet (their spans are open).
+
+        Example:
+            >>> from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
+            >>> OpenTelemetryTracker(tracer_provider=SdkTracerProvider()).in_progress
+            0
+        """
+        return len(self._live)
+
     # -- the request ----------------------------------------------------------------------------------
     def on_request_start(self, op: OperationInfo) -> None:
         """Open the request's span under the caller's current span and make it current for the attempts."""

@@ -191,7 +191,7 @@ def test_the_otel_tracker_does_nothing_while_no_sdk_is_configured() -> None:
     off = OpenTelemetryTracker()  # the global providers: the API's placeholders in this process
     op = OperationInfo("QUERY", "SELECT * FROM t", latency=0.001)
     off.on_request_start(op)
-    assert off._live == {}
+    assert off.in_progress == 0  # no SDK: nothing recorded, nothing kept
     off.on_request_end(op)
 
     exporter = InMemorySpanExporter()
@@ -199,6 +199,6 @@ def test_the_otel_tracker_does_nothing_while_no_sdk_is_configured() -> None:
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     on = OpenTelemetryTracker(tracer_provider=provider, record_metrics=False)
     on.on_request_start(op)
-    assert list(on._live) == [op]
+    assert on.in_progress == 1
     on.on_request_end(op)
-    assert on._live == {} and [s.name for s in exporter.get_finished_spans()] == ["SELECT t"]
+    assert on.in_progress == 0 and [s.name for s in exporter.get_finished_spans()] == ["SELECT t"]
