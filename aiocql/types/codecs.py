@@ -36,7 +36,8 @@ map<K, V>                     ``dict`` (encode: any mapping); keys flooding as f
                               :class:`~aiocql.types.values.UnhashedMap`
 tuple<...>                    ``tuple`` (missing trailing components decode as ``None``)
 user type                     a namedtuple class built once per UDT type (see
-                              :func:`~aiocql.types.decoders.udt_class`); missing trailing fields
+                              :func:`~aiocql.types.decoders.udt_class`), or the class registered
+                              for it (:mod:`~aiocql.types.udt_classes`); missing trailing fields
                               decode as ``None``. Encode: that class or any tuple (positional),
                               a mapping of field names, or an object with the fields as attributes
 vector<T, n>                  ``list`` of exactly n elements (encode: any sized sequence)
