@@ -18,7 +18,9 @@ from typing import Any
 
 from aiocql.cluster.cluster import Cluster
 from aiocql.connection.auth import PlainTextAuthProvider
+from aiocql.model.schema import TableMetadata
 from aiocql.protocol.constants import Consistency
+from aiocql.session.session import Session
 
 #: Exit codes: every record / row done; some failed (the rest done, see the error log); nothing usable.
 EXIT_OK = 0
@@ -125,3 +127,13 @@ def split_table(name: str, keyspace: str | None) -> tuple[str, str]:
         return s[1:-1].replace('""', '"') if len(s) >= 2 and s[0] == s[-1] == '"' else s.lower()
 
     return unquote(ks), unquote(table)
+
+
+async def table_metadata(session: Session, args: argparse.Namespace) -> TableMetadata:
+    """The metadata of the table ``args.table`` names (``args.keyspace`` when it has no keyspace part)."""
+    ks, name = split_table(args.table, args.keyspace)
+    meta = session.state.keyspaces.get(ks)
+    table = meta.tables.get(name) if meta is not None else None
+    if table is None:
+        raise CliError(f"no table {ks}.{name}")
+    return table
