@@ -10,51 +10,42 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict, TypeVar, Unpack, overload
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
 from aiocql.connection.connection import Connection
-from aiocql.connection.replies import ANY_RESULT, BATCH_RESULT, PREPARED, ROWS, returns_rows
+from aiocql.connection.replies import PREPARED
 from aiocql.errors import ConnectionClosed, CqlError, InvalidValueError, ProtocolError
-from aiocql.errors.server import InvalidPagingState, ProtocolErrorFromServer, Unprepared
+from aiocql.errors.server import InvalidPagingState, ProtocolErrorFromServer
 from aiocql.metrics.operations import OperationInfo
-from aiocql.metrics.trackers import OperationTracker, RequestTracker, has_request_hooks, wants_operation_info
+from aiocql.metrics.trackers import OperationTracker, has_request_hooks, wants_operation_info
 from aiocql.model.host import Host
-from aiocql.model.result_metadata import ResultMetadata, metadata_for
 from aiocql.model.state import ClusterState
-from aiocql.policies.load_balancing import LoadBalancingPolicy, default_load_balancing_policy
+from aiocql.policies.load_balancing import LoadBalancingPolicy
 from aiocql.policies.request import RequestInfo
-from aiocql.policies.retry import DefaultRetryPolicy, RetryPolicy
-from aiocql.policies.speculative import SpeculativeExecutionPolicy
 from aiocql.policies.timestamps import MonotonicTimestampGenerator
 from aiocql.pool.stream_waiters import StreamWaiters
-from aiocql.protocol.constants import Consistency, HeaderFlag
-from aiocql.protocol.message import Response
-from aiocql.protocol.primitives import write_bytes_map
+from aiocql.protocol.constants import Consistency
 from aiocql.protocol.requests import (
-    Batch,
-    BatchPrepared,
-    BatchQuery,
-    Execute,
     Prepare,
-    Query,
-    QueryParameters,
     Request,
 )
-from aiocql.protocol.results import PreparedResult, RowsResult, SchemaChangeResult, SetKeyspaceResult
-from aiocql.results import QueryTrace, ResultSet, RowFactory, TypedRowFactory, named_tuple_factory
+from aiocql.protocol.results import PreparedResult
+from aiocql.results import QueryTrace, ResultSet, RowFactory, TypedRowFactory
 from aiocql.session import internal
+from aiocql.session.call import _STATEMENT_TYPES, _Call, _check_parameters, _check_statement, _first, _options_of
 from aiocql.session.concurrent import ExecutionResult, execute_concurrent
-from aiocql.session.executor import ExecutionOptions, Fixed, Reprepare, RequestSpec, run_with_deadline
+from aiocql.session.describe import _log_failure, _operation_of, _query_text
+from aiocql.session.executor import ExecutionOptions, Fixed, RequestSpec, run_with_deadline
 from aiocql.session.internal import use_keyspace
-from aiocql.session.lwt import is_conditional
 from aiocql.session.profiles import ExecutionProfile, ResolvedProfile, as_profile, clone_update
-from aiocql.session.schema_agreement import wait_for_schema_agreement
+from aiocql.session.reply import _result
+from aiocql.session.settings import _DEFAULT, _DRIVER_HABITS, ClusterView, ExecuteOptions, SessionDefaults
+from aiocql.session.specs import _check_keyspace, _is_lwt, _prepared_from, _routing_keyspace, _spec_for
 from aiocql.session.targeting import TargetHostPolicy, resolve_target
 from aiocql.session.throttle import RequestThrottle
 from aiocql.session.tracing import fetch_trace
@@ -82,6 +73,8 @@ from aiocql.validation import (
     describe_value,
 )
 
+_describe = describe_value
+
 if TYPE_CHECKING:
     from aiocql.pool.host_pool import HostPool
 
@@ -94,114 +87,6 @@ log = _log
 
 
 _R = TypeVar("_R")
-
-
-class ExecuteOptions(TypedDict, total=False):
-    """The keyword arguments of :meth:`Session.execute` other than ``row_factory`` (for its typed overloads;
-    tests/unit/test_typed_rows.py checks that the two lists agree)."""
-
-    consistency_level: Consistency | None
-    serial_consistency_level: Consistency | None
-    timeout: float | None
-    fetch_size: int | NoPaging | None
-    paging_state: bytes | None
-    timestamp: int | None
-    trace: bool
-    custom_payload: Mapping[str, bytes] | None
-    is_idempotent: bool | None
-    keyspace: str | None
-    execution_profile: str | ExecutionProfile | None
-    host: Host | str | None
-
-
-class _Default:
-    """The "not given" marker of ``timeout=``: the statement's or the execution profile's timeout applies
-    (``None`` means no timeout)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<profile default>"
-
-
-_DEFAULT: Any = _Default()
-
-#: cassandra-driver ``Session`` attributes and the aiocql way to get the same effect.
-_DRIVER_HABITS = {
-    "row_factory": "pass row_factory= to Cluster(...), to an ExecutionProfile or to execute()",
-    "default_timeout": "pass request_timeout= to Cluster(...) or an ExecutionProfile, or timeout= to execute()",
-    "default_consistency_level": "pass consistency_level= to Cluster(...), an ExecutionProfile, a statement "
-    "or execute()",
-    "default_serial_consistency_level": "pass serial_consistency_level= to Cluster(...), an ExecutionProfile, "
-    "a statement or execute()",
-    "default_fetch_size": "pass fetch_size= to Cluster(...), an ExecutionProfile, a statement or execute()",
-    "default_retry_policy": "pass retry_policy= to Cluster(...) or an ExecutionProfile",
-    "use_client_timestamp": "pass client_timestamps= to Cluster(...)",
-    "client_protocol_handler": "rows are decoded by aiocql itself: choose the row shape with row_factory=",
-    "encoder": "values are encoded by their column's CQL type: nothing to configure",
-    "max_trace_wait": "pass max_wait= to ResultSet.get_query_trace()",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class SessionDefaults:
-    """Request settings used when neither the call, the statement nor an execution profile gives one.
-
-    The first eight fields form the execution profile named ``"default"``.
-    """
-
-    consistency_level: Consistency = Consistency.LOCAL_ONE
-    serial_consistency_level: Consistency | None = None
-    request_timeout: float | None = 10.0
-    fetch_size: int | NoPaging = 5000
-    row_factory: RowFactory = named_tuple_factory
-    retry_policy: RetryPolicy = field(default_factory=DefaultRetryPolicy)
-    load_balancing_policy: LoadBalancingPolicy = field(default_factory=default_load_balancing_policy)
-    speculative_execution_policy: SpeculativeExecutionPolicy | None = None
-    client_timestamps: bool = True
-    schema_agreement_wait: float = 10.0
-    execution_profiles: Mapping[str, ExecutionProfile] = field(default_factory=dict)
-    request_tracker: RequestTracker | None = None
-    max_requests_in_flight: int | None = None
-    max_requests_queued: int = 10_000
-    slow_query_threshold: float | None = None
-
-    def profile(self) -> ResolvedProfile:
-        """The default execution profile."""
-        return ResolvedProfile(
-            consistency_level=self.consistency_level,
-            serial_consistency_level=self.serial_consistency_level,
-            request_timeout=self.request_timeout,
-            fetch_size=self.fetch_size,
-            row_factory=self.row_factory,
-            retry_policy=self.retry_policy,
-            load_balancing_policy=self.load_balancing_policy,
-            speculative_execution_policy=self.speculative_execution_policy,
-            slow_query_threshold=self.slow_query_threshold,
-        )
-
-
-class ClusterView(Protocol):
-    """What a session needs from its cluster: the current state, and a schema refresh after DDL."""
-
-    @property
-    def state(self) -> ClusterState:
-        """The current, immutable cluster state."""
-        ...
-
-    @property
-    def contact_hosts(self) -> Sequence[Host]:
-        """The hosts the contact points resolved to (load-balancing policies infer the local DC from them)."""
-        ...
-
-    async def refresh_schema(self, keyspace: str | None = None) -> None:
-        """Read the schema again (after DDL this session ran): all of it, or one keyspace."""
-        ...
-
-    @property
-    def udt_classes(self) -> UdtClasses:
-        """The classes user types decode to (:meth:`aiocql.Cluster.register_user_type`)."""
-        ...
 
 
 class Session:
@@ -489,10 +374,10 @@ class Session:
         self._initialized[id(policy)] = policy  # the policy is kept, so its id is not reused meanwhile
 
     async def _execute(self, stmt: Statement, call: _Call, paging_state: bytes | None) -> ResultSet[Any]:
-        spec = self._spec_for(stmt, call, paging_state)
+        spec = _spec_for(stmt, call, paging_state, self._prepared, self.keyspace)
         profile = call.profile
         info = RequestInfo(
-            keyspace=spec.routing_keyspace or self._routing_keyspace(stmt, call),
+            keyspace=spec.routing_keyspace or _routing_keyspace(stmt, call, self.keyspace),
             routing_key=stmt.routing_key or spec.routing_key,
             token=stmt.routing_token,
             is_idempotent=call.idempotent,
@@ -513,7 +398,7 @@ class Session:
             except CqlError as exc:
                 _log_failure(exc, stmt)
                 raise
-            return await self._result(response, conn, stmt, call)
+            return await _result(self, response, conn, stmt, call)
         op = options.operation = _operation_of(stmt, call, info.keyspace)
 
         async def run() -> ResultSet[Any]:
@@ -522,7 +407,7 @@ class Session:
             except CqlError as exc:
                 _log_failure(exc, stmt)
                 raise
-            return await self._result(response, conn, stmt, call)
+            return await _result(self, response, conn, stmt, call)
 
         return await self._observed(op, threshold, run)
 
@@ -551,11 +436,6 @@ class Session:
                 from aiocql.observability.slow_queries import log_slow_query
 
                 log_slow_query(op, threshold)
-
-    def _routing_keyspace(self, stmt: Statement, call: _Call) -> str | None:
-        if isinstance(stmt, BoundStatement) and stmt.prepared is not None and stmt.prepared.bind_columns:
-            return stmt.prepared.bind_columns[0].keyspace  # where the table really is
-        return call.keyspace or self.keyspace
 
     # -- user types as the user's classes ----------------------------------------------------------
     _own_udt_classes: UdtClasses = NO_UDT_CLASSES  # this session's registrations (register_user_type)
@@ -610,189 +490,16 @@ class Session:
         """Stop using a host's pool and return it (to be closed by the caller)."""
         return self._pools.pop(host_id, None)
 
-    def _spec_for(self, stmt: Statement, call: _Call, paging_state: bytes | None) -> RequestSpec:
-        flags = 0
-        prefix = b""
-        if call.trace:
-            flags |= HeaderFlag.TRACING
-        if call.custom_payload:
-            flags |= HeaderFlag.CUSTOM_PAYLOAD
-            prefix = write_bytes_map(call.custom_payload)
-        keyspace = call.keyspace
-        page_size = call.fetch_size if type(call.fetch_size) is int else None  # None: NO_PAGING
-
-        def params(values: Any = (), skip_metadata: bool = False, version: int = 5) -> QueryParameters:
-            return QueryParameters(
-                consistency=call.consistency,
-                values=values,
-                skip_metadata=skip_metadata,
-                page_size=page_size,
-                paging_state=paging_state,
-                serial_consistency=call.serial,
-                timestamp=call.timestamp,
-                keyspace=keyspace if version >= 5 else None,
-            )
-
-        if isinstance(stmt, SimpleStatement):
-            query = stmt.query
-
-            def build_query(conn: Connection) -> Request:
-                self._check_keyspace(conn, keyspace)
-                return Query(query, params(version=conn.version))
-
-            replies = ROWS if returns_rows(query) else ANY_RESULT
-            return RequestSpec(build_query, call.idempotent, flags, prefix, replies=replies)
-
-        if isinstance(stmt, BoundStatement):
-            prepared = stmt.prepared
-            assert prepared is not None
-            bound = stmt
-
-            def build_execute(conn: Connection) -> Request:
-                # Skip metadata only on v5, where METADATA_CHANGED tells us when our copy is stale.
-                # The reply is decoded with the metadata that matches the id sent *now*: a re-prepare
-                # (after UNPREPARED) or another reply may replace the statement's copy meanwhile.
-                meta = prepared.result_metadata if conn.version >= 5 else None
-                call.sent_metadata = meta
-                return Execute(
-                    prepared.query_id,
-                    params(bound.values, meta is not None, conn.version),  # encoded again by a re-prepare
-                    prepared.result_metadata_id if conn.version >= 5 else None,
-                )
-
-            # A statement with result columns (a SELECT, an LWT) answers with rows, and only rows.
-            replies = ROWS if prepared.result_metadata is not None else ANY_RESULT
-
-            def reprepare(exc: Unprepared) -> Reprepare:
-                return self._reprepare(prepared, bound)
-
-            return RequestSpec(build_execute, call.idempotent, flags, prefix, reprepare, replies=replies)
-
-        assert isinstance(stmt, BatchStatement)
-        children: list[BoundStatement | SimpleStatement] = []
-        prepared_children: dict[bytes, BoundStatement] = {}
-        for child, child_params in stmt.entries:
-            if isinstance(child, SimpleStatement) and child_params is not None:
-                prepared_child = self._prepared.get((keyspace or self.keyspace, child.query))
-                if prepared_child is None:  # not prepared by execute() (e.g. a BatchStatement changed since)
-                    raise InvalidValueError(f"batch child {child.query!r} has parameters but was not prepared")
-                child = prepared_child
-            if isinstance(child, PreparedStatement):
-                child = child.bind(child_params)
-            if isinstance(child, BoundStatement):
-                assert child.prepared is not None
-                prepared_children[child.prepared.query_id] = child
-            children.append(child)
-        if not children:
-            raise InvalidValueError("a BatchStatement needs at least one statement")
-
-        def build_batch(conn: Connection) -> Request:
-            self._check_keyspace(conn, keyspace)
-            # Built per attempt: a re-prepare may have given a child a new id or encoded its values again.
-            entries: list[BatchQuery | BatchPrepared] = [
-                BatchQuery(c.query) if isinstance(c, SimpleStatement)
-                else BatchPrepared(c.prepared.query_id if c.prepared else b"", c.values) for c in children
-            ]  # fmt: skip
-            return Batch(
-                entries, stmt.batch_type, call.consistency, call.serial, call.timestamp,
-                keyspace if conn.version >= 5 else None,
-            )  # fmt: skip
-
-        def reprepare_child(exc: Unprepared) -> Reprepare:
-            child = prepared_children.get(bytes(exc.statement_id))
-            if child is None or child.prepared is None:
-                raise exc
-            return self._reprepare(child.prepared, child)
-
-        spec = RequestSpec(build_batch, call.idempotent, flags, prefix, reprepare_child, replies=BATCH_RESULT)
-        if stmt.routing_key is None:  # the batch's own (explicit) one wins; else its first child's that has one
-            first = next((c for c in children if c.routing_key is not None), None)
-            if first is not None:
-                spec.routing_key = first.routing_key
-                if isinstance(first, BoundStatement):
-                    spec.routing_keyspace = self._routing_keyspace(first, call)
-        return spec
-
-    def _check_keyspace(self, conn: Connection, keyspace: str | None) -> None:
-        if keyspace is not None and conn.version < 5 and keyspace != conn.keyspace:
-            raise InvalidValueError(
-                f"a per-request keyspace needs protocol v5 (this connection speaks v{conn.version}): "
-                "qualify the table name or connect with that keyspace"
-            )
-
     async def _read_trace(
         self, trace_id: uuid.UUID, max_wait: float, *, query_cl: Consistency, wait_for_complete: bool
     ) -> QueryTrace:
         """Read one trace from ``system_traces`` (what ``ResultSet.get_query_trace`` calls)."""
         return await fetch_trace(self, trace_id, max_wait, query_cl=query_cl, wait_for_complete=wait_for_complete)
 
-    async def _result(self, response: Response, conn: Connection, stmt: Statement, call: _Call) -> ResultSet[Any]:
-        rs: ResultSet[Any] = ResultSet(
-            warnings=response.warnings,
-            tracing_id=response.tracing_id,
-            custom_payload=dict(response.custom_payload) if response.custom_payload else None,  # type: ignore[arg-type]
-            coordinator=conn.host,
-            _session=self,
-        )
-        if response.warnings:
-            for warning in response.warnings:  # as cassandra-driver: the server's words and the statement's text
-                log.warning("server warning from %s: %s; query: %s", conn.host, warning, _statement_text(stmt))
-        if isinstance(response, RowsResult):
-            meta = self._rows_metadata(response, stmt, call)
-            # the default rows and tuples are built by the decoder; any other factory gets the tuples
-            rs.current_rows = meta.decoder_for(self.udt_classes).decode_page(
-                response.buffer, response.offset, response.rows_count, call.row_factory
-            )
-            rs.column_names = meta.names
-            rs.column_types = tuple(c.type for c in meta.columns)
-            rs.paging_state = response.metadata.paging_state
-            if rs.paging_state is not None:
-
-                async def next_page(state: bytes) -> ResultSet[Any]:
-                    self._check_open()
-                    page = await self._execute(stmt, call, state)
-                    page._earlier_traces = rs.tracing_ids  # get_all_query_traces() sees every page's trace
-                    return page
-
-                rs._next_page = next_page
-        elif isinstance(response, SetKeyspaceResult):
-            # USE through execute(): every connection (and every one opened later) must follow, or
-            # the next statement would run in whichever keyspace its connection happens to be in.
-            conn.keyspace = response.keyspace
-            await self.set_keyspace(response.keyspace)
-        elif isinstance(response, SchemaChangeResult):
-            self.on_schema_change(response.keyspace)
-            wait = self.defaults.schema_agreement_wait
-            rs.schema_agreement = await wait_for_schema_agreement(conn, wait, is_down=self._is_known_down)
-            if not rs.schema_agreement:
-                log.warning("schema agreement not reached within %ss after: %s", wait, _statement_text(stmt))
-            elif log.isEnabledFor(logging.DEBUG):
-                log.debug("schema change %s %s %s.%s on %s: agreed", response.change_type, response.target,
-                          response.keyspace, response.name or "", conn.host)  # fmt: skip
-            if self.cluster is not None:
-                # The caller sees its own DDL in cluster.metadata as soon as execute() returns.
-                with contextlib.suppress(CqlError):
-                    await self.cluster.refresh_schema(response.keyspace)  # that keyspace's rows only
-        return rs
-
     def _is_known_down(self, host_id: uuid.UUID) -> bool:
         # A node the driver knows and has marked down (left out of schema agreement).
         state = self.state
         return state.get_host(host_id) is not None and not state.is_up(host_id)
-
-    def _rows_metadata(self, response: RowsResult, stmt: Statement, call: _Call) -> ResultMetadata:
-        md = response.metadata
-        prepared = stmt.prepared if isinstance(stmt, BoundStatement) else None
-        if md.columns is None:
-            if call.sent_metadata is None:
-                raise ProtocolError("the server sent rows without metadata for a statement we have none for")
-            return call.sent_metadata
-        meta = metadata_for(md.columns)
-        if prepared is not None and (md.metadata_changed or prepared.result_metadata is None):
-            prepared.result_metadata = meta  # the table changed: later executions decode with this
-            if md.new_metadata_id is not None:
-                prepared.result_metadata_id = md.new_metadata_id
-        return meta
 
     # -- prepare ------------------------------------------------------------------------------------
     async def prepare(
@@ -835,7 +542,7 @@ class Session:
             wait = self._default_profile.request_timeout if timeout is _DEFAULT else timeout
 
             def build(conn: Connection) -> Request:
-                self._check_keyspace(conn, keyspace)
+                _check_keyspace(conn, keyspace)
                 return Prepare(query, keyspace if conn.version >= 5 else None)
 
             spec = RequestSpec(build, True, replies=PREPARED)
@@ -885,19 +592,6 @@ class Session:
         timeout = wait if wait is not None else done.options.internal_request_timeout
         spec = RequestSpec(build, True, replies=PREPARED)
         await asyncio.gather(*(internal.run(Fixed(p), spec, timeout=timeout) for p in others), return_exceptions=True)
-
-    def _reprepare(self, prepared: PreparedStatement, bound: BoundStatement | None = None) -> Reprepare:
-        """What answers an UNPREPARED for ``prepared``: PREPARE it again (on the node that lost it)."""
-        keyspace = prepared.prepared_keyspace
-
-        def build(conn: Connection) -> Request:
-            return Prepare(prepared.query, keyspace if conn.version >= 5 else None)
-
-        def apply(response: Response) -> None:
-            if isinstance(response, PreparedResult):
-                _take_reprepared(prepared, bound, response)
-
-        return Reprepare(RequestSpec(build, True, replies=PREPARED), apply)
 
     def on_schema_change(self, keyspace: str | None) -> None:
         """Forget the query strings prepared transparently that ``keyspace`` holds (``None``: all of them):
@@ -951,175 +645,3 @@ class Session:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-
-@dataclass(slots=True)
-class _Call:
-    consistency: Consistency
-    serial: Consistency | None
-    timeout: float | None
-    fetch_size: int | NoPaging
-    timestamp: int | None
-    idempotent: bool
-    keyspace: str | None
-    trace: bool
-    custom_payload: Mapping[str, bytes] | None
-    row_factory: RowFactory
-    profile: ResolvedProfile
-    sent_metadata: ResultMetadata | None = None  # the result metadata an EXECUTE skipped (v5)
-
-
-_STATEMENT_TYPES = (SimpleStatement, PreparedStatement, BoundStatement, BatchStatement)
-_describe = describe_value
-
-
-def _check_parameters(parameters: object) -> None:
-    if isinstance(parameters, (str, bytes, bytearray)) or not isinstance(parameters, (Sequence, Mapping)):
-        raise InvalidValueError(
-            f"parameters must be a sequence or a mapping, not {_describe(parameters)}: wrap one value in a tuple"
-        )
-
-
-def _check_statement(stmt: Statement) -> None:
-    """The statement's options, checked again at execute (cheaply: they are usually None, or right)."""
-    cl = stmt.consistency_level
-    if cl is not None and type(cl) is not Consistency:
-        check_consistency(f"{type(stmt).__name__}.consistency_level", cl)
-    serial = stmt.serial_consistency_level
-    if serial is not None and serial is not Consistency.SERIAL and serial is not Consistency.LOCAL_SERIAL:
-        check_serial_consistency(f"{type(stmt).__name__}.serial_consistency_level", serial)
-    if stmt.fetch_size is not None:
-        check_fetch_size(f"{type(stmt).__name__}.fetch_size", stmt.fetch_size)
-    if stmt.timeout is not None:
-        check_timeout(f"{type(stmt).__name__}.timeout", stmt.timeout)
-    if stmt.keyspace is not None:
-        check_keyspace(f"{type(stmt).__name__}.keyspace", stmt.keyspace)
-    if stmt.custom_payload is not None:
-        check_custom_payload(f"{type(stmt).__name__}.custom_payload", stmt.custom_payload)
-    if stmt.is_idempotent is not False and stmt.is_idempotent is not True:
-        check_bool(f"{type(stmt).__name__}.is_idempotent", stmt.is_idempotent)
-
-
-def _first(*values: Any) -> Any:
-    """The first value that is not None (unlike ``or``, keeps falsy settings such as ``Consistency.ANY``)."""
-    return next((v for v in values if v is not None), None)
-
-
-def _options_of(stmt: SimpleStatement) -> dict[str, Any]:
-    return {
-        name: getattr(stmt, name)
-        for name in ("consistency_level", "serial_consistency_level", "fetch_size", "timeout", "is_idempotent",
-                     "keyspace", "custom_payload", "routing_key", "routing_token")
-        if getattr(stmt, name) is not None
-    }  # fmt: skip
-
-
-def _prepared_from(response: PreparedResult, query: str, keyspace: str | None) -> PreparedStatement:
-    result_columns = response.result_metadata.columns
-    return PreparedStatement(
-        query=query,
-        query_id=response.query_id,
-        bind_columns=tuple(response.bind_metadata.columns),
-        pk_indexes=tuple(response.bind_metadata.pk_indexes),
-        result_metadata=metadata_for(result_columns) if result_columns else None,
-        result_metadata_id=response.result_metadata_id,
-        prepared_keyspace=keyspace,
-        is_lwt=is_conditional(query),
-    )
-
-
-def _is_lwt(stmt: Statement) -> bool:
-    """Whether a statement is a lightweight transaction (prepared: decided once, at prepare time)."""
-    if isinstance(stmt, BoundStatement):
-        return stmt.prepared is not None and stmt.prepared.is_lwt
-    if isinstance(stmt, PreparedStatement):
-        return stmt.is_lwt
-    if isinstance(stmt, BatchStatement):  # a conditional batch (its conditions all hit one partition)
-        return any(_is_lwt(child) for child, _ in stmt.entries)
-    query = getattr(stmt, "query", None)
-    return isinstance(query, str) and is_conditional(query)
-
-
-def _take_reprepared(prepared: PreparedStatement, bound: BoundStatement | None, response: PreparedResult) -> None:
-    """Update ``prepared`` (and the values of ``bound``) from a re-PREPARE's reply, in one synchronous step."""
-    if response.query_id != prepared.query_id:
-        prepared.query_id = response.query_id
-    # The statement may have been evicted because its table changed (ALTER TABLE): the
-    # new metadata id comes with new columns. Replace both together, or the next EXECUTE
-    # would skip metadata under the new id and have its rows decoded with the old columns.
-    columns = response.result_metadata.columns
-    prepared.result_metadata = metadata_for(columns) if columns else None
-    prepared.result_metadata_id = response.result_metadata_id
-    # The bind markers may have new types too (a table dropped and created again): the
-    # encoder follows, and values bound with the old one are encoded again.
-    bind = response.bind_metadata
-    if prepared.update_bind_metadata(bind.columns, bind.pk_indexes) and bound is not None:
-        if bound.parameters is None:
-            raise InvalidValueError(
-                f"the bind markers of {prepared.query!r} changed on the server since these values "
-                "were encoded: bind them again"
-            )
-        bound.values = prepared.encode(bound.parameters)
-
-
-def _log_failure(exc: BaseException, stmt: Statement) -> None:
-    if log.isEnabledFor(logging.DEBUG):
-        log.debug("request failed (%s: %s): %s", type(exc).__name__, exc, _statement_text(stmt))
-
-
-def _statement_text(stmt: Statement) -> str:
-    """A statement for a log line: its CQL text (never bound values), a batch as its size and first child."""
-    if isinstance(stmt, BatchStatement):
-        first = _query_text(stmt.entries[0][0]) if stmt.entries else None
-        return f"BATCH of {len(stmt.entries)} statements, the first: {_cut(first or '?')}"
-    return _cut(_query_text(stmt) or "?")
-
-
-def _cut(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _query_text(stmt: Statement) -> str | None:
-    """The CQL text of a statement, for trackers (a batch has none of its own)."""
-    if isinstance(stmt, SimpleStatement):
-        return stmt.query
-    if isinstance(stmt, BoundStatement) and stmt.prepared is not None:
-        return stmt.prepared.query
-    return None
-
-
-def _operation_of(stmt: Statement, call: _Call, keyspace: str | None) -> OperationInfo:
-    """What trackers and the slow-query log learn of one request (never its bound values)."""
-    if isinstance(stmt, BoundStatement) and stmt.prepared is not None:
-        prepared = stmt.prepared
-        columns = prepared.bind_columns or (prepared.result_metadata.columns if prepared.result_metadata else ())
-        return OperationInfo(
-            "EXECUTE", prepared.query, keyspace=columns[0].keyspace if columns else keyspace,
-            table=columns[0].table if columns else None, consistency_level=call.consistency,
-            serial_consistency_level=call.serial, page_size=_page_size(call), is_idempotent=call.idempotent,
-            parameterized=True,
-        )  # fmt: skip
-    if isinstance(stmt, BatchStatement):
-        texts = tuple(
-            c.prepared.query if isinstance(c, BoundStatement) and c.prepared is not None
-            else (c.query if isinstance(c, (SimpleStatement, PreparedStatement)) else None)
-            for c, _ in stmt.entries
-        )  # fmt: skip
-        distinct = {t for t in texts if t is not None}
-        return OperationInfo(
-            "BATCH", "; ".join(t for t in texts if t is not None) if len(distinct) > 1 else next(iter(distinct), None),
-            keyspace=keyspace, consistency_level=call.consistency, serial_consistency_level=call.serial,
-            is_idempotent=call.idempotent, batch_size=len(texts) if len(texts) > 1 else None, batch_queries=texts,
-            parameterized=all(
-                not isinstance(c, SimpleStatement) or p is not None for c, p in stmt.entries
-            ),
-        )  # fmt: skip
-    return OperationInfo(
-        "QUERY", _query_text(stmt), keyspace=keyspace, consistency_level=call.consistency,
-        serial_consistency_level=call.serial, page_size=_page_size(call), is_idempotent=call.idempotent,
-    )  # fmt: skip
-
-
-def _page_size(call: _Call) -> int | None:
-    """The page size trackers see: ``None`` for NO_PAGING."""
-    return call.fetch_size if type(call.fetch_size) is int else None

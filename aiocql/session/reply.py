@@ -1,0 +1,99 @@
+"""What a reply becomes: a :class:`~aiocql.results.ResultSet` with its rows decoded and its next page wired, a
+``USE`` that every connection of the session follows, or schema agreement (and a schema refresh) after DDL.
+
+Example:
+    >>> rs = await _result(session, response, conn, stmt, call)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiocql.connection.connection import Connection
+from aiocql.errors import CqlError, ProtocolError
+from aiocql.model.result_metadata import ResultMetadata, metadata_for
+from aiocql.protocol.message import Response
+from aiocql.protocol.results import RowsResult, SchemaChangeResult, SetKeyspaceResult
+from aiocql.results import ResultSet
+from aiocql.session.call import _Call
+from aiocql.session.describe import _statement_text
+from aiocql.session.schema_agreement import wait_for_schema_agreement
+from aiocql.statements import BoundStatement, Statement
+
+if TYPE_CHECKING:
+    from aiocql.session.session import Session
+
+log = logging.getLogger("aiocql.session")
+
+
+async def _result(
+    session: Session, response: Response, conn: Connection, stmt: Statement, call: _Call
+) -> ResultSet[Any]:
+    """The :class:`ResultSet` of a reply: its rows decoded (and its next page wired to ``session``), a
+    ``USE`` followed by every connection, or, after DDL, schema agreement awaited and the schema refreshed."""
+    rs: ResultSet[Any] = ResultSet(
+        warnings=response.warnings,
+        tracing_id=response.tracing_id,
+        custom_payload=dict(response.custom_payload) if response.custom_payload else None,  # type: ignore[arg-type]
+        coordinator=conn.host,
+        _session=session,
+    )
+    if response.warnings:
+        for warning in response.warnings:  # as cassandra-driver: the server's words and the statement's text
+            log.warning("server warning from %s: %s; query: %s", conn.host, warning, _statement_text(stmt))
+    if isinstance(response, RowsResult):
+        meta = _rows_metadata(response, stmt, call)
+        # the default rows and tuples are built by the decoder; any other factory gets the tuples
+        rs.current_rows = meta.decoder_for(session.udt_classes).decode_page(
+            response.buffer, response.offset, response.rows_count, call.row_factory
+        )
+        rs.column_names = meta.names
+        rs.column_types = tuple(c.type for c in meta.columns)
+        rs.paging_state = response.metadata.paging_state
+        if rs.paging_state is not None:
+
+            async def next_page(state: bytes) -> ResultSet[Any]:
+                session._check_open()
+                page = await session._execute(stmt, call, state)
+                page._earlier_traces = rs.tracing_ids  # get_all_query_traces() sees every page's trace
+                return page
+
+            rs._next_page = next_page
+    elif isinstance(response, SetKeyspaceResult):
+        # USE through execute(): every connection (and every one opened later) must follow, or
+        # the next statement would run in whichever keyspace its connection happens to be in.
+        conn.keyspace = response.keyspace
+        await session.set_keyspace(response.keyspace)
+    elif isinstance(response, SchemaChangeResult):
+        session.on_schema_change(response.keyspace)
+        wait = session.defaults.schema_agreement_wait
+        rs.schema_agreement = await wait_for_schema_agreement(conn, wait, is_down=session._is_known_down)
+        if not rs.schema_agreement:
+            log.warning("schema agreement not reached within %ss after: %s", wait, _statement_text(stmt))
+        elif log.isEnabledFor(logging.DEBUG):
+            log.debug("schema change %s %s %s.%s on %s: agreed", response.change_type, response.target,
+                      response.keyspace, response.name or "", conn.host)  # fmt: skip
+        if session.cluster is not None:
+            # The caller sees its own DDL in cluster.metadata as soon as execute() returns.
+            with contextlib.suppress(CqlError):
+                await session.cluster.refresh_schema(response.keyspace)  # that keyspace's rows only
+    return rs
+
+
+def _rows_metadata(response: RowsResult, stmt: Statement, call: _Call) -> ResultMetadata:
+    """The metadata that decodes a page: the reply's own, or (metadata skipped) the copy the EXECUTE was sent with;
+    a METADATA_CHANGED reply updates the prepared statement's."""
+    md = response.metadata
+    prepared = stmt.prepared if isinstance(stmt, BoundStatement) else None
+    if md.columns is None:
+        if call.sent_metadata is None:
+            raise ProtocolError("the server sent rows without metadata for a statement we have none for")
+        return call.sent_metadata
+    meta = metadata_for(md.columns)
+    if prepared is not None and (md.metadata_changed or prepared.result_metadata is None):
+        prepared.result_metadata = meta  # the table changed: later executions decode with this
+        if md.new_metadata_id is not None:
+            prepared.result_metadata_id = md.new_metadata_id
+    return meta
