@@ -19,6 +19,7 @@ from aiocql import (
 )
 from aiocql.testing.fakeserver import Error, FakeServer, Opcode, ReceivedRequest
 from aiocql.testing.polling import wait_until
+from tests.helpers.looplag import LoopLag
 
 from .conftest import echo_row, is_kv
 from .fakecluster import cluster_of, fake_nodes, kv_requests, label_of, pool_of
@@ -52,31 +53,6 @@ async def read_latencies(session: Session, count: int = READS) -> list[float]:
 
 def slow_down(node: FakeServer, delay: float = SLOW) -> None:
     node.on(Opcode.QUERY, match=is_kv, reply=echo_row, delay=delay)
-
-
-class LoopLag:
-    """The worst delay with which the event loop woke a 5 ms sleeper while the block ran: how much of a
-    latency came from the machine (other processes on the CPU) rather than from the driver."""
-
-    def __init__(self) -> None:
-        self.worst = 0.0
-        self._task: asyncio.Task[None] | None = None
-
-    async def _watch(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            before = loop.time()
-            await asyncio.sleep(0.005)
-            self.worst = max(self.worst, loop.time() - before - 0.005)
-
-    async def __aenter__(self) -> LoopLag:
-        self._task = asyncio.ensure_future(self._watch())
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
 
 
 async def measure(policy: ConstantSpeculativeExecutionPolicy | None) -> tuple[float, float, float]:

@@ -9,6 +9,7 @@ import pytest
 
 from aiocql import Cluster, execute_concurrent, tuple_factory
 from aiocql.testing.pytest_plugin import ServerInfo, cluster_kwargs
+from tests.helpers.looplag import LoopLag
 
 from .conftest import ddl, load_rows
 
@@ -52,29 +53,18 @@ async def test_no_threads(cassandra: ServerInfo, keyspace: str, version: int) ->
 
 @pytest.mark.parametrize("version", [4, 5])
 async def test_loop_lag_while_streaming(cassandra: ServerInfo, keyspace: str, version: int) -> None:
-    loop = asyncio.get_running_loop()
-    lags: list[float] = []
-    streaming = True
-
-    async def probe() -> None:
-        while streaming:
-            start = loop.time()
-            await asyncio.sleep(0.005)
-            lags.append(loop.time() - start - 0.005)
-
     async with Cluster(**cluster_kwargs(cassandra, protocol_version=version, compression=True)) as cluster:
         session = await cluster.connect(keyspace)
-        prober = asyncio.ensure_future(probe())
         count = 0
         checksum = 0
-        async for row in session.stream("SELECT k, c, v FROM lag", fetch_size=5000, row_factory=tuple_factory):
-            count += 1
-            checksum += row[1]
-        streaming = False
-        await prober
+        async with LoopLag() as lag:
+            async for row in session.stream("SELECT k, c, v FROM lag", fetch_size=5000, row_factory=tuple_factory):
+                count += 1
+                checksum += row[1]
     assert count == LAG_ROWS
     assert checksum == 100 * sum(range(LAG_ROWS // 100))
+    lags = lag.lags
     assert len(lags) > 10
-    worst = max(lags)
+    worst = lag.worst
     print(f"\nloop lag streaming {LAG_ROWS} rows on v{version}: max {worst * 1000:.1f} ms over {len(lags)} probes")
     assert worst < MAX_LAG
