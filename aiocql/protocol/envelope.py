@@ -13,7 +13,6 @@ Example:
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 
 from aiocql.errors.base import ProtocolError
 from aiocql.protocol.compression import Compressor
@@ -44,26 +43,52 @@ def opcode_of(value: int) -> Opcode:
         raise ProtocolError(f"unknown opcode 0x{value:02x}") from None
 
 
-@dataclass(frozen=True, slots=True)
 class Envelope:
-    """One decoded envelope.
+    """One decoded envelope (a value: compare with ``==``; treat it as read-only).
 
     ``version`` is the protocol version without the direction bit; ``is_response`` is the
     direction bit. ``flags`` describe ``body`` as delivered: when the decoder decompressed a v4
     body it clears the COMPRESSION flag. ``body`` may be ``bytes`` or a read-only ``memoryview``.
 
+    A plain slotted class, not a frozen dataclass: one is built per reply, and a frozen
+    dataclass's ``__init__`` (one ``object.__setattr__`` per field) cost about 4 times as much.
+
     Example:
         >>> env = Envelope(4, 0, 3, Opcode.READY, b"")
         >>> env.stream, env.opcode.name
         (3, 'READY')
+        >>> env == Envelope(4, 0, 3, Opcode.READY, b""), env
+        (True, Envelope(version=4, flags=0, stream=3, opcode=<Opcode.READY: 2>, body=b'', is_response=True))
     """
 
-    version: int
-    flags: int
-    stream: int
-    opcode: Opcode
-    body: bytes | memoryview
-    is_response: bool = True
+    __slots__ = ("body", "flags", "is_response", "opcode", "stream", "version")
+
+    def __init__(
+        self, version: int, flags: int, stream: int, opcode: Opcode, body: bytes | memoryview, is_response: bool = True
+    ) -> None:
+        self.version = version
+        self.flags = flags
+        self.stream = stream
+        self.opcode = opcode
+        self.body = body
+        self.is_response = is_response
+
+    def _key(self) -> tuple[int, int, int, Opcode, bytes | memoryview, bool]:
+        return (self.version, self.flags, self.stream, self.opcode, self.body, self.is_response)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Envelope:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"Envelope(version={self.version!r}, flags={self.flags!r}, stream={self.stream!r}, "
+            f"opcode={self.opcode!r}, body={self.body!r}, is_response={self.is_response!r})"
+        )
 
     def encode(self, compressor: Compressor | None = None) -> bytes:
         """Encode this envelope back to bytes (see :func:`encode_envelope`).
