@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import dataclasses
 import inspect
-import ipaddress
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -72,7 +71,8 @@ from aiocql.testing.replies import (
     prepared_id,
 )
 from aiocql.testing.requestcodec import decode_request
-from aiocql.types.cqltypes import BLOB, INET, INT, TEXT, UUID, CqlType, SetType
+from aiocql.testing.systemtables import system_rows, token_of
+from aiocql.types.cqltypes import BLOB
 
 __all__ = [
     "ABORT",
@@ -607,19 +607,7 @@ class FakeServer:
             return Void()
         table = select.group(2).replace('"', "").lower()
         wanted = [c.strip() for c in select.group(1).split(",")]
-        if table == "system.local":
-            local = self._local_row()
-            names = list(local) if wanted == ["*"] else wanted
-            columns = [(n, _SYSTEM_TYPES.get(n, TEXT)) for n in names]
-            return Rows(columns, [[local.get(n) for n in names]], keyspace="system", table="local")
-        keyspace, _, table_name = table.rpartition(".")
-        rows = self.peers if table in ("system.peers_v2", "system.peers") else []
-        names = list(dict.fromkeys(n for r in rows for n in r)) if wanted == ["*"] else wanted
-        if table == "system.peers":  # the old table calls the address rpc_address and has no ports
-            rows = [{**r, "rpc_address": r.get("native_address")} for r in rows]
-            names = ["rpc_address" if n == "native_address" else n for n in names if n not in _V2_ONLY]
-        columns = [(n, _SYSTEM_TYPES.get(n, TEXT)) for n in names]
-        return Rows(columns, [[r.get(n) for n in names] for r in rows], keyspace=keyspace or "ks", table=table_name)
+        return system_rows(table, wanted, self._local_row() if table == "system.local" else {}, self.peers)
 
     def _local_row(self) -> dict[str, object]:
         return {
@@ -643,33 +631,6 @@ class FakeServer:
 
     def __repr__(self) -> str:
         return f"<FakeServer {self.host}:{self.port} v{'/'.join(map(str, self.versions))}>"
-
-
-_SYSTEM_TYPES: dict[str, CqlType] = {
-    "broadcast_address": INET,
-    "host_id": UUID,
-    "listen_address": INET,
-    "peer": INET,
-    "preferred_ip": INET,
-    "rpc_address": INET,
-    "native_address": INET,
-    "rpc_port": INT,
-    "native_port": INT,
-    "peer_port": INT,
-    "schema_version": UUID,
-    "tokens": SetType(TEXT),
-}
-
-
-def _token_of(host: str) -> int:
-    """A Murmur3 token derived from the address, so that fake nodes on 127.0.0.1..n own different ones."""
-    try:
-        return int(ipaddress.ip_address(host)) % (1 << 63)
-    except ValueError:
-        return 0
-
-
-_V2_ONLY = frozenset(("native_port", "peer_port"))
 
 
 def _with_query_id(reply: Prepared, query_id: bytes) -> Prepared:
@@ -709,6 +670,6 @@ def introduce(servers: Sequence[FakeServer]) -> None:
     version = servers[0].schema_version if servers else None
     for server in servers:
         server.schema_version = version or server.schema_version
-        server.token = _token_of(server.host)  # distinct tokens: a ring the token map can route over
+        server.token = token_of(server.host)  # distinct tokens: a ring the token map can route over
     for server in servers:
         server.peers = [other.peer_row() for other in servers if other is not server]

@@ -62,7 +62,6 @@ ALLOWED_MODULE_CYCLES: dict[frozenset[str], str] = {}
 ALLOWED_LONG_MODULES: dict[str, str] = {
     "aiocql/cluster/cluster.py": "h10hosts (item 3 splits it)",
     "aiocql/types/decoders.py": "not assigned yet",
-    "aiocql/testing/fakeserver.py": "h10core (item 1 moves its protocol work to the server role of the core)",
 }
 
 
