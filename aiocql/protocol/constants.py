@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from enum import IntEnum, IntFlag, StrEnum
 
+from aiocql.errors.server import ErrorCode  # generated from the one table of codes, aiocql.errors.codes
+
 __all__ = [
     "MAX_ENVELOPE_BODY",
     "MAX_V5_PAYLOAD",
@@ -170,31 +172,6 @@ class RowsFlag(IntFlag):
     METADATA_CHANGED = 0x0008
     CONTINUOUS_PAGING = 0x40000000
     LAST_CONTINUOUS_PAGE = 0x80000000
-
-
-class ErrorCode(IntEnum):
-    """Error codes of an ERROR response (v4 spec 9, v5 spec 8)."""
-
-    SERVER_ERROR = 0x0000
-    PROTOCOL_ERROR = 0x000A
-    BAD_CREDENTIALS = 0x0100
-    UNAVAILABLE = 0x1000
-    OVERLOADED = 0x1001
-    IS_BOOTSTRAPPING = 0x1002
-    TRUNCATE_ERROR = 0x1003
-    WRITE_TIMEOUT = 0x1100
-    READ_TIMEOUT = 0x1200
-    READ_FAILURE = 0x1300
-    FUNCTION_FAILURE = 0x1400
-    WRITE_FAILURE = 0x1500
-    CDC_WRITE_FAILURE = 0x1600
-    CAS_WRITE_UNKNOWN = 0x1700
-    SYNTAX_ERROR = 0x2000
-    UNAUTHORIZED = 0x2100
-    INVALID = 0x2200
-    CONFIG_ERROR = 0x2300
-    ALREADY_EXISTS = 0x2400
-    UNPREPARED = 0x2500
 
 
 class EventType(StrEnum):
