@@ -87,6 +87,12 @@ _SHORT = struct.Struct(">H")
 _INT = struct.Struct(">i")
 _LONG = struct.Struct(">q")
 
+_U64 = 1 << 64
+_I64_MIN = -(1 << 63)
+_I64_MAX = (1 << 63) - 1
+_VINT_MARKERS = tuple(((0xFF << (8 - extra)) & 0xFF) << (8 * extra) for extra in range(8))
+"""The leading 1-bits of an [unsigned vint] with ``extra`` extra bytes, in place above its value."""
+
 _CONSISTENCIES: dict[int, Consistency] = {int(c): c for c in Consistency}
 
 
@@ -272,31 +278,37 @@ def read_short_bytes(buf: Buffer, pos: int, what: str = "[short bytes]") -> tupl
 
 
 def read_unsigned_vint(buf: Buffer, pos: int, what: str = "[unsigned vint]") -> tuple[int, int]:
-    """Read an [unsigned vint]: the leading 1-bits of the first byte count the extra bytes.
+    """Read an [unsigned vint]: the leading 1-bits of the first byte count the extra bytes (0..8),
+    the rest of the first byte holds the value's most significant bits.
+
+    The one [vint] decoder of the driver (the duration and vector codecs use it too).
 
     Example:
         >>> read_unsigned_vint(bytes([0b11000011, 0b11101000, 0]), 0)  # the spec's 256 000
         (256000, 3)
+        >>> read_unsigned_vint(b"\\xff" + bytes(8), 0)
+        (0, 9)
     """
     if pos >= len(buf):
         raise truncated(what, pos, 1, buf)
     first = buf[pos]
+    if first < 0x80:
+        return first, pos + 1
     extra = 8 - (~first & 0xFF).bit_length()  # number of leading one bits
     end = pos + 1 + extra
     if end > len(buf):
         raise truncated(what, pos, 1 + extra, buf)
-    value = first & (0xFF >> extra)
-    for i in range(pos + 1, end):
-        value = (value << 8) | buf[i]
-    return value, end
+    if extra == 1:
+        return (first & 0x3F) << 8 | buf[pos + 1], end
+    return (first & (0xFF >> (extra + 1))) << (8 * extra) | int.from_bytes(buf[pos + 1 : end], "big"), end
 
 
 def read_vint(buf: Buffer, pos: int, what: str = "[vint]") -> tuple[int, int]:
     """Read a signed, zig-zag encoded [vint].
 
     Example:
-        >>> read_vint(b"\\x03", 0)
-        (-2, 1)
+        >>> read_vint(b"\\x03", 0), read_vint(b"\\x04", 0)
+        ((-2, 1), (2, 1))
     """
     u, end = read_unsigned_vint(buf, pos, what)
     return (u >> 1) ^ -(u & 1), end
@@ -535,34 +547,36 @@ def write_short_bytes(value: bytes) -> bytes:
 
 
 def write_unsigned_vint(value: int) -> bytes:
-    """Encode an [unsigned vint] (0 .. 2**64-1).
+    """Encode an [unsigned vint] (0 .. 2**64-1) in the fewest bytes.
+
+    The one [vint] encoder of the driver (the duration and vector codecs use it too).
 
     Example:
-        >>> write_unsigned_vint(256000).hex()
-        'c3e800'
+        >>> write_unsigned_vint(256000).hex(), write_unsigned_vint(127).hex(), write_unsigned_vint(128).hex()
+        ('c3e800', '7f', '8080')
     """
-    if value < 0 or value >= 1 << 64:
-        raise ProtocolError(f"[unsigned vint]: value {value} is out of range")
     if value < 0x80:
+        if value < 0:
+            raise ProtocolError(f"[unsigned vint] must be >= 0, got {value}")
         return bytes((value,))
-    # Payload bits available with k extra bytes: 7 - k bits in the first byte + 8 k.
-    extra = 1
-    while extra < 8 and value >= 1 << (7 - extra + 8 * extra):
-        extra += 1
-    raw = value.to_bytes(extra + 1, "big")
-    first = raw[0] | (0xFF << (8 - extra)) & 0xFF
-    return bytes((first,)) + raw[1:]
+    if value >= _U64:
+        raise ProtocolError(f"[unsigned vint] must be < 2**64, got {value}")
+    # k extra bytes hold 7 * k + 7 bits (8 extra bytes: all 64); the marker bits sit above them.
+    extra = (value.bit_length() - 1) // 7
+    if extra >= 8:
+        return b"\xff" + value.to_bytes(8, "big")
+    return (value | _VINT_MARKERS[extra]).to_bytes(extra + 1, "big")
 
 
 def write_vint(value: int) -> bytes:
     """Encode a signed [vint] (zig-zag, 64-bit range).
 
     Example:
-        >>> write_vint(-2)
-        b'\\x03'
+        >>> write_vint(-2), [write_vint(n).hex() for n in (0, -1, 1)]
+        (b'\\x03', ['00', '01', '02'])
     """
-    if value < -(1 << 63) or value >= 1 << 63:
-        raise ProtocolError(f"[vint]: value {value} is out of the 64-bit range")
+    if not _I64_MIN <= value <= _I64_MAX:
+        raise ProtocolError(f"[vint] must fit in 64 bits, got {value}")
     return write_unsigned_vint((value << 1) ^ (value >> 63))
 
 

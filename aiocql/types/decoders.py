@@ -25,6 +25,7 @@ from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import Any, Final
 
 from aiocql.errors.base import InvalidValueError, ProtocolError, ValueTooLarge
+from aiocql.protocol.primitives import read_unsigned_vint, read_vint
 from aiocql.types.cqltypes import (
     CqlType,
     CustomType,
@@ -38,7 +39,6 @@ from aiocql.types.cqltypes import (
 )
 from aiocql.types.udt_classes import ClassUdtType, require_hashable, udt_maker
 from aiocql.types.values import EMPTY, Date, Duration, FrozenMap, Time, UnhashedMap, UnhashedSet
-from aiocql.types.vint import decode_unsigned_vint, decode_vint
 
 __all__ = [
     "Decoder",
@@ -332,9 +332,9 @@ def _decode_time(data: bytes | memoryview) -> object:
 def _decode_duration(data: bytes | memoryview) -> object:
     if not data:
         return EMPTY
-    months, pos = decode_vint(data, 0)
-    days, pos = decode_vint(data, pos)
-    nanos, pos = decode_vint(data, pos)
+    months, pos = read_vint(data, 0)
+    days, pos = read_vint(data, pos)
+    nanos, pos = read_vint(data, pos)
     if pos != len(data):
         raise ProtocolError(f"duration value has {len(data) - pos} trailing bytes")
     try:
@@ -729,7 +729,7 @@ def _vector_decoder(t: VectorType, elem: Decoder, hashable: bool) -> Decoder:
         items: list[object] = []
         pos = 0
         for _ in range(dim):
-            n, pos = decode_unsigned_vint(data, pos)
+            n, pos = read_unsigned_vint(data, pos)
             if pos + n > len(data):
                 raise _truncated(what)
             items.append(elem(data[pos : pos + n]))

@@ -24,6 +24,7 @@ from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_DOWN, Context, Decimal
 from typing import Any, Final, NoReturn
 
 from aiocql.errors.base import InvalidValueError
+from aiocql.protocol.primitives import write_unsigned_vint, write_vint
 from aiocql.types.cqltypes import (
     CqlType,
     CustomType,
@@ -37,7 +38,6 @@ from aiocql.types.cqltypes import (
 )
 from aiocql.types.decoders import EPOCH, STRUCT_CODES
 from aiocql.types.values import EMPTY, NANOS_PER_DAY, Date, Duration, Time
-from aiocql.types.vint import encode_unsigned_vint, encode_vint
 
 __all__ = ["Encoder"]  # build_encoder is for aiocql.types.codecs
 
@@ -354,7 +354,7 @@ def _time_encoder(t: NativeType, label: str) -> Encoder:
 def _duration_encoder(t: NativeType, label: str) -> Encoder:
     def encode(value: object) -> bytes:
         if isinstance(value, Duration):
-            return encode_vint(value.months) + encode_vint(value.days) + encode_vint(value.nanoseconds)
+            return write_vint(value.months) + write_vint(value.days) + write_vint(value.nanoseconds)
         if value is EMPTY:
             return b""
         _fail(label, t, "aiocql Duration", value)
@@ -534,7 +534,7 @@ def _vector_encoder(t: VectorType, label: str, child: ChildEncoder) -> Encoder:
                 _fail(label, t, "no None elements", value, "vectors cannot hold nulls")
             data = elem(item)
             if not fixed:
-                data = encode_unsigned_vint(len(data)) + data
+                data = write_unsigned_vint(len(data)) + data
             elif len(data) != elem_size:
                 _fail(label, t, f"elements of {elem_size} bytes", value, "EMPTY cannot be a vector element")
             parts.append(data)

@@ -86,21 +86,21 @@ def test_bad_type_constructions_raise_the_drivers_value_error() -> None:
 
 def test_internal_misuse_in_types_raises_the_drivers_value_error() -> None:
     from aiocql import CqlError
+    from aiocql.protocol.primitives import write_unsigned_vint
     from aiocql.types.cqltypes import INT
     from aiocql.types.rows import ValuesEncoder
-    from aiocql.types.vint import encode_unsigned_vint
 
-    with pytest.raises(CqlError, match="unsigned vint must be >= 0"):
-        encode_unsigned_vint(-1)
+    with pytest.raises(CqlError, match=r"\[unsigned vint\] must be >= 0"):
+        write_unsigned_vint(-1)
     with pytest.raises(CqlError, match="column names but"):
         ValuesEncoder(("a", "b"), (INT,))
 
 
 def test_out_of_range_vints_raise_the_drivers_value_error() -> None:
     from aiocql import CqlError
-    from aiocql.types.vint import encode_unsigned_vint, encode_vint
+    from aiocql.protocol.primitives import write_unsigned_vint, write_vint
 
-    with pytest.raises(CqlError, match="must be < 2"):
-        encode_unsigned_vint(2**64)
-    with pytest.raises(CqlError, match="must fit in 64 bits"):
-        encode_vint(2**63)
+    with pytest.raises(CqlError, match=r"\[unsigned vint\] must be < 2\*\*64"):
+        write_unsigned_vint(2**64)
+    with pytest.raises(CqlError, match=r"\[vint\] must fit in 64 bits"):
+        write_vint(2**63)
