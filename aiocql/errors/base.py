@@ -113,3 +113,22 @@ class ConfigurationError(DriverError):
 class TLSCertificateError(ConfigurationError):
     """The server's TLS certificate was refused: not signed by a trusted CA, expired, or not issued for
     the name checked (the contact point's name, the peer's address, or ``Cluster(server_hostname=...)``)."""
+
+
+class TypeStringError(DriverError, ValueError):
+    """A type string could not be parsed; the message names the position and the string.
+
+    Raised by :func:`aiocql.types.parse_cql_type` and :func:`aiocql.types.parse_marshal_type`.
+
+    Example:
+        >>> from aiocql.types import parse_cql_type
+        >>> parse_cql_type("list<int")
+        Traceback (most recent call last):
+        ...
+        aiocql.errors.base.TypeStringError: invalid CQL type 'list<int': expected '>' at position 8
+    """
+
+    def __init__(self, kind: str, text: str, position: int, detail: str) -> None:
+        self.text = text
+        self.position = position
+        super().__init__(f"invalid {kind} {text!r}: {detail} at position {position}")

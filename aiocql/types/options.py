@@ -21,10 +21,10 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import struct
 from typing import Final
 
 from aiocql.errors.base import InvalidValueError, ProtocolError
+from aiocql.protocol.primitives import read_short, read_string, write_short, write_string
 from aiocql.types.cqltypes import (
     NATIVE_TYPES,
     CqlType,
@@ -37,9 +37,9 @@ from aiocql.types.cqltypes import (
     UdtType,
     VectorType,
 )
-from aiocql.types.typestring import MARSHAL_PREFIX, TypeStringError, parse_marshal_type
+from aiocql.types.typestring import TypeStringError, marshal_name, parse_marshal_type
 
-__all__ = ["OPTION_IDS", "marshal_name", "read_option", "write_option"]
+__all__ = ["OPTION_IDS", "read_option", "write_option"]
 
 #: [option] id of each native type (spec 4.2.5.2).
 OPTION_IDS: Final[dict[str, int]] = {
@@ -75,35 +75,6 @@ _UDT: Final = 0x0030
 _TUPLE: Final = 0x0031
 _MAX_DEPTH: Final = 64
 
-_MARSHAL_OF: Final[dict[str, str]] = {
-    "ascii": "AsciiType", "bigint": "LongType", "blob": "BytesType", "boolean": "BooleanType",
-    "counter": "CounterColumnType", "date": "SimpleDateType", "decimal": "DecimalType",
-    "double": "DoubleType", "duration": "DurationType", "float": "FloatType",
-    "inet": "InetAddressType", "int": "Int32Type", "smallint": "ShortType", "text": "UTF8Type",
-    "time": "TimeType", "timestamp": "TimestampType", "timeuuid": "TimeUUIDType",
-    "tinyint": "ByteType", "uuid": "UUIDType", "varint": "IntegerType",
-}  # fmt: skip
-
-_SHORT: Final = struct.Struct(">H")
-
-
-def _u16(buf: memoryview, pos: int, what: str) -> int:
-    if pos + 2 > len(buf):
-        raise ProtocolError(f"truncated type option: {what} at offset {pos} needs 2 bytes, {len(buf) - pos} left")
-    return int(_SHORT.unpack_from(buf, pos)[0])
-
-
-def _string(buf: memoryview, pos: int, what: str) -> tuple[str, int]:
-    n = _u16(buf, pos, f"length of {what}")
-    pos += 2
-    end = pos + n
-    if end > len(buf):
-        raise ProtocolError(f"truncated type option: {what} at offset {pos} needs {n} bytes, {len(buf) - pos} left")
-    try:
-        return str(buf[pos:end], "utf-8"), end
-    except UnicodeDecodeError as exc:
-        raise ProtocolError(f"type option: {what} at offset {pos} is not valid UTF-8") from exc
-
 
 def _custom(class_name: str) -> CqlType:
     try:
@@ -136,8 +107,7 @@ def read_option(buf: memoryview, pos: int) -> tuple[CqlType, int]:
 def _read(buf: memoryview, pos: int, _depth: int) -> tuple[CqlType, int]:
     if _depth > _MAX_DEPTH:
         raise ProtocolError(f"type option at offset {pos} is nested deeper than {_MAX_DEPTH} levels")
-    type_id = _u16(buf, pos, "option id")
-    pos += 2
+    type_id, pos = read_short(buf, pos, "type option id")
     native = _BY_ID.get(type_id)
     if native is not None:
         return native, pos
@@ -150,70 +120,28 @@ def _read(buf: memoryview, pos: int, _depth: int) -> tuple[CqlType, int]:
         value, pos = _read(buf, pos, depth)
         return MapType(_nested(key), _nested(value)), pos
     if type_id == _CUSTOM:
-        class_name, pos = _string(buf, pos, "custom class name")
+        class_name, pos = read_string(buf, pos, "type option custom class name")
         return _custom(class_name), pos
     if type_id == _UDT:
-        keyspace, pos = _string(buf, pos, "UDT keyspace")
-        name, pos = _string(buf, pos, "UDT name")
-        count = _u16(buf, pos, "UDT field count")
-        pos += 2
+        keyspace, pos = read_string(buf, pos, "type option UDT keyspace")
+        name, pos = read_string(buf, pos, "type option UDT name")
+        count, pos = read_short(buf, pos, "type option UDT field count")
         names: list[str] = []
         types: list[CqlType] = []
         for _ in range(count):
-            field, pos = _string(buf, pos, "UDT field name")
+            field, pos = read_string(buf, pos, "type option UDT field name")
             ftype, pos = _read(buf, pos, depth)
             names.append(field)
             types.append(_nested(ftype))
         return UdtType(keyspace, name, tuple(names), tuple(types)), pos
     if type_id == _TUPLE:
-        count = _u16(buf, pos, "tuple size")
-        pos += 2
+        count, pos = read_short(buf, pos, "type option tuple size")
         elems: list[CqlType] = []
         for _ in range(count):
             elem, pos = _read(buf, pos, depth)
             elems.append(_nested(elem))
         return TupleType(tuple(elems)), pos
     raise ProtocolError(f"unknown type option id 0x{type_id:04x} at offset {pos - 2}")
-
-
-def marshal_name(t: CqlType) -> str:
-    """The Java marshal class string of a type (how custom [option]s and vectors are spelled).
-
-    Example:
-        >>> from aiocql.types.cqltypes import FLOAT, VectorType
-        >>> marshal_name(VectorType(FLOAT, 3))
-        'org.apache.cassandra.db.marshal.VectorType(org.apache.cassandra.db.marshal.FloatType,3)'
-    """
-    if isinstance(t, NativeType):
-        return MARSHAL_PREFIX + _MARSHAL_OF[t.name]
-    if isinstance(t, CustomType):
-        return t.class_name
-    if isinstance(t, VectorType):
-        return f"{MARSHAL_PREFIX}VectorType({marshal_name(t.elem)},{t.dimension})"
-    inner: str
-    if isinstance(t, ListType):
-        inner = f"{MARSHAL_PREFIX}ListType({marshal_name(t.elem)})"
-    elif isinstance(t, SetType):
-        inner = f"{MARSHAL_PREFIX}SetType({marshal_name(t.elem)})"
-    elif isinstance(t, MapType):
-        inner = f"{MARSHAL_PREFIX}MapType({marshal_name(t.key)},{marshal_name(t.value)})"
-    elif isinstance(t, TupleType):
-        return f"{MARSHAL_PREFIX}TupleType({','.join(marshal_name(e) for e in t.elems)})"
-    elif isinstance(t, UdtType):
-        fields = "".join(
-            f",{n.encode().hex()}:{marshal_name(ft)}" for n, ft in zip(t.field_names, t.field_types, strict=True)
-        )
-        inner = f"{MARSHAL_PREFIX}UserType({t.keyspace},{t.name.encode().hex()}{fields})"
-    else:
-        raise InvalidValueError(f"cannot name {t!r}")
-    return f"{MARSHAL_PREFIX}FrozenType({inner})" if t.frozen else inner
-
-
-def _string_bytes(value: str) -> bytes:
-    data = value.encode("utf-8")
-    if len(data) > 0xFFFF:
-        raise ValueError(f"string of {len(data)} bytes does not fit a [string]")
-    return _SHORT.pack(len(data)) + data
 
 
 def write_option(t: CqlType, *, protocol_version: int = 5) -> bytes:
@@ -228,33 +156,33 @@ def write_option(t: CqlType, *, protocol_version: int = 5) -> bytes:
     """
     if isinstance(t, NativeType):
         if t.name == "duration" and protocol_version < 5:
-            return _SHORT.pack(_CUSTOM) + _string_bytes(marshal_name(t))
-        return _SHORT.pack(OPTION_IDS[t.name])
+            return write_short(_CUSTOM) + write_string(marshal_name(t))
+        return write_short(OPTION_IDS[t.name])
     if isinstance(t, ListType):
-        return _SHORT.pack(_LIST) + write_option(t.elem, protocol_version=protocol_version)
+        return write_short(_LIST) + write_option(t.elem, protocol_version=protocol_version)
     if isinstance(t, SetType):
-        return _SHORT.pack(_SET) + write_option(t.elem, protocol_version=protocol_version)
+        return write_short(_SET) + write_option(t.elem, protocol_version=protocol_version)
     if isinstance(t, MapType):
         return (
-            _SHORT.pack(_MAP)
+            write_short(_MAP)
             + write_option(t.key, protocol_version=protocol_version)
             + write_option(t.value, protocol_version=protocol_version)
         )
     if isinstance(t, TupleType):
-        parts = [_SHORT.pack(_TUPLE), _SHORT.pack(len(t.elems))]
+        parts = [write_short(_TUPLE), write_short(len(t.elems))]
         parts.extend(write_option(e, protocol_version=protocol_version) for e in t.elems)
         return b"".join(parts)
     if isinstance(t, UdtType):
         parts = [
-            _SHORT.pack(_UDT),
-            _string_bytes(t.keyspace),
-            _string_bytes(t.name),
-            _SHORT.pack(len(t.field_names)),
+            write_short(_UDT),
+            write_string(t.keyspace),
+            write_string(t.name),
+            write_short(len(t.field_names)),
         ]
         for name, ftype in zip(t.field_names, t.field_types, strict=True):
-            parts.append(_string_bytes(name))
+            parts.append(write_string(name))
             parts.append(write_option(ftype, protocol_version=protocol_version))
         return b"".join(parts)
     if isinstance(t, (VectorType, CustomType)):
-        return _SHORT.pack(_CUSTOM) + _string_bytes(marshal_name(t))
-    raise TypeError(f"cannot encode {t!r} as a type option")
+        return write_short(_CUSTOM) + write_string(marshal_name(t))
+    raise InvalidValueError(f"cannot encode {t!r} as a type option")

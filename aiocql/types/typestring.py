@@ -1,12 +1,14 @@
 """Parsers for the two textual spellings of a CQL type.
 
 * :func:`parse_marshal_type` reads Cassandra's Java class names, as found in custom [option]s and
-  old schema tables: ``org.apache.cassandra.db.marshal.VectorType(...FloatType,3)``.
+  old schema tables: ``org.apache.cassandra.db.marshal.VectorType(...FloatType,3)``;
+  :func:`marshal_name` writes them.
 * :func:`parse_cql_type` reads CQL as ``system_schema`` stores it: ``frozen<map<text, list<int>>>``,
   ``vector<float, 3>``, ``tuple<int, text>``, ``'com.example.Custom'`` and user type names, which a
   lookup callable resolves.
 
-Both raise :class:`TypeStringError` (a :class:`ValueError`) naming the position of the problem.
+Both parsers raise :class:`~aiocql.errors.TypeStringError` (a :class:`ValueError`) naming the position
+of the problem.
 
 Example:
     >>> parse_cql_type("map<text, frozen<list<int>>>").cql_name
@@ -21,7 +23,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Final
 
-from aiocql.errors.base import DriverError
+from aiocql.errors.base import InvalidValueError, TypeStringError
 from aiocql.types.cqltypes import (
     NATIVE_TYPES,
     CqlType,
@@ -35,7 +37,15 @@ from aiocql.types.cqltypes import (
     VectorType,
 )
 
-__all__ = ["MARSHAL_PREFIX", "TypeStringError", "UdtLookup", "parse_cql_type", "parse_marshal_type"]
+__all__ = [
+    "MARSHAL_CLASSES",
+    "MARSHAL_PREFIX",
+    "TypeStringError",
+    "UdtLookup",
+    "marshal_name",
+    "parse_cql_type",
+    "parse_marshal_type",
+]
 
 MARSHAL_PREFIX: Final = "org.apache.cassandra.db.marshal."
 
@@ -44,49 +54,38 @@ UdtLookup = Callable[[str | None, str], CqlType | None]
 
 _MAX_DEPTH: Final = 64
 
-# Java marshal class (short name) -> CQL native type. DateType is the pre-2.0 timestamp.
+MARSHAL_CLASSES: Final[dict[str, str]] = {
+    "ascii": "AsciiType",
+    "bigint": "LongType",
+    "blob": "BytesType",
+    "boolean": "BooleanType",
+    "counter": "CounterColumnType",
+    "date": "SimpleDateType",
+    "decimal": "DecimalType",
+    "double": "DoubleType",
+    "duration": "DurationType",
+    "float": "FloatType",
+    "inet": "InetAddressType",
+    "int": "Int32Type",
+    "smallint": "ShortType",
+    "text": "UTF8Type",
+    "time": "TimeType",
+    "timestamp": "TimestampType",
+    "timeuuid": "TimeUUIDType",
+    "tinyint": "ByteType",
+    "uuid": "UUIDType",
+    "varint": "IntegerType",
+}
+"""CQL native type -> its Java marshal class (short name): the one table both directions use."""
+
+# Java marshal class (short name) -> CQL native type. DateType is the pre-2.0 timestamp (read, never written).
 MARSHAL_NATIVES: Final[dict[str, NativeType]] = {
-    "AsciiType": NATIVE_TYPES["ascii"],
-    "LongType": NATIVE_TYPES["bigint"],
-    "BytesType": NATIVE_TYPES["blob"],
-    "BooleanType": NATIVE_TYPES["boolean"],
-    "CounterColumnType": NATIVE_TYPES["counter"],
-    "SimpleDateType": NATIVE_TYPES["date"],
-    "DecimalType": NATIVE_TYPES["decimal"],
-    "DoubleType": NATIVE_TYPES["double"],
-    "DurationType": NATIVE_TYPES["duration"],
-    "FloatType": NATIVE_TYPES["float"],
-    "InetAddressType": NATIVE_TYPES["inet"],
-    "Int32Type": NATIVE_TYPES["int"],
-    "ShortType": NATIVE_TYPES["smallint"],
-    "UTF8Type": NATIVE_TYPES["text"],
-    "TimeType": NATIVE_TYPES["time"],
-    "TimestampType": NATIVE_TYPES["timestamp"],
+    **{cls: NATIVE_TYPES[name] for name, cls in MARSHAL_CLASSES.items()},
     "DateType": NATIVE_TYPES["timestamp"],
-    "TimeUUIDType": NATIVE_TYPES["timeuuid"],
-    "ByteType": NATIVE_TYPES["tinyint"],
-    "UUIDType": NATIVE_TYPES["uuid"],
-    "IntegerType": NATIVE_TYPES["varint"],
 }
 
 # Characters Cassandra's TypeParser accepts in a class name or parameter.
 _IDENT_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-+._&")
-
-
-class TypeStringError(DriverError, ValueError):
-    """A type string could not be parsed; the message names the position and the string.
-
-    Example:
-        >>> parse_cql_type("list<int")
-        Traceback (most recent call last):
-        ...
-        aiocql.types.typestring.TypeStringError: invalid CQL type 'list<int': expected '>' at position 8
-    """
-
-    def __init__(self, kind: str, text: str, position: int, detail: str) -> None:
-        self.text = text
-        self.position = position
-        super().__init__(f"invalid {kind} {text!r}: {detail} at position {position}")
 
 
 def _freeze(t: CqlType) -> CqlType:
@@ -411,3 +410,36 @@ def _cql_generic(s: _Scanner, name: str, lookup: UdtLookup | None) -> CqlType:
     if not digits or int(digits) <= 0:
         raise s.error("expected a positive vector dimension", start)
     return VectorType(elem, int(digits))
+
+
+def marshal_name(t: CqlType) -> str:
+    """The Java marshal class string of a type (how custom [option]s and vectors are spelled).
+
+    Example:
+        >>> from aiocql.types.cqltypes import FLOAT, VectorType
+        >>> marshal_name(VectorType(FLOAT, 3))
+        'org.apache.cassandra.db.marshal.VectorType(org.apache.cassandra.db.marshal.FloatType,3)'
+    """
+    if isinstance(t, NativeType):
+        return MARSHAL_PREFIX + MARSHAL_CLASSES[t.name]
+    if isinstance(t, CustomType):
+        return t.class_name
+    if isinstance(t, VectorType):
+        return f"{MARSHAL_PREFIX}VectorType({marshal_name(t.elem)},{t.dimension})"
+    inner: str
+    if isinstance(t, ListType):
+        inner = f"{MARSHAL_PREFIX}ListType({marshal_name(t.elem)})"
+    elif isinstance(t, SetType):
+        inner = f"{MARSHAL_PREFIX}SetType({marshal_name(t.elem)})"
+    elif isinstance(t, MapType):
+        inner = f"{MARSHAL_PREFIX}MapType({marshal_name(t.key)},{marshal_name(t.value)})"
+    elif isinstance(t, TupleType):
+        return f"{MARSHAL_PREFIX}TupleType({','.join(marshal_name(e) for e in t.elems)})"
+    elif isinstance(t, UdtType):
+        fields = "".join(
+            f",{n.encode().hex()}:{marshal_name(ft)}" for n, ft in zip(t.field_names, t.field_types, strict=True)
+        )
+        inner = f"{MARSHAL_PREFIX}UserType({t.keyspace},{t.name.encode().hex()}{fields})"
+    else:
+        raise InvalidValueError(f"cannot name {t!r}")
+    return f"{MARSHAL_PREFIX}FrozenType({inner})" if t.frozen else inner

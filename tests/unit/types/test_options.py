@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from aiocql.errors import ProtocolError
 from aiocql.types import cqltypes as ct
-from aiocql.types.options import marshal_name, read_option, write_option
+from aiocql.types.options import read_option, write_option
+from aiocql.types.typestring import marshal_name
 
 from .strategies import cql_types
 

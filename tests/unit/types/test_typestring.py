@@ -9,8 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from aiocql.types import cqltypes as ct
-from aiocql.types.options import marshal_name
-from aiocql.types.typestring import TypeStringError, parse_cql_type, parse_marshal_type
+from aiocql.types.typestring import TypeStringError, marshal_name, parse_cql_type, parse_marshal_type
 
 from .strategies import cql_types
 
@@ -186,3 +185,15 @@ def test_cql_fuzz_only_type_string_errors(text: str) -> None:
         parse_cql_type(text, _lookup)
     with contextlib.suppress(TypeStringError):
         parse_marshal_type(text)
+
+
+def test_one_marshal_table_serves_both_directions() -> None:
+    from aiocql.types.cqltypes import NATIVE_TYPES
+    from aiocql.types.typestring import MARSHAL_CLASSES, MARSHAL_PREFIX
+
+    for native in set(NATIVE_TYPES.values()):
+        name = marshal_name(native)
+        assert name == MARSHAL_PREFIX + MARSHAL_CLASSES[native.name]
+        assert parse_marshal_type(name) == native
+    assert parse_marshal_type(MARSHAL_PREFIX + "DateType") == NATIVE_TYPES["timestamp"]  # read, never written
+    assert len(set(MARSHAL_CLASSES.values())) == len(MARSHAL_CLASSES)
