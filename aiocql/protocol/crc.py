@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import zlib
 
-__all__ = ["CRC24_INIT", "CRC24_POLY", "CRC32_SEED_BYTES", "crc24", "crc32"]
+__all__ = ["CRC24_INIT", "CRC24_POLY", "CRC24_TABLE", "CRC32_SEED_BYTES", "crc24", "crc32"]
 
 CRC24_INIT = 0x875060
 CRC24_POLY = 0x1974F0B
@@ -40,7 +40,8 @@ def _make_table() -> tuple[int, ...]:
     return tuple(table)
 
 
-_TABLE = _make_table()
+CRC24_TABLE = _make_table()
+"""The CRC24 table: ``crc = ((crc << 8) & 0xFFFFFF) ^ CRC24_TABLE[(crc >> 16) ^ byte]`` per byte."""
 
 
 def crc24(data: bytes | bytearray | memoryview) -> int:
@@ -51,7 +52,7 @@ def crc24(data: bytes | bytearray | memoryview) -> int:
         '0xc4366a'
     """
     crc = CRC24_INIT
-    table = _TABLE
+    table = CRC24_TABLE
     for b in data:
         crc = ((crc << 8) & 0xFFFFFF) ^ table[((crc >> 16) ^ b) & 0xFF]
     return crc

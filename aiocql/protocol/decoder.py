@@ -45,8 +45,9 @@ from collections.abc import Iterable, Sequence
 from aiocql.errors.base import ProtocolError
 from aiocql.protocol.compression import Compressor
 from aiocql.protocol.constants import MAX_ENVELOPE_BODY, RESPONSE_BIT, HeaderFlag, Opcode
-from aiocql.protocol.crc import crc24, crc32
+from aiocql.protocol.crc import crc32
 from aiocql.protocol.envelope import HEADER, HEADER_SIZE, OPCODES, Envelope
+from aiocql.protocol.frames import LZ4_HEADER_SIZE, TRAILER_SIZE, UNCOMPRESSED_HEADER_SIZE, decode_frame_header
 
 __all__ = ["DecodeError", "FrameDecoder"]
 
@@ -299,28 +300,14 @@ class FrameDecoder:
         buf = self._buf
         end_of_data = len(buf)
         compressor = self._frame_compressor
-        header_size = 8 if compressor is not None else 6
+        lz4 = compressor is not None
+        header_size = LZ4_HEADER_SIZE if lz4 else UNCOMPRESSED_HEADER_SIZE
         with memoryview(buf) as view:
             while end_of_data - pos >= header_size:
-                if compressor is None:
-                    raw = buf[pos] | buf[pos + 1] << 8 | buf[pos + 2] << 16
-                    header_bytes = 3
-                    payload_len = raw & 0x1FFFF
-                    uncompressed_len = 0
-                    self_contained = bool(raw & 0x20000)
-                else:
-                    raw = int.from_bytes(view[pos : pos + 5], "little")
-                    header_bytes = 5
-                    payload_len = raw & 0x1FFFF
-                    uncompressed_len = (raw >> 17) & 0x1FFFF
-                    self_contained = bool(raw & (1 << 34))
-                h = pos + header_bytes
-                stored = buf[h] | buf[h + 1] << 8 | buf[h + 2] << 16
-                if crc24(view[pos : pos + header_bytes]) != stored:
-                    raise ProtocolError(f"v5 frame header CRC24 mismatch at offset {pos}")
+                payload_len, uncompressed_len, self_contained = decode_frame_header(buf, pos, lz4)
                 start = pos + header_size
                 end = start + payload_len
-                if end + 4 > end_of_data:
+                if end + TRAILER_SIZE > end_of_data:
                     break
                 payload = view[start:end]
                 (expected,) = _LE_U32.unpack_from(buf, end)
@@ -332,7 +319,7 @@ class FrameDecoder:
                 else:
                     self._frame_payload(payload, self_contained, out)
                 del payload
-                pos = end + 4
+                pos = end + TRAILER_SIZE
         return pos
 
     def _frame_payload(self, payload: bytes | memoryview, self_contained: bool, out: list[Envelope]) -> None:

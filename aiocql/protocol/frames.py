@@ -1,4 +1,5 @@
-"""v5 outer frames: encoding (the decoder lives in :mod:`aiocql.protocol.decoder`).
+"""v5 outer frames: the frame header codec and frame encoding (the incremental decoder, which reads
+headers with :func:`decode_frame_header`, lives in :mod:`aiocql.protocol.decoder`).
 
 A frame is a little-endian header protected by a CRC24, a payload of at most 128 KiB - 1 bytes and
 a CRC32 trailer (little-endian) of the payload as sent:
@@ -24,14 +25,16 @@ from collections.abc import Iterable
 from aiocql.errors.base import ProtocolError
 from aiocql.protocol.compression import Compressor
 from aiocql.protocol.constants import MAX_V5_PAYLOAD
-from aiocql.protocol.crc import crc24, crc32
+from aiocql.protocol.crc import CRC24_INIT, CRC24_TABLE, crc24, crc32
 
 __all__ = [
     "LZ4_HEADER_SIZE",
     "TRAILER_SIZE",
     "UNCOMPRESSED_HEADER_SIZE",
     "V5FrameEncoder",
+    "decode_frame_header",
     "encode_frame",
+    "encode_frame_header",
     "encode_v5_frames",
 ]
 
@@ -42,14 +45,69 @@ TRAILER_SIZE = 4
 _LE_U32 = struct.Struct("<I")
 
 
-def _frame_header(payload_len: int, uncompressed_len: int | None, self_contained: bool) -> bytes:
+_UNCOMPRESSED_HEADER = struct.Struct("<6B")
+_LZ4_HEADER = struct.Struct("<8B")
+# CRC24 state after the first header byte, by that byte (the initial value is a constant).
+_CRC24_FIRST = tuple(((CRC24_INIT << 8) & 0xFFFFFF) ^ CRC24_TABLE[(CRC24_INIT >> 16) ^ b] for b in range(256))
+
+
+def encode_frame_header(payload_len: int, uncompressed_len: int | None, self_contained: bool) -> bytes:
+    """The header of a v5 frame, CRC24 included: 6 bytes, or 8 for the LZ4 format
+    (``uncompressed_len`` not None; 0 means the payload is stored raw).
+
+    Example:
+        >>> encode_frame_header(50, None, True).hex(), encode_frame_header(23, 33, True).hex()
+        ('320002a5ffee', '17004200048bbf3c')
+    """
     if uncompressed_len is None:
         value = payload_len | (int(self_contained) << 17)
-        raw = value.to_bytes(3, "little")
-    else:
-        value = payload_len | (uncompressed_len << 17) | (int(self_contained) << 34)
-        raw = value.to_bytes(5, "little")
+        if not 0 <= value < 1 << 24:
+            raise ProtocolError(f"v5 frame payload length {payload_len} does not fit a frame header")
+        table = CRC24_TABLE
+        crc = _CRC24_FIRST[value & 0xFF]
+        crc = ((crc << 8) & 0xFFFFFF) ^ table[(crc >> 16) ^ ((value >> 8) & 0xFF)]
+        crc = ((crc << 8) & 0xFFFFFF) ^ table[(crc >> 16) ^ (value >> 16)]
+        return (value | crc << 24).to_bytes(6, "little")
+    raw = (payload_len | (uncompressed_len << 17) | (int(self_contained) << 34)).to_bytes(5, "little")
     return raw + crc24(raw).to_bytes(3, "little")
+
+
+def decode_frame_header(buf: bytes | bytearray | memoryview, pos: int, lz4: bool) -> tuple[int, int, bool]:
+    """Read the v5 frame header at ``pos`` (6 bytes; 8 with ``lz4``) and check its CRC24.
+
+    Returns (payload length, uncompressed length, self-contained); the uncompressed length is 0 for
+    the uncompressed format and for an LZ4 frame stored raw. Raises
+    :class:`~aiocql.errors.ProtocolError` on a CRC24 mismatch or a truncated header.
+
+    Example:
+        >>> decode_frame_header(bytes.fromhex("320002a5ffee"), 0, False)
+        (50, 0, True)
+        >>> decode_frame_header(encode_frame_header(23, 33, False), 0, True)
+        (23, 33, False)
+    """
+    table = CRC24_TABLE
+    try:
+        if not lz4:
+            b0, b1, b2, c0, c1, c2 = _UNCOMPRESSED_HEADER.unpack_from(buf, pos)
+            crc = _CRC24_FIRST[b0]
+            crc = ((crc << 8) & 0xFFFFFF) ^ table[(crc >> 16) ^ b1]
+            crc = ((crc << 8) & 0xFFFFFF) ^ table[(crc >> 16) ^ b2]
+            if crc != c0 | c1 << 8 | c2 << 16:
+                raise ProtocolError(f"v5 frame header CRC24 mismatch at offset {pos}")
+            return b0 | b1 << 8 | (b2 & 1) << 16, 0, bool(b2 & 2)
+        b0, b1, b2, b3, b4, c0, c1, c2 = _LZ4_HEADER.unpack_from(buf, pos)
+    except struct.error:
+        need = UNCOMPRESSED_HEADER_SIZE if not lz4 else LZ4_HEADER_SIZE
+        raise ProtocolError(
+            f"truncated v5 frame header at offset {pos}: needs {need} bytes, {max(len(buf) - pos, 0)} available"
+        ) from None
+    crc = _CRC24_FIRST[b0]
+    for b in (b1, b2, b3, b4):
+        crc = ((crc << 8) & 0xFFFFFF) ^ table[(crc >> 16) ^ b]
+    if crc != c0 | c1 << 8 | c2 << 16:
+        raise ProtocolError(f"v5 frame header CRC24 mismatch at offset {pos}")
+    raw = b0 | b1 << 8 | b2 << 16 | b3 << 24 | b4 << 32
+    return raw & 0x1FFFF, (raw >> 17) & 0x1FFFF, bool(raw & (1 << 34))
 
 
 def encode_frame(
@@ -70,15 +128,15 @@ def encode_frame(
     if n > MAX_V5_PAYLOAD:
         raise ProtocolError(f"v5 frame payload of {n} bytes exceeds {MAX_V5_PAYLOAD}")
     if compressor is None:
-        header = _frame_header(n, None, self_contained)
+        header = encode_frame_header(n, None, self_contained)
         data: bytes | bytearray | memoryview = payload
     else:
         packed = compressor.compress_block(payload) if n else b""
         if n and len(packed) < n:
-            header = _frame_header(len(packed), n, self_contained)
+            header = encode_frame_header(len(packed), n, self_contained)
             data = packed
         else:
-            header = _frame_header(n, 0, self_contained)
+            header = encode_frame_header(n, 0, self_contained)
             data = payload
     return b"".join((header, data, _LE_U32.pack(crc32(data))))
 

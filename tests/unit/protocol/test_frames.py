@@ -14,7 +14,15 @@ from aiocql.protocol.compression import Lz4Compressor, lz4_available
 from aiocql.protocol.constants import MAX_V5_PAYLOAD, HeaderFlag, Opcode
 from aiocql.protocol.decoder import FrameDecoder
 from aiocql.protocol.envelope import Envelope, encode_envelope, opcode_of
-from aiocql.protocol.frames import V5FrameEncoder, encode_frame, encode_v5_frames
+from aiocql.protocol.frames import (
+    LZ4_HEADER_SIZE,
+    UNCOMPRESSED_HEADER_SIZE,
+    V5FrameEncoder,
+    decode_frame_header,
+    encode_frame,
+    encode_frame_header,
+    encode_v5_frames,
+)
 from tests.unit.protocol.conftest import h
 from tests.unit.protocol.test_crc_compression import crc24_bitwise
 
@@ -281,3 +289,28 @@ def test_cross_check_with_datastax_driver_segments() -> None:
             dec.start_v5_framing(ours)
             (decoded,) = dec.feed(buf.getvalue())
             assert decoded.encode() == env
+
+
+def test_frame_header_codec_golden() -> None:
+    assert decode_frame_header(PLAIN_FRAME, 0, False) == (len(PLAIN_FRAME) - 10, 0, True)
+    assert decode_frame_header(LZ4_FRAME, 0, True) == (23, 33, True)
+    assert encode_frame_header(23, 33, True) == LZ4_FRAME[:8]
+    assert encode_frame_header(len(PLAIN_FRAME) - 10, None, True) == PLAIN_FRAME[:6]
+
+
+@given(st.integers(0, MAX_V5_PAYLOAD), st.integers(0, MAX_V5_PAYLOAD), st.booleans(), st.booleans(), st.integers(0, 7))
+def test_frame_header_codec_round_trip(n: int, u: int, sc: bool, lz4: bool, at: int) -> None:
+    header = encode_frame_header(n, u if lz4 else None, sc)
+    assert len(header) == (LZ4_HEADER_SIZE if lz4 else UNCOMPRESSED_HEADER_SIZE)
+    size = len(header) - 3
+    assert crc24_bitwise(header[:size]) == int.from_bytes(header[size:], "little")
+    data = bytes(at) + header
+    assert decode_frame_header(data, at, lz4) == (n, u if lz4 else 0, sc)
+    assert decode_frame_header(memoryview(bytearray(data)), at, lz4) == (n, u if lz4 else 0, sc)
+    for i in range(len(header)):  # any flipped bit is caught by the CRC24
+        bad = bytearray(data)
+        bad[at + i] ^= 1 << (i % 8)
+        with pytest.raises(ProtocolError, match="CRC24 mismatch"):
+            decode_frame_header(bad, at, lz4)
+    with pytest.raises(ProtocolError, match="truncated v5 frame header"):
+        decode_frame_header(data[:-1], at, lz4)
