@@ -18,6 +18,7 @@ from typing import Any
 
 from aiocql.cluster.cluster import Cluster
 from aiocql.connection.auth import PlainTextAuthProvider
+from aiocql.errors.base import CliError as CliError  # defined with the other errors; exported here too
 from aiocql.model.schema import TableMetadata
 from aiocql.protocol.constants import Consistency
 from aiocql.session.session import Session
@@ -27,10 +28,6 @@ EXIT_OK = 0
 EXIT_PARTIAL = 1
 EXIT_FAILED = 2
 EXIT_INTERRUPTED = 130
-
-
-class CliError(Exception):
-    """A problem to report in one line (bad arguments, bad input) and exit with :data:`EXIT_FAILED`."""
 
 
 def add_connection_options(p: argparse.ArgumentParser) -> None:

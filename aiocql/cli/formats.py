@@ -44,7 +44,6 @@ Formatter = Callable[[Any], Any]
 Parser = Callable[[str], Any]
 
 _UTC: Final = dt.UTC
-_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=_UTC)
 
 
 def _ts_text(value: Any) -> Any:
@@ -121,7 +120,7 @@ def parse_duration(text: str) -> Duration:
         else:
             nanos += n * dict(_NANO_UNITS)["us" if unit == "µs" else unit]
     if pos != len(body) or not body:
-        raise ValueError(f"not a duration: {text!r}")
+        raise InvalidValueError(f"not a duration: {text!r}")
     sign = -1 if neg else 1
     return Duration(sign * months, sign * days, sign * nanos)
 
@@ -211,7 +210,7 @@ def _parse_bool(text: str) -> bool:
         return True
     if low in ("false", "0", "no", "n"):
         return False
-    raise ValueError(f"not a boolean: {text!r}")
+    raise InvalidValueError(f"not a boolean: {text!r}")
 
 
 def _parse_ts(text: Any) -> Any:
@@ -322,8 +321,3 @@ def json_parser(t: CqlType) -> Callable[[Any], Any]:
     if isinstance(t, NativeType):
         return conv
     return lambda v: conv(json.loads(v) if isinstance(v, str) else v)
-
-
-def epoch_micros(value: dt.datetime) -> int:
-    """Microseconds since the epoch of an aware datetime (write timestamps)."""
-    return (value - _EPOCH) // dt.timedelta(microseconds=1)

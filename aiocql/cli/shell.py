@@ -228,30 +228,10 @@ def expanded_text(names: Iterable[str], rows: list[tuple[Any, ...]], start: int 
     return "\n".join(out)
 
 
-def statement_complete(buffer: str) -> bool:
-    """Whether ``buffer`` ends a statement (a ``;`` outside quotes and ``$$`` bodies), or is a shell command.
-
-    Example:
-        >>> statement_complete("SELECT 'a;"), statement_complete("SELECT 'a;';"), statement_complete("tracing on")
-        (False, True, True)
-    """
-    text = _strip_comments(buffer).strip()
-    if not text:
-        return False
-    if _SHELL_COMMAND.match(text):
-        return True
-    parts = split_statements(text)
-    return bool(parts) and parts[-1].rstrip().endswith(";")
-
-
 _SHELL_COMMAND = re.compile(
     r"^\s*(desc|describe|consistency|serial\s+consistency|tracing|paging|expand|source|help|exit|quit|clear|cls)\b",
     re.IGNORECASE,
 )
-
-
-def _strip_comments(text: str) -> str:
-    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(("--", "//")))
 
 
 class Shell:

@@ -6,6 +6,9 @@ and derive from :class:`ServerError`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 
 class CqlError(Exception):
     """Base of every exception raised by aiocql.
@@ -132,3 +135,42 @@ class TypeStringError(DriverError, ValueError):
         self.text = text
         self.position = position
         super().__init__(f"invalid {kind} {text!r}: {detail} at position {position}")
+
+
+class DecodeError(ProtocolError):
+    """What :meth:`aiocql.protocol.decoder.FrameDecoder.feed` raises for malformed input.
+
+    ``envelopes`` are the valid :class:`~aiocql.protocol.envelope.Envelope` objects the same ``feed``
+    call decoded before the bad bytes, in stream order (empty when there were none, and on every later
+    call): deliver them, then treat the connection as broken.
+
+    Example:
+        >>> from aiocql.protocol.decoder import FrameDecoder
+        >>> ready = bytes.fromhex("840000070200000000")
+        >>> try:
+        ...     FrameDecoder().feed(ready + bytes.fromhex("847f0000ff00000000"))
+        ... except DecodeError as exc:
+        ...     print([e.stream for e in exc.envelopes], exc)
+        [7] envelope at offset 9 has unknown opcode 0xff (stream 0)
+    """
+
+    def __init__(self, message: str, envelopes: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.envelopes: tuple[Any, ...] = tuple(envelopes)
+
+
+class RequestThrottled(DriverError):
+    """The session already has its maximum of requests in flight and its queue is full."""
+
+
+class NameResolutionError(DriverError):
+    """A host name could not be resolved (no such name, no address, or no nameserver answered)."""
+
+
+class DnsFormatError(DriverError):
+    """A DNS reply that does not follow RFC 1035 (or does not answer the query sent)."""
+
+
+class CliError(CqlError):
+    """A problem the ``aiocql`` command line tools report in one line (bad arguments, bad input) before
+    exiting with ``EXIT_FAILED``."""

@@ -19,7 +19,7 @@ import ipaddress
 import struct
 from dataclasses import dataclass, field
 
-from aiocql.errors import DriverError
+from aiocql.errors.base import DnsFormatError as DnsFormatError  # defined with the other errors
 
 TYPE_A = 1
 TYPE_CNAME = 5
@@ -36,10 +36,6 @@ _RR = struct.Struct("!HHIH")
 _FLAG_QR = 0x8000
 _FLAG_TC = 0x0200
 _FLAG_RD = 0x0100
-
-
-class DnsFormatError(DriverError):
-    """A DNS reply that does not follow RFC 1035 (or does not answer the query sent)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ import socket
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from aiocql.errors import DriverError
+from aiocql.errors.base import NameResolutionError as NameResolutionError  # defined with the other errors
 from aiocql.net.dnsmsg import (
     RCODE_NOERROR,
     RCODE_NXDOMAIN,
@@ -49,10 +49,6 @@ from aiocql.net.dnsmsg import (
 log = logging.getLogger("aiocql.net")
 
 DNS_PORT = 53
-
-
-class NameResolutionError(DriverError):
-    """A host name could not be resolved (no such name, no address, or no nameserver answered)."""
 
 
 @runtime_checkable

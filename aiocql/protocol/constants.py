@@ -104,11 +104,6 @@ class Consistency(IntEnum):
     LOCAL_SERIAL = 0x0009
     LOCAL_ONE = 0x000A
 
-    @property
-    def is_serial(self) -> bool:
-        """True for SERIAL and LOCAL_SERIAL (the levels of the Paxos phase)."""
-        return self in (Consistency.SERIAL, Consistency.LOCAL_SERIAL)
-
     def __str__(self) -> str:
         """The level's name, as cassandra-driver prints it: ``str(Consistency.QUORUM) == 'QUORUM'``."""
         return self.name

@@ -40,8 +40,9 @@ Example:
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
+from aiocql.errors.base import DecodeError as DecodeError  # defined with the other errors; exported here too
 from aiocql.errors.base import ProtocolError
 from aiocql.protocol.compression import Compressor
 from aiocql.protocol.constants import MAX_ENVELOPE_BODY, RESPONSE_BIT, HeaderFlag, Opcode
@@ -69,27 +70,6 @@ _RESPONSE_OPCODES: frozenset[int] = frozenset(
     )
 )
 _REQUEST_OPCODES: frozenset[int] = frozenset(int(op) for op in Opcode) - _RESPONSE_OPCODES
-
-
-class DecodeError(ProtocolError):
-    """What :meth:`FrameDecoder.feed` raises for malformed input.
-
-    ``envelopes`` are the valid envelopes the same ``feed`` call decoded before the bad bytes, in
-    stream order (empty when there were none, and on every later call): deliver them, then treat
-    the connection as broken.
-
-    Example:
-        >>> ready = bytes.fromhex("840000070200000000")
-        >>> try:
-        ...     FrameDecoder().feed(ready + bytes.fromhex("847f0000ff00000000"))
-        ... except DecodeError as exc:
-        ...     print([e.stream for e in exc.envelopes], exc)
-        [7] envelope at offset 9 has unknown opcode 0xff (stream 0)
-    """
-
-    def __init__(self, message: str, envelopes: Sequence[Envelope] = ()) -> None:
-        super().__init__(message)
-        self.envelopes: tuple[Envelope, ...] = tuple(envelopes)
 
 
 class FrameDecoder:

@@ -17,11 +17,8 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from aiocql.errors import DriverError, InvalidValueError
-
-
-class RequestThrottled(DriverError):
-    """The session already has its maximum of requests in flight and its queue is full."""
+from aiocql.errors.base import InvalidValueError
+from aiocql.errors.base import RequestThrottled as RequestThrottled  # defined with the other errors; exported here too
 
 
 class RequestThrottle:

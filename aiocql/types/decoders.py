@@ -762,4 +762,4 @@ def build_decoder(t: CqlType, hashable: bool, child: Callable[[CqlType, bool], D
         return _vector_decoder(t, child(t.elem, hashable), hashable)
     if isinstance(t, CustomType):
         return _decode_blob
-    raise TypeError(f"no decoder for {t!r}")
+    raise InvalidValueError(f"no decoder for {t!r}")
