@@ -159,6 +159,14 @@ class DecodeError(ProtocolError):
         self.envelopes: tuple[Any, ...] = tuple(envelopes)
 
 
+class StreamIdError(DriverError, ValueError):
+    """A stream id was released or orphaned in a state where that is not allowed."""
+
+
+class StreamsExhausted(DriverError):
+    """Every stream id of the connection is in flight or orphaned; the pool should use another one."""
+
+
 class RequestThrottled(DriverError):
     """The session already has its maximum of requests in flight and its queue is full."""
 

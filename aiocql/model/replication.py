@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
+from aiocql.errors.base import InvalidValueError
+
 __all__ = ["ReplicationFactor", "ReplicationSettings", "StrategyKind"]
 
 _LOCATOR_PREFIX: Final = "org.apache.cassandra.locator."
@@ -55,7 +57,7 @@ class ReplicationFactor:
 
     def __post_init__(self) -> None:
         if self.all_replicas < 0 or not 0 <= self.transient_replicas <= self.all_replicas:
-            raise ValueError(f"invalid replication factor {self.all_replicas}/{self.transient_replicas}")
+            raise InvalidValueError(f"invalid replication factor {self.all_replicas}/{self.transient_replicas}")
 
     @property
     def full_replicas(self) -> int:
@@ -64,7 +66,7 @@ class ReplicationFactor:
 
     @classmethod
     def parse(cls, text: str) -> ReplicationFactor:
-        """Parse ``"3"`` or ``"3/1"``; raises :class:`ValueError` on anything else.
+        """Parse ``"3"`` or ``"3/1"``; raises :class:`~aiocql.errors.InvalidValueError` (a ValueError) otherwise.
 
         Example:
             >>> ReplicationFactor.parse("5")
@@ -74,7 +76,7 @@ class ReplicationFactor:
         try:
             return cls(int(all_text), int(transient_text) if sep else 0)
         except ValueError:
-            raise ValueError(f"invalid replication factor {text!r}") from None
+            raise InvalidValueError(f"invalid replication factor {text!r}") from None
 
     def __str__(self) -> str:
         return f"{self.all_replicas}/{self.transient_replicas}" if self.transient_replicas else str(self.all_replicas)

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from aiocql.errors.base import DriverError
+from aiocql.errors.base import StreamIdError as StreamIdError  # defined with the other errors; exported here too
+from aiocql.errors.base import StreamsExhausted as StreamsExhausted
 
 __all__ = ["FREE", "IN_FLIGHT", "ORPHANED", "StreamIdAllocator", "StreamIdError", "StreamsExhausted"]
 
@@ -35,14 +36,6 @@ FREE = 0
 IN_FLIGHT = 1
 ORPHANED = 2
 _FREE, _IN_FLIGHT, _ORPHANED = FREE, IN_FLIGHT, ORPHANED
-
-
-class StreamIdError(DriverError, ValueError):
-    """A stream id was released or orphaned in a state where that is not allowed."""
-
-
-class StreamsExhausted(DriverError):
-    """Every stream id of the connection is in flight or orphaned; the pool should use another one."""
 
 
 class StreamIdAllocator:
