@@ -29,7 +29,7 @@ from aiocql.cli.formats import json_parser, parser
 from aiocql.cli.progress import Progress
 from aiocql.cli.ratelimit import RateLimiter
 from aiocql.cli.records import Record, csv_records, json_records, record_text
-from aiocql.errors import ConnectionError_, CqlError, NoHostAvailable, OperationTimedOut
+from aiocql.errors import ConnectionError_, CqlError, InvalidValueError, NoHostAvailable, OperationTimedOut
 from aiocql.errors.server import Overloaded, Unavailable, WriteTimeout
 from aiocql.model.schema import TableMetadata
 from aiocql.protocol.constants import BatchType
@@ -178,12 +178,12 @@ class _Loader:
             )
 
     def values(self, rec: Record, base: int) -> tuple[Any, list[Any]]:
-        """(partition key, bind values) of a record; raises ValueError naming the column."""
+        """(partition key, bind values) of a record; raises InvalidValueError (a ValueError) naming the column."""
         raw = rec.raw
         if rec.error is not None:
-            raise ValueError(rec.error)
+            raise InvalidValueError(rec.error)
         if len(raw) != len(self.file_columns):
-            raise ValueError(f"{len(raw)} fields where {len(self.file_columns)} were expected")
+            raise InvalidValueError(f"{len(raw)} fields where {len(self.file_columns)} were expected")
         values: list[Any] = []
         append = values.append
         try:
@@ -194,7 +194,7 @@ class _Loader:
             i = self.bind_parsers[len(values)][0]
             name = self.file_columns[i]
             kind = self.table.columns[self.target_of[i]].cql_type.cql_name
-            raise ValueError(f"column {name!r} ({kind}): {exc} (value {raw[i]!r})") from None
+            raise InvalidValueError(f"column {name!r} ({kind}): {exc} (value {raw[i]!r})") from None
         if not self.counter:
             if self.writetime_cols:
                 stamps = [int(raw[i]) for i in self.writetime_cols if raw[i] not in ("", None)]

@@ -19,6 +19,7 @@ from aiocql.cli.common import (
     CliError,
 )
 from aiocql.cli.files import Input
+from aiocql.errors import InvalidValueError
 
 __all__ = ["Record", "csv_records", "json_records", "record_text"]
 
@@ -98,7 +99,7 @@ def json_records(inp: Input, args: argparse.Namespace) -> tuple[list[str] | None
             try:
                 obj = json.loads(text)
                 if not isinstance(obj, dict):
-                    raise ValueError("not a JSON object")
+                    raise InvalidValueError("not a JSON object")
             except ValueError as exc:
                 yield Record(number, line_no, [text.rstrip("\n")], f"not a JSON object: {exc}")
                 number += 1
