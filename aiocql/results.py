@@ -23,6 +23,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from aiocql.errors import InvalidValueError, UsageError
 from aiocql.protocol.constants import Consistency
+from aiocql.types import speedups
 from aiocql.types.cqltypes import CqlType
 from aiocql.types.record import clean_name, row_class
 from aiocql.types.rows import ROW, ROW_SHAPES, TUPLE
@@ -274,7 +275,13 @@ class ResultSet(Generic[RowT]):
                 pending.cancel()
 
     def __aiter__(self) -> AsyncIterator[RowT]:
-        return _RowIterator(self)
+        core = speedups.core
+        if core is None:
+            return _RowIterator(self)
+        # compiled: no coroutine per row, only one per page (see aiocql.types._core.RowIter)
+        rows = self.current_rows
+        it: AsyncIterator[RowT] = core.RowIter(rows if type(rows) is list else list(rows), _Pager(self).more)
+        return it
 
     async def all(self) -> list[RowT]:
         """Every row of every page from this one on (fetches the remaining pages).
@@ -466,6 +473,33 @@ class _RowIterator:
             if rows:  # a page may be empty and still not the last one
                 self._index = 1
                 return rows[0]
+
+    def __del__(self) -> None:
+        pending = self._pending
+        if pending is not None and not pending.done():
+            pending.cancel()
+
+
+class _Pager:
+    """The page boundaries of the compiled row iterator: its ``more`` coroutine awaits the prefetched page,
+    prefetches the one after, and hands the rows over. Dropped with the iterator, it cancels the prefetch."""
+
+    __slots__ = ("_pending",)
+
+    def __init__(self, first: ResultSet[Any]) -> None:
+        self._pending = _prefetch(first)
+
+    async def more(self, it: Any) -> Any:
+        while True:
+            pending = self._pending
+            if pending is None:
+                raise StopAsyncIteration
+            self._pending = None
+            page = await pending
+            self._pending = _prefetch(page)
+            rows = page.current_rows
+            if rows:  # a page may be empty and still not the last one
+                return it._next_page(rows if type(rows) is list else list(rows))
 
     def __del__(self) -> None:
         pending = self._pending

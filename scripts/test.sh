@@ -8,6 +8,10 @@
 # and 3.13, and the real-server integration suite on 3.13 (the dev extras are installed into each; the
 # package itself is used from this checkout through PYTHONPATH). With arguments: one pytest run with them,
 # on python3.
+#
+# The compiled core (aiocql/types/_core.pyx, Cython) is built in place for each interpreter and required
+# (AIOCQL_REQUIRE_EXTENSIONS=1: a missing build fails instead of falling back); the unit and codec tests run
+# once more on 3.11 in pure-Python mode (AIOCQL_NO_EXTENSIONS=1), the integration suite on the compiled core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # dev and every optional extra the driver's own code imports (otel, prometheus, cli, ...): not bench.
@@ -48,10 +52,20 @@ install_dev_deps() {
   "$1" -m pip install -q --disable-pip-version-check $deps
 }
 
+# Build the compiled core in place for interpreter $1 (its .so is named per Python version, so they coexist).
+build_core() {
+  AIOCQL_REQUIRE_EXTENSIONS=1 "$1" setup.py -q build_ext --inplace >/dev/null
+}
+
 if [ "$#" -gt 0 ]; then
   python3 -m pytest "$@"
 else
+  build_core python3
+  export AIOCQL_REQUIRE_EXTENSIONS=1
   python3 -m pytest
+  echo "=== the unit and codec tests again in pure-Python mode (AIOCQL_NO_EXTENSIONS=1) ==="
+  AIOCQL_NO_EXTENSIONS=1 AIOCQL_REQUIRE_EXTENSIONS=0 python3 -m pytest tests/unit \
+    --deselect tests/unit/test_source_checks.py::test_ruff_clean --deselect tests/unit/test_source_checks.py::test_mypy_strict
   echo "=== the same driver tests again on uvloop ==="
   python3 -m pytest --loop uvloop tests/adversity tests/integration tests/cluster
   py312=$(python_of 3.12)
@@ -59,6 +73,7 @@ else
   for py in "$py312" "$py313"; do
     echo "=== unit tests on $("$py" -c 'import platform; print("Python", platform.python_version())') ==="
     install_dev_deps "$py"
+    build_core "$py"
     # ruff and mypy --strict check the same sources on every interpreter: once (on 3.11) is enough.
     PYTHONPATH="$PWD" "$py" -m pytest tests/unit --deselect tests/unit/test_source_checks.py::test_ruff_clean \
       --deselect tests/unit/test_source_checks.py::test_mypy_strict

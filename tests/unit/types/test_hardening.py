@@ -19,6 +19,8 @@ from aiocql.types.codecs import decoder_for, encoder_for
 from aiocql.types.decoders import udt_class
 from aiocql.types.rows import RowDecoder
 
+from .cores import row_core  # noqa: F401 (every test on both row cores)
+
 # The reproducer: a v4 RESULT Rows whose one column is a UDT named "²" (c2 b2).
 REPRODUCER = bytes.fromhex(
     "84000001080000002600000002000000010000000100026b73000174000163003000026b730002c2b2000000000178"

@@ -16,6 +16,7 @@ from aiocql.types.codecs import encoder_for
 from aiocql.types.rows import RowDecoder, ValuesEncoder
 from aiocql.types.values import EMPTY, UNSET
 
+from .cores import row_core  # noqa: F401 (every test on both row cores)
 from .strategies import cql_types, deep_same, values_for
 
 
@@ -44,7 +45,8 @@ ROW = (
 )
 
 
-def test_decode_rows() -> None:
+def test_decode_rows(row_core: str) -> None:  # noqa: F811 (the fixture)
+    assert RowDecoder(TYPES).compiled is (row_core == "compiled")
     body = b"junk" + _rows(TYPES, [ROW, (None,) * len(TYPES), ROW]) + b"tail"
     dec = RowDecoder(TYPES)
     rows = dec.decode_rows(memoryview(body), 4, 3)

@@ -1,0 +1,323 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
+"""The compiled per-row core (optional; :mod:`aiocql.types.speedups` selects it, else the pure-Python one).
+
+* :class:`RowCodec` decodes the ``<rows_content>`` of a RESULT page straight from the page bytes: the common
+  native types (int, bigint, counter, smallint, tinyint, double, float, boolean, timestamp, uuid, timeuuid,
+  text, ascii, blob) in C, any other column (and any value whose size is not its type's) through the column's
+  Python decoder, so every value and every error is the pure path's (``aiocql.types.rowplan``).
+* ``RowBase``: the base of :class:`aiocql.Row`, a tuple whose subscript also takes a column name.
+* :class:`RowIter`: ``async for row in result`` with no coroutine per row; it awaits only at page boundaries.
+
+This module never imports asyncio: the page fetch is the Python ``more`` callable it is given.
+"""
+
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.datetime cimport datetime_new, import_datetime
+from cpython.float cimport PyFloat_FromDouble
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.long cimport PyLong_FromLong, PyLong_FromLongLong
+from cpython.object cimport PyObject, PyTypeObject
+from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeUTF8
+from libc.stdint cimport int8_t, int64_t
+
+import struct as _struct
+
+cdef extern from "_core_helpers.h":
+    int aiocql_i32(const unsigned char *p) nogil
+    int aiocql_i16(const unsigned char *p) nogil
+    int64_t aiocql_i64(const unsigned char *p) nogil
+    double aiocql_f64(const unsigned char *p) nogil
+    double aiocql_f32(const unsigned char *p) nogil
+    object aiocql_uint128(const unsigned char *p)
+    void aiocql_civil(int64_t days, int *year, int *month, int *day) nogil
+    Py_ssize_t aiocql_member_offset(object descr) except? -2
+    object aiocql_new_uuid(PyTypeObject *t, object value, object safe, Py_ssize_t off_int, Py_ssize_t off_safe)
+    object aiocql_new_row(object cls, Py_ssize_t n)
+    void aiocql_untrack_row(object row, Py_ssize_t n, PyTypeObject *uuid_type)
+    void PyObject_GC_UnTrack(object)
+    void PyObject_GC_Track(object)
+    object aiocql_rowbase_type()
+    void aiocql_raise_stop(PyObject *stop, PyObject *value)
+    ctypedef PyObject *(*iternextfunc)(PyObject *)
+    void aiocql_set_iternext(object type, iternextfunc next)
+
+import_datetime()
+
+#: The base class of aiocql.Row (a tuple whose subscript also takes a column name).
+RowBase = aiocql_rowbase_type()
+
+# Column kinds (aiocql.types.rows._KINDS gives them from the types); 0: the column's Python decoder.
+cdef enum:
+    K_INT = 1
+    K_BIGINT = 2
+    K_SMALLINT = 3
+    K_TINYINT = 4
+    K_DOUBLE = 5
+    K_FLOAT = 6
+    K_BOOLEAN = 7
+    K_TIMESTAMP = 8
+    K_UUID = 9
+    K_TEXT = 10
+    K_ASCII = 11
+    K_BLOB = 12
+
+# The value size of each fixed kind (-1: variable, or a Python decoder's column).
+cdef Py_ssize_t _SIZES[13]
+_SIZES[:] = [-1, 4, 8, 2, 1, 8, 4, 1, 8, 16, -1, -1, -1]
+
+cdef object _StructError = _struct.error
+cdef int64_t _MS_PER_DAY = 86400000
+
+
+cdef class RowCodec:
+    """Decodes the rows of one result metadata (one instance per tuple of column types).
+
+    Built from :func:`aiocql.types.rows.codec_spec`: a kind code per column, every column's Python decoder,
+    and the helpers (the ProtocolError class, ``timestamp_from_ms``, the fast timestamp limit, ``uuid.UUID``,
+    ``SafeUUID.unknown``, whether UUIDs may be built slot by slot).
+    """
+
+    cdef Py_ssize_t ncols
+    cdef bytes kinds
+    cdef tuple decoders
+    cdef object protocol_error
+    cdef object timestamp_from_ms
+    cdef int64_t timestamp_limit
+    cdef object utc
+    cdef object uuid_type
+    cdef object safe_unknown
+    cdef Py_ssize_t off_int
+    cdef Py_ssize_t off_safe
+
+    def __init__(self, bytes kinds, tuple decoders, tuple helpers):
+        if len(kinds) != len(decoders):
+            raise ValueError("one kind per decoder")
+        self.ncols = len(kinds)
+        self.kinds = kinds
+        self.decoders = decoders
+        (self.protocol_error, self.timestamp_from_ms, self.timestamp_limit, self.uuid_type, self.safe_unknown,
+         slots) = helpers
+        import datetime
+        self.utc = datetime.timezone.utc
+        self.off_int = self.off_safe = -1
+        if slots:
+            self.off_int = aiocql_member_offset(self.uuid_type.__dict__["int"])
+            self.off_safe = aiocql_member_offset(self.uuid_type.__dict__["is_safe"])
+            if self.off_int < 0 or self.off_safe < 0:
+                self.off_int = self.off_safe = -1
+
+    def decode(self, buf, Py_ssize_t pos, Py_ssize_t count, cls=None):
+        """(rows, position after the last row) of ``count`` rows of ``buf`` from ``pos``: tuples, or
+        instances of the tuple subclass ``cls``."""
+        cdef Py_buffer view
+        PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
+        try:
+            if pos < 0 or pos > view.len:
+                raise self.protocol_error(f"rows start at {pos}, past the body ({view.len} bytes)")
+            return self._decode(<const unsigned char *>view.buf, view.len, pos, count, cls)
+        finally:
+            PyBuffer_Release(&view)
+
+    cdef _truncated(self, Py_ssize_t row, Py_ssize_t count):
+        return self.protocol_error(f"truncated rows: row {row} of {count} ends past the body")
+
+    cdef tuple _decode(self, const unsigned char *data, Py_ssize_t length, Py_ssize_t at, Py_ssize_t count,
+                       object cls):
+        cdef Py_ssize_t n = self.ncols, i = 0, c, size
+        cdef const unsigned char *kinds = self.kinds
+        cdef const unsigned char *p
+        cdef unsigned char kind
+        cdef object row, value
+        cdef bint shaped = cls is not None
+        cdef list rows = PyList_New(count)
+        # Out of the collector's lists while it fills: the collections its own allocations trigger would walk
+        # every row decoded so far (tracked again below, as every list is).
+        PyObject_GC_UnTrack(rows)
+        try:
+            for i in range(count):
+                row = aiocql_new_row(cls, n) if shaped else PyTuple_New(n)
+                for c in range(n):
+                    if length - at < 4:
+                        raise self._truncated(i, count)
+                    size = aiocql_i32(data + at)
+                    at += 4
+                    if size < 0:
+                        value = None
+                    else:
+                        if size > length - at:
+                            raise self._truncated(i, count)
+                        p = data + at
+                        kind = kinds[c]
+                        if size != _SIZES[kind] and kind < K_TEXT:
+                            value = self.decoders[c](PyBytes_FromStringAndSize(<const char *>p, size))
+                        elif kind == K_INT:
+                            value = PyLong_FromLong(aiocql_i32(p))
+                        elif kind == K_BIGINT:
+                            value = PyLong_FromLongLong(aiocql_i64(p))
+                        elif kind == K_TEXT:
+                            value = PyUnicode_DecodeUTF8(<const char *>p, size, NULL)
+                        elif kind == K_BLOB:
+                            value = PyBytes_FromStringAndSize(<const char *>p, size)
+                        elif kind == K_DOUBLE:
+                            value = PyFloat_FromDouble(aiocql_f64(p))
+                        elif kind == K_BOOLEAN:
+                            value = p[0] != 0
+                        elif kind == K_TIMESTAMP:
+                            value = self._timestamp(aiocql_i64(p))
+                        elif kind == K_UUID:
+                            value = self._uuid(p, c)
+                        elif kind == K_SMALLINT:
+                            value = PyLong_FromLong(aiocql_i16(p))
+                        elif kind == K_TINYINT:
+                            value = PyLong_FromLong(<int8_t>p[0])
+                        elif kind == K_FLOAT:
+                            value = PyFloat_FromDouble(aiocql_f32(p))
+                        elif kind == K_ASCII:
+                            value = PyUnicode_DecodeASCII(<const char *>p, size, NULL)
+                        else:
+                            value = self.decoders[c](PyBytes_FromStringAndSize(<const char *>p, size))
+                        at += size
+                    Py_INCREF(value)
+                    PyTuple_SET_ITEM(row, c, value)
+                aiocql_untrack_row(row, n, <PyTypeObject *>self.uuid_type)
+                Py_INCREF(row)
+                PyList_SET_ITEM(rows, i, row)
+        except (_StructError, IndexError):
+            raise self._truncated(i, count) from None
+        except UnicodeDecodeError as exc:
+            raise self.protocol_error(f"row {i}: invalid text value: {exc}") from None
+        PyObject_GC_Track(rows)
+        return rows, at
+
+    cdef object _timestamp(self, int64_t ms):
+        # decoders.timestamp_from_ms, exactly: the aware UTC datetime in the fast range, else the Python path
+        cdef int year, month, day
+        cdef int64_t days, rest
+        if ms < 0 or ms >= self.timestamp_limit:
+            return self.timestamp_from_ms(ms)
+        days = ms // _MS_PER_DAY
+        rest = ms - days * _MS_PER_DAY
+        aiocql_civil(days, &year, &month, &day)
+        return datetime_new(year, month, day, <int>(rest // 3600000), <int>(rest // 60000 % 60),
+                            <int>(rest // 1000 % 60), <int>(rest % 1000) * 1000, self.utc)
+
+    cdef object _uuid(self, const unsigned char *p, Py_ssize_t column):
+        if self.off_int < 0:
+            return self.decoders[column](PyBytes_FromStringAndSize(<const char *>p, 16))
+        return aiocql_new_uuid(<PyTypeObject *>self.uuid_type, aiocql_uint128(p), self.safe_unknown,
+                               self.off_int, self.off_safe)
+
+
+cdef class RowIter:
+    """``async for row in result`` over pages of rows: ``__anext__`` returns the iterator itself as an awaitable
+    already complete with the next row, and only at the end of a page the coroutine ``more(self)`` (which
+    awaits the next page, hands it over with :meth:`_next_page` and returns its first row, or raises
+    StopAsyncIteration)."""
+
+    cdef list _rows
+    cdef Py_ssize_t _index
+    cdef object _ready
+    cdef bint _has_ready
+    cdef object _stop
+    cdef object _more
+    cdef object __weakref__
+
+    def __init__(self, list rows, more):
+        self._rows = rows
+        self._index = 0
+        self._more = more
+        self._stop = StopIteration()
+        self._has_ready = False
+
+    def __aiter__(self):
+        return self
+
+    def __anext__(self):
+        cdef Py_ssize_t i = self._index
+        if i < len(self._rows):
+            self._index = i + 1
+            if self._has_ready:  # an earlier __anext__() not awaited yet: it keeps its own row
+                return _Ready(self._rows[i])
+            self._ready = self._rows[i]
+            self._has_ready = True
+            return self
+        return self._more(self)
+
+    def _next_page(self, list rows):
+        """Continue with ``rows`` (a new page, at least one row); returns its first row."""
+        self._rows = rows
+        self._index = 1
+        return rows[0]
+
+    def __await__(self):
+        return self
+
+    def __next__(self):  # replaced by _ready_next (below) once the type is ready
+        return _ready_next_slow(self)
+
+    def send(self, value):
+        return _ready_next_slow(self)
+
+    def throw(self, typ, val=None, tb=None):
+        self._has_ready = False
+        self._ready = None
+        if val is None:
+            raise typ
+        raise val
+
+    def close(self):
+        self._has_ready = False
+        self._ready = None
+
+
+cdef object _ready_next_slow(RowIter it):
+    if not it._has_ready:
+        raise StopIteration
+    value = it._ready
+    it._ready = None
+    it._has_ready = False
+    raise StopIteration(value)
+
+
+cdef PyObject *_ready_next(PyObject *self) noexcept:
+    # tp_iternext of RowIter as an awaitable: "return" the ready row through the reused StopIteration
+    cdef RowIter it = <RowIter>self
+    cdef object value
+    if not it._has_ready:
+        aiocql_raise_stop(<PyObject *>it._stop, NULL)
+        return NULL
+    value = it._ready
+    it._ready = None
+    it._has_ready = False
+    Py_INCREF(value)
+    aiocql_raise_stop(<PyObject *>it._stop, <PyObject *>value)
+    return NULL
+
+
+aiocql_set_iternext(RowIter, _ready_next)
+
+
+cdef class _Ready:
+    """An awaitable already complete with one row (when two __anext__() calls are awaited out of order)."""
+
+    cdef object _value
+    cdef bint _done
+
+    def __init__(self, value):
+        self._value = value
+
+    def __await__(self):
+        return self
+
+    def __next__(self):
+        if self._done:
+            raise StopIteration
+        self._done = True
+        value, self._value = self._value, None
+        raise StopIteration(value)
+
+    def send(self, value):
+        return self.__next__()

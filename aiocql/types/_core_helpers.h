@@ -1,0 +1,213 @@
+/* C helpers of aiocql/types/_core.pyx: big-endian reads, the row base type, uuid.UUID and datetime
+ * construction, and the reused StopIteration of the row iterator. Included by the Cython module only. */
+#ifndef AIOCQL_CORE_HELPERS_H
+#define AIOCQL_CORE_HELPERS_H
+
+#include <Python.h>
+#include <structmember.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ---- big-endian reads (the caller has checked the bounds) ---- */
+
+static inline uint32_t aiocql_u32(const unsigned char *p) {
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+static inline int32_t aiocql_i32(const unsigned char *p) { return (int32_t)aiocql_u32(p); }
+static inline int16_t aiocql_i16(const unsigned char *p) { return (int16_t)(((uint16_t)p[0] << 8) | p[1]); }
+static inline uint64_t aiocql_u64(const unsigned char *p) {
+    return ((uint64_t)aiocql_u32(p) << 32) | (uint64_t)aiocql_u32(p + 4);
+}
+static inline int64_t aiocql_i64(const unsigned char *p) { return (int64_t)aiocql_u64(p); }
+static inline double aiocql_f64(const unsigned char *p) {
+    uint64_t bits = aiocql_u64(p);
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+static inline double aiocql_f32(const unsigned char *p) {
+    uint32_t bits = aiocql_u32(p);
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return (double)f;
+}
+
+/* The 128-bit unsigned integer of 16 big-endian bytes (a UUID's int). */
+static inline PyObject *aiocql_uint128(const unsigned char *p) {
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyLong_FromUnsignedNativeBytes(p, 16, Py_ASNATIVEBYTES_BIG_ENDIAN | Py_ASNATIVEBYTES_UNSIGNED_BUFFER);
+#else
+    return _PyLong_FromByteArray(p, 16, 0, 0);
+#endif
+}
+
+/* ---- dates: days since 1970-01-01 to (year, month, day), proleptic Gregorian (days >= 0) ---- */
+
+static inline void aiocql_civil(int64_t days, int *year, int *month, int *day) {
+    int64_t z = days + 719468;
+    int64_t era = z / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    *year = (int)(y + (m <= 2));
+    *month = (int)m;
+    *day = (int)d;
+}
+
+/* ---- uuid.UUID built as object.__new__(UUID) plus its two slots, as decoders.uuid_from_int does ---- */
+
+/* The offset of an object slot from its member descriptor (UUID.__dict__["int"]), or -1. */
+static Py_ssize_t aiocql_member_offset(PyObject *descr) {
+    if (!PyObject_TypeCheck(descr, &PyMemberDescr_Type)) {
+        return -1;
+    }
+    PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+    if (member == NULL || member->type != T_OBJECT_EX || (member->flags & READONLY)) {
+        return -1;
+    }
+    return member->offset;
+}
+
+static inline PyObject *aiocql_new_uuid(PyTypeObject *type, PyObject *value, PyObject *safe, Py_ssize_t off_int,
+                                        Py_ssize_t off_safe) {
+    PyObject *u = type->tp_alloc(type, 0);
+    if (u == NULL) {
+        return NULL;
+    }
+    Py_INCREF(value);
+    *(PyObject **)((char *)u + off_int) = value;
+    Py_INCREF(safe);
+    *(PyObject **)((char *)u + off_safe) = safe;
+    /* Its slots hold an int and an enum member (UUID refuses attribute assignment): it can be in no cycle,
+     * so the garbage collector need not visit it (nor the rows holding it, see aiocql_untrack_row). */
+    PyObject_GC_UnTrack(u);
+    return u;
+}
+
+/* Take a filled row out of the garbage collector's lists when none of its values can be part of a reference
+ * cycle (as CPython does lazily for plain tuples, but eagerly and for tuple subclasses too): values that are
+ * not GC objects (int, str, bytes, float, bool, None, datetime, Decimal, ...), or untracked plain tuples and
+ * UUIDs. A row holding a list, set, dict or any other container stays tracked. Without this, every
+ * collection walks every live row of the pages being read. */
+static inline void aiocql_untrack_row(PyObject *row, Py_ssize_t n, PyTypeObject *uuid_type) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyTuple_GET_ITEM(row, i);
+        if (PyObject_IS_GC(v)) {
+            if (PyObject_GC_IsTracked(v) || !(PyTuple_CheckExact(v) || Py_TYPE(v) == uuid_type)) {
+                return;
+            }
+        }
+    }
+    PyObject_GC_UnTrack(row);
+}
+
+/* An instance of a tuple subclass with n (NULL) items, to be filled with PyTuple_SET_ITEM. */
+static inline PyObject *aiocql_new_row(PyObject *cls, Py_ssize_t n) {
+    PyTypeObject *type = (PyTypeObject *)cls;
+    return type->tp_alloc(type, n);
+}
+
+/* ---- the row base type: a tuple whose subscript also takes a column name ---- */
+
+static PyObject *aiocql_str_index;   /* "_index" */
+static PyObject *aiocql_str_missing; /* "_missing" */
+
+static PyObject *aiocql_row_subscript(PyObject *self, PyObject *key) {
+    if (PyLong_CheckExact(key)) {
+        Py_ssize_t i = PyLong_AsSsize_t(key);
+        if (i == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return PyTuple_Type.tp_as_mapping->mp_subscript(self, key);
+        }
+        Py_ssize_t n = Py_SIZE(self);
+        if (i < 0) {
+            i += n;
+        }
+        if (i < 0 || i >= n) {
+            PyErr_SetString(PyExc_IndexError, "tuple index out of range");
+            return NULL;
+        }
+        PyObject *item = PyTuple_GET_ITEM(self, i);
+        Py_INCREF(item);
+        return item;
+    }
+    if (PyUnicode_Check(key)) {
+        PyObject *index = PyObject_GetAttr((PyObject *)Py_TYPE(self), aiocql_str_index);
+        if (index == NULL) {
+            return NULL;
+        }
+        PyObject *position = PyDict_Check(index) ? PyDict_GetItemWithError(index, key) : NULL;
+        Py_DECREF(index); /* the class keeps the dict (and so the position) alive */
+        if (position == NULL) {
+            if (PyErr_Occurred()) {
+                return NULL;
+            }
+            PyObject *error = PyObject_CallMethodOneArg(self, aiocql_str_missing, key);
+            if (error != NULL) {
+                PyErr_SetObject((PyObject *)Py_TYPE(error), error);
+                Py_DECREF(error);
+            }
+            return NULL;
+        }
+        return aiocql_row_subscript(self, position);
+    }
+    return PyTuple_Type.tp_as_mapping->mp_subscript(self, key);
+}
+
+static PyMappingMethods aiocql_row_as_mapping = {0, aiocql_row_subscript, 0};
+
+static PyTypeObject aiocql_RowBase_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "aiocql.types._core.RowBase",
+    .tp_basicsize = sizeof(PyTupleObject) - sizeof(PyObject *),
+    .tp_itemsize = sizeof(PyObject *),
+    .tp_as_mapping = &aiocql_row_as_mapping,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "The compiled row base: a tuple whose subscript also takes a column name (row[\"k\"]).",
+};
+
+/* The ready RowBase type (a new reference), or NULL with an exception. */
+static PyObject *aiocql_rowbase_type(void) {
+    if (aiocql_str_index == NULL) {
+        aiocql_str_index = PyUnicode_InternFromString("_index");
+        aiocql_str_missing = PyUnicode_InternFromString("_missing");
+        if (aiocql_str_index == NULL || aiocql_str_missing == NULL) {
+            return NULL;
+        }
+    }
+    if (aiocql_RowBase_Type.tp_base == NULL) {
+        aiocql_RowBase_Type.tp_base = &PyTuple_Type;
+    }
+    if (PyType_Ready(&aiocql_RowBase_Type) < 0) {
+        return NULL;
+    }
+    Py_INCREF(&aiocql_RowBase_Type);
+    return (PyObject *)&aiocql_RowBase_Type;
+}
+
+/* ---- the row iterator's awaitable: complete with a value without a new StopIteration per row ---- */
+
+/* Raise the reused StopIteration ``stop`` carrying ``value`` (stolen), as a completed await returns it. */
+static inline void aiocql_raise_stop(PyObject *stop, PyObject *value) {
+    PyStopIterationObject *s = (PyStopIterationObject *)stop;
+    Py_XSETREF(s->value, value);
+    Py_CLEAR(s->traceback); /* if Python code caught it last time, do not let tracebacks pile up */
+    Py_INCREF(stop);
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(stop);
+#else
+    Py_INCREF(PyExc_StopIteration);
+    PyErr_Restore(PyExc_StopIteration, stop, NULL);
+#endif
+}
+
+static inline void aiocql_set_iternext(PyObject *type, iternextfunc next) {
+    ((PyTypeObject *)type)->tp_iternext = next;
+    PyType_Modified((PyTypeObject *)type);
+}
+
+#endif

@@ -1,0 +1,250 @@
+"""The two row decoders (compiled core and pure Python) give the same rows and the same errors, byte for byte.
+
+Every test runs on both implementations; the compiled one is skipped only where it is not built, unless
+AIOCQL_REQUIRE_EXTENSIONS=1 (CI's compiled pass), which turns a missing build into a failure. The differential
+tests compare the compiled decoder with the pure one on the same bytes: values, their types, and the errors'
+class and message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import struct
+import time
+import uuid
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aiocql.errors import CqlError, ProtocolError
+from aiocql.types import cqltypes as ct
+from aiocql.types import speedups
+from aiocql.types.codecs import encoder_for
+from aiocql.types.decoders import FAST_TIMESTAMP_LIMIT
+from aiocql.types.record import row_class
+from aiocql.types.rows import RowDecoder
+from aiocql.types.values import EMPTY
+
+from .strategies import cql_types, deep_same, values_for
+from .test_codecs_golden import GOLDEN
+
+REQUIRED = os.environ.get("AIOCQL_REQUIRE_EXTENSIONS", "") not in ("", "0")
+NATIVE = [ct.INT, ct.BIGINT, ct.COUNTER, ct.SMALLINT, ct.TINYINT, ct.DOUBLE, ct.FLOAT, ct.BOOLEAN, ct.TIMESTAMP,
+          ct.UUID, ct.TIMEUUID, ct.TEXT, ct.ASCII, ct.BLOB]  # fmt: skip
+MIXED = [ct.INT, ct.TEXT, ct.BIGINT, ct.UUID, ct.TIMESTAMP, ct.ListType(ct.INT), ct.BLOB, ct.BOOLEAN, ct.DOUBLE,
+         ct.DECIMAL, ct.SMALLINT, ct.TINYINT, ct.FLOAT, ct.ASCII, ct.TIMEUUID, ct.DATE]  # fmt: skip
+
+
+def compiled_available() -> bool:
+    if speedups.core is None:
+        if REQUIRED:
+            pytest.fail("the compiled core is required (AIOCQL_REQUIRE_EXTENSIONS) but not built")
+        return False
+    return True
+
+
+@pytest.fixture(params=["pure", "compiled"])
+def compiled(request: pytest.FixtureRequest) -> bool:
+    if request.param == "compiled" and not compiled_available():
+        pytest.skip("the compiled core is not built")
+    return request.param == "compiled"
+
+
+def value(data: bytes | None) -> bytes:
+    return b"\xff\xff\xff\xff" if data is None else struct.pack(">i", len(data)) + data
+
+
+def page(types: list[ct.CqlType], rows: list[tuple[object, ...]]) -> bytes:
+    return b"".join(
+        value(None if v is None else encoder_for(t, "x")(v)) for row in rows for t, v in zip(types, row, strict=True)
+    )
+
+
+def outcome(types: list[ct.CqlType], body: bytes, count: int, compiled: bool, pos: int = 0) -> Any:
+    """(rows, end) or (error class, message) of one decode."""
+    try:
+        return RowDecoder(types, compiled=compiled).decode_rows_end(memoryview(body), pos, count)
+    except CqlError as exc:
+        return type(exc), str(exc)
+
+
+def same_outcome(types: list[ct.CqlType], body: bytes, count: int, pos: int = 0) -> None:
+    pure, fast = outcome(types, body, count, False, pos), outcome(types, body, count, True, pos)
+    if isinstance(pure[0], type):
+        assert fast == pure
+    else:
+        assert fast[1] == pure[1]
+        assert len(fast[0]) == len(pure[0])
+        for a, b in zip(fast[0], pure[0], strict=True):
+            assert type(a) is tuple and deep_same(a, b)
+
+
+def test_the_implementation_in_use_is_reported() -> None:
+    assert RowDecoder([ct.INT]).compiled is speedups.COMPILED
+    assert RowDecoder([ct.INT], compiled=False).compiled is False
+    if speedups.core is not None:
+        assert RowDecoder([ct.INT], compiled=True).compiled is True
+
+
+def test_environment_selects_pure_python() -> None:
+    assert speedups.disabled_by_environment == (os.environ.get("AIOCQL_NO_EXTENSIONS", "") not in ("", "0"))
+    if speedups.disabled_by_environment:
+        assert speedups.core is None and not speedups.COMPILED
+
+
+@pytest.mark.parametrize(("t", "py", "hexdata"), GOLDEN, ids=[f"{t}-{h[:16]}" for t, _, h in GOLDEN])
+def test_golden_vectors_in_a_row(compiled: bool, t: ct.CqlType, py: object, hexdata: str) -> None:
+    # the value alone, between two other columns, and null: the decoder sees the bytes the spec gives
+    data = bytes.fromhex(hexdata)
+    body = value(data) + value(b"\x00\x00\x00\x07") + value(data) + value(None)
+    rows = RowDecoder([t, ct.INT, t, t], compiled=compiled).decode_rows(memoryview(body), 0, 1)
+    got = rows[0]
+    assert got[1] == 7 and got[3] is None
+    for decoded in (got[0], got[2]):
+        if isinstance(py, float) and math.isnan(py):
+            assert math.isnan(decoded)  # type: ignore[arg-type]
+        else:
+            assert deep_same(decoded, py), (decoded, py)
+
+
+@pytest.mark.parametrize("t", [*NATIVE, ct.DECIMAL, ct.ListType(ct.INT), ct.DATE])
+def test_null_and_empty_are_distinct(compiled: bool, t: ct.CqlType) -> None:
+    body = value(None) + value(b"")
+    got = RowDecoder([t, t], compiled=compiled).decode_rows(memoryview(body), 0, 1)[0]
+    assert got[0] is None
+    assert got[1] is not None
+    expected = RowDecoder([t, t], compiled=False).decode_rows(memoryview(body), 0, 1)[0][1]
+    assert got[1] == expected and type(got[1]) is type(expected)
+    if t in (ct.TEXT, ct.ASCII):
+        assert got[1] == ""
+    elif t == ct.BLOB:
+        assert got[1] == b""
+    elif t in (ct.INT, ct.BIGINT, ct.UUID, ct.TIMESTAMP, ct.BOOLEAN, ct.DOUBLE):
+        assert got[1] is EMPTY
+
+
+def test_any_negative_length_is_null(compiled: bool) -> None:
+    body = struct.pack(">i", -2) + struct.pack(">i", -(2**31)) + value(b"x")
+    assert RowDecoder([ct.INT, ct.TEXT, ct.TEXT], compiled=compiled).decode_rows(memoryview(body), 0, 1) == [
+        (None, None, "x")
+    ]
+
+
+@pytest.mark.parametrize("t", NATIVE)
+@pytest.mark.parametrize("size", [1, 3, 5, 7, 9, 15, 17])
+def test_wrong_sized_values_match_the_pure_decoder(t: ct.CqlType, size: int) -> None:
+    if not compiled_available():
+        pytest.skip("the compiled core is not built")
+    body = value(bytes(range(1, size + 1))) + value(b"\x00\x00\x00\x01")
+    same_outcome([t, ct.INT], body, 1)
+
+
+@pytest.mark.parametrize("text", [b"\xff", b"a\xc3", b"\xed\xa0\x80", b"ok\xe2\x82"])
+def test_invalid_text_is_the_same_protocol_error(compiled: bool, text: bytes) -> None:
+    body = page([ct.INT], [(1,)]) + value(text)
+    with pytest.raises(ProtocolError, match=r"row 0: invalid text value: 'utf-8' codec can't decode"):
+        RowDecoder([ct.INT, ct.TEXT], compiled=compiled).decode_rows(memoryview(body), 0, 1)
+    with pytest.raises(ProtocolError, match=r"row 0: invalid text value: 'ascii' codec can't decode"):
+        bad_ascii = page([ct.INT], [(1,)]) + value(b"\x80")
+        RowDecoder([ct.INT, ct.ASCII], compiled=compiled).decode_rows(memoryview(bad_ascii), 0, 1)
+    if compiled:
+        same_outcome([ct.INT, ct.TEXT], body, 1)
+
+
+def test_every_truncation_is_the_same_protocol_error() -> None:
+    if not compiled_available():
+        pytest.skip("the compiled core is not built")
+    rows = [(1, "ab", 2, uuid.UUID(int=3), dt.datetime(2020, 1, 1, tzinfo=dt.UTC), [1], b"z", True, 0.5,
+             None, 1, 2, 1.5, "a", uuid.UUID("00112233-4455-1677-8899-aabbccddeeff"), None)] * 3  # fmt: skip
+    body = page(MIXED, rows)
+    for cut in range(len(body)):
+        truncated = body[:cut]
+        same_outcome(MIXED, truncated, 3)
+        with pytest.raises(ProtocolError):
+            RowDecoder(MIXED, compiled=True).decode_rows(memoryview(truncated), 0, 3)
+
+
+def test_positions_and_trailing_bytes(compiled: bool) -> None:
+    body = b"head" + page([ct.INT, ct.TEXT], [(1, "a"), (2, "b")]) + b"tail"
+    rows, end = RowDecoder([ct.INT, ct.TEXT], compiled=compiled).decode_rows_end(memoryview(body), 4, 2)
+    assert rows == [(1, "a"), (2, "b")] and body[end:] == b"tail"
+
+
+def test_rows_of_a_row_class(compiled: bool) -> None:
+    body = page([ct.INT, ct.TEXT], [(1, "a"), (None, "b")])
+    cls = row_class(("k", "v"))
+    rows = RowDecoder([ct.INT, ct.TEXT], ("k", "v"), compiled=compiled).decode_rows(memoryview(body), 0, 2, cls)
+    assert [type(r) for r in rows] == [cls, cls] and rows == [(1, "a"), (None, "b")] and rows[1].v == "b"
+    with pytest.raises(ProtocolError):
+        RowDecoder([ct.INT, ct.TEXT], compiled=compiled).decode_rows(memoryview(body[:-1]), 0, 2, cls)
+
+
+@pytest.mark.parametrize(
+    "ms",
+    [0, 1, 999, 1000, 86_399_999, 86_400_000, 951_782_400_000, 1_700_000_000_123, FAST_TIMESTAMP_LIMIT - 1,
+     FAST_TIMESTAMP_LIMIT, -1, -86_400_001, 2**63 - 1, -(2**63), 253_402_300_799_999, 253_402_300_800_000],
+)  # fmt: skip
+def test_timestamps_match_the_pure_decoder(ms: int) -> None:
+    if not compiled_available():
+        pytest.skip("the compiled core is not built")
+    same_outcome([ct.TIMESTAMP], value(struct.pack(">q", ms)), 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(-(2**63), 2**63 - 1))
+def test_any_timestamp_matches_the_pure_decoder(ms: int) -> None:
+    if not compiled_available():
+        pytest.skip("the compiled core is not built")
+    fast = RowDecoder([ct.TIMESTAMP], compiled=True).decode_rows(memoryview(value(struct.pack(">q", ms))), 0, 1)
+    pure = RowDecoder([ct.TIMESTAMP], compiled=False).decode_rows(memoryview(value(struct.pack(">q", ms))), 0, 1)
+    assert fast == pure and type(fast[0][0]) is type(pure[0][0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**128 - 1))
+def test_uuids_are_real_uuids(n: int) -> None:
+    if not compiled_available():
+        pytest.skip("the compiled core is not built")
+    u = RowDecoder([ct.UUID], compiled=True).decode_rows(memoryview(value(n.to_bytes(16, "big"))), 0, 1)[0][0]
+    expected = uuid.UUID(int=n)
+    assert type(u) is uuid.UUID and u == expected and hash(u) == hash(expected) and str(u) == str(expected)
+    assert u.int == n and u.is_safe == expected.is_safe and u.bytes == expected.bytes
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data(), st.lists(cql_types, min_size=1, max_size=6), st.integers(0, 4))
+def test_random_rows_match_the_pure_decoder(data: st.DataObject, types: list[ct.CqlType], nrows: int) -> None:
+    if not compiled_available():
+        pytest.skip("the compiled core is not built")
+    rows = [tuple(data.draw(values_for(t)) for t in types) for _ in range(nrows)]
+    same_outcome(types, page(types, rows), nrows)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=200), st.integers(0, 5), st.sampled_from([NATIVE, MIXED, [ct.TEXT, ct.INT], [ct.UUID]]))
+def test_random_bytes_match_the_pure_decoder(body: bytes, count: int, types: list[ct.CqlType]) -> None:
+    if not compiled_available():
+        pytest.skip("the compiled core is not built")
+    same_outcome(types, body, count)
+
+
+def test_decode_time_is_linear(compiled: bool) -> None:
+    # CPU time ratio for 8x the rows, generous bound (linear: ~8x; quadratic would be ~64x)
+    rows = [(i, f"v{i}", i * 3, uuid.UUID(int=i)) for i in range(4000)]
+    types = [ct.INT, ct.TEXT, ct.BIGINT, ct.UUID]
+    small, large = page(types, rows[:500]), page(types, rows)
+    decoder = RowDecoder(types, compiled=compiled)
+
+    def cpu(body: bytes, count: int) -> float:
+        best = math.inf
+        for _ in range(5):
+            began = time.process_time()
+            decoder.decode_rows(memoryview(body), 0, count)
+            best = min(best, time.process_time() - began)
+        return best
+
+    assert cpu(large, 4000) < 30 * max(cpu(small, 500), 1e-4)
