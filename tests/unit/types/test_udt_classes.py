@@ -233,3 +233,21 @@ def test_bound_types_keep_the_udt_identity_for_encoders() -> None:
     # Writes: an instance of the registered class is encoded through its attributes.
     data = encoder_for(ADDRESS, "column 'home'")(Address(zip=5, street="x"))
     assert data == encoder_for(ADDRESS, "column 'home'")(("x", 5))
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["pure", "compiled"])
+def test_both_row_cores_build_the_registered_class(compiled: bool) -> None:
+    from aiocql.types import speedups
+    from aiocql.types.rows import RowDecoder
+
+    if compiled and speedups.core is None:
+        pytest.skip("the compiled core is not built here")
+    types = [INT, ListType(ADDRESS), ADDRESS]
+    body = b"".join(
+        len(v).to_bytes(4, "big") + v
+        for v in (b"\0\0\0\7", encoder_for(types[1], "t")([("a", 1)]), encoder_for(ADDRESS, "t")(("b", 2)))
+    )
+    reg = _reg(("address", Address))
+    decoder = RowDecoder([bind_classes(t, reg) for t in types], compiled=compiled)
+    assert decoder.compiled is compiled
+    assert decoder.decode_rows(memoryview(body), 0, 1) == [(7, [Address(1, "a")], Address(2, "b"))]
