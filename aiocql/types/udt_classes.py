@@ -12,7 +12,8 @@ The class is checked against the UDT's fields once, when the decoder of that typ
 (:func:`udt_maker`), not per value. A class fits when it can be called with the UDT's fields as
 keyword arguments: a dataclass or a NamedTuple with a field of each UDT field's name (a CQL name that
 is not an identifier also matches its identifier form, ``"zip code"`` -> ``zip_code``), or any class
-whose ``__init__`` takes them (or ``**fields``); every required argument must be a UDT field.
+whose ``__init__`` takes them (or ``**fields``); every required argument must be a UDT field. A class
+without a signature (``dict``, ``types.SimpleNamespace``) is called with the fields as keywords.
 
 Example:
     >>> from dataclasses import dataclass
@@ -241,7 +242,10 @@ def udt_maker(t: ClassUdtType) -> Callable[[list[object]], object]:
         raise InvalidValueError(f"user type {t.keyspace}.{t.name} has no class bound")
     cls_name = getattr(cls, "__qualname__", repr(cls))
     owner = f"class {cls_name} registered for user type {t.keyspace}.{t.name}"
-    fields, required, positional = constructor_fields(cls, owner)
+    try:
+        fields, required, positional = constructor_fields(cls, owner)
+    except InvalidValueError:  # no signature (dict, types.SimpleNamespace): called with the fields as keywords
+        fields, required, positional = [], set(), False
     names = t.field_names
     if not fields and not required and not positional:  # **kwargs
         keys: tuple[str, ...] = names

@@ -3,6 +3,7 @@ by the registry (server-free; the real-server side is tests/integration/test_udt
 
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -70,6 +71,12 @@ def test_a_namedtuple_in_field_order_and_a_kwargs_class() -> None:
     assert type(value) is AddressTuple and value == ("Main St", 1)
     loose = _decode(ADDRESS, _reg(("address", Loose)), ("Main St", 1))
     assert isinstance(loose, Loose) and loose.fields == {"street": "Main St", "zip": 1}
+
+
+def test_classes_without_a_signature_get_the_fields_as_keywords() -> None:
+    assert _decode(ADDRESS, _reg(("address", dict)), ("Main St", 1)) == {"street": "Main St", "zip": 1}
+    ns = _decode(ADDRESS, _reg(("address", types.SimpleNamespace)), ("Main St", 1))
+    assert ns == types.SimpleNamespace(street="Main St", zip=1)
 
 
 def test_missing_trailing_fields_reach_the_class_as_none() -> None:
