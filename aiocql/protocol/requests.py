@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, TypeAlias
 
 from aiocql.errors.base import ProtocolError
-from aiocql.protocol.constants import BatchType, Consistency, EventType, Opcode, PrepareFlag, QueryFlag
+from aiocql.protocol.constants import BatchType, Consistency, EventType, HeaderFlag, Opcode, PrepareFlag, QueryFlag
 from aiocql.protocol.primitives import (
     Value,
     write_bytes,
@@ -50,6 +50,9 @@ __all__ = [
     "Request",
     "Startup",
     "encode_request",
+    "envelope_extras",
+    "keyspace_field",
+    "skips_result_metadata",
     "with_custom_payload",
 ]
 
@@ -478,6 +481,50 @@ class AuthResponse:
 
 Request: TypeAlias = Startup | Options | Query | Prepare | Execute | Batch | Register | AuthResponse
 """Any request message."""
+
+
+def keyspace_field(keyspace: str | None, version: int) -> str | None:
+    """What the keyspace field of a QUERY, EXECUTE, BATCH or PREPARE carries for a request in ``keyspace``:
+    v5 names it; v4 has no such field (the request runs in its connection's keyspace, set by ``USE``).
+
+    Example:
+        >>> keyspace_field("ks", 5), keyspace_field("ks", 4)
+        ('ks', None)
+    """
+    return keyspace if version >= 5 else None
+
+
+def skips_result_metadata(version: int) -> bool:
+    """Whether an EXECUTE may ask for no result metadata in its reply: only from v5, where a reply says
+    METADATA_CHANGED when the copy the client holds (under its result metadata id) is stale.
+
+    Example:
+        >>> skips_result_metadata(4), skips_result_metadata(5)
+        (False, True)
+    """
+    return version >= 5
+
+
+_TRACING = int(HeaderFlag.TRACING)
+_CUSTOM_PAYLOAD = int(HeaderFlag.CUSTOM_PAYLOAD)
+
+
+def envelope_extras(
+    tracing: bool = False, custom_payload: Mapping[str, bytes | None] | None = None
+) -> tuple[int, bytes]:
+    """The envelope flags and body prefix of a request that is traced and/or carries a custom payload (spec
+    2.2: the TRACING flag; the payload a [bytes map] before the body, with the CUSTOM_PAYLOAD flag).
+
+    Example:
+        >>> envelope_extras(tracing=True)
+        (2, b'')
+        >>> flags, prefix = envelope_extras(custom_payload={"k": b"v"}); flags, prefix.hex()
+        (4, '000100016b0000000176')
+    """
+    flags = _TRACING if tracing else 0
+    if not custom_payload:
+        return flags, b""
+    return flags | _CUSTOM_PAYLOAD, write_bytes_map(custom_payload)
 
 
 def encode_request(msg: Request, version: int) -> tuple[Opcode, bytes]:

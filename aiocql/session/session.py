@@ -33,6 +33,7 @@ from aiocql.protocol.constants import Consistency
 from aiocql.protocol.requests import (
     Prepare,
     Request,
+    keyspace_field,
 )
 from aiocql.protocol.results import PreparedResult
 from aiocql.results import QueryTrace, ResultSet, RowFactory, TypedRowFactory
@@ -543,7 +544,7 @@ class Session:
 
             def build(conn: Connection) -> Request:
                 _check_keyspace(conn, keyspace)
-                return Prepare(query, keyspace if conn.version >= 5 else None)
+                return Prepare(query, keyspace_field(keyspace, conn.version))
 
             spec = RequestSpec(build, True, replies=PREPARED)
             options = ExecutionOptions(

@@ -17,10 +17,20 @@ from aiocql.connection.replies import ANY_RESULT, BATCH_RESULT, PREPARED, ROWS, 
 from aiocql.errors import InvalidValueError
 from aiocql.errors.server import Unprepared
 from aiocql.model.result_metadata import metadata_for
-from aiocql.protocol.constants import HeaderFlag
 from aiocql.protocol.message import Response
-from aiocql.protocol.primitives import write_bytes_map
-from aiocql.protocol.requests import Batch, BatchPrepared, BatchQuery, Execute, Prepare, Query, QueryParameters, Request
+from aiocql.protocol.requests import (
+    Batch,
+    BatchPrepared,
+    BatchQuery,
+    Execute,
+    Prepare,
+    Query,
+    QueryParameters,
+    Request,
+    envelope_extras,
+    keyspace_field,
+    skips_result_metadata,
+)
 from aiocql.protocol.results import PreparedResult
 from aiocql.session.call import _Call
 from aiocql.session.executor import Reprepare, RequestSpec
@@ -45,13 +55,7 @@ def _spec_for(
     """The request ``stmt`` makes with the settings of ``call``: how to build its QUERY, EXECUTE or BATCH for a
     connection, which replies answer it, and how to re-prepare it (``prepared_cache``: the statements
     :meth:`Session.prepare` made, for a batch's children with parameters)."""
-    flags = 0
-    prefix = b""
-    if call.trace:
-        flags |= HeaderFlag.TRACING
-    if call.custom_payload:
-        flags |= HeaderFlag.CUSTOM_PAYLOAD
-        prefix = write_bytes_map(call.custom_payload)
+    flags, prefix = envelope_extras(call.trace, call.custom_payload)
     keyspace = call.keyspace
     page_size = call.fetch_size if type(call.fetch_size) is int else None  # None: NO_PAGING
 
@@ -64,7 +68,7 @@ def _spec_for(
             paging_state=paging_state,
             serial_consistency=call.serial,
             timestamp=call.timestamp,
-            keyspace=keyspace if version >= 5 else None,
+            keyspace=keyspace_field(keyspace, version),
         )
 
     if isinstance(stmt, SimpleStatement):
@@ -83,15 +87,16 @@ def _spec_for(
         bound = stmt
 
         def build_execute(conn: Connection) -> Request:
-            # Skip metadata only on v5, where METADATA_CHANGED tells us when our copy is stale.
+            # Skip metadata where the protocol says when our copy is stale (METADATA_CHANGED).
             # The reply is decoded with the metadata that matches the id sent *now*: a re-prepare
             # (after UNPREPARED) or another reply may replace the statement's copy meanwhile.
-            meta = prepared.result_metadata if conn.version >= 5 else None
+            version = conn.version
+            meta = prepared.result_metadata if skips_result_metadata(version) else None
             call.sent_metadata = meta
             return Execute(
                 prepared.query_id,
-                params(bound.values, meta is not None, conn.version),  # encoded again by a re-prepare
-                prepared.result_metadata_id if conn.version >= 5 else None,
+                params(bound.values, meta is not None, version),  # encoded again by a re-prepare
+                prepared.result_metadata_id,  # sent where the protocol has the field (v5)
             )
 
         # A statement with result columns (a SELECT, an LWT) answers with rows, and only rows.
@@ -129,7 +134,7 @@ def _spec_for(
         ]  # fmt: skip
         return Batch(
             entries, stmt.batch_type, call.consistency, call.serial, call.timestamp,
-            keyspace if conn.version >= 5 else None,
+            keyspace_field(keyspace, conn.version),
         )  # fmt: skip
 
     def reprepare_child(exc: Unprepared) -> Reprepare:
@@ -150,7 +155,7 @@ def _spec_for(
 
 def _check_keyspace(conn: Connection, keyspace: str | None) -> None:
     """A per-request keyspace on v4 (which has no field for it) must be the connection's own."""
-    if keyspace is not None and conn.version < 5 and keyspace != conn.keyspace:
+    if keyspace is not None and keyspace != conn.keyspace and keyspace_field(keyspace, conn.version) is None:
         raise InvalidValueError(
             f"a per-request keyspace needs protocol v5 (this connection speaks v{conn.version}): "
             "qualify the table name or connect with that keyspace"
@@ -162,7 +167,7 @@ def _reprepare(prepared: PreparedStatement, bound: BoundStatement | None = None)
     keyspace = prepared.prepared_keyspace
 
     def build(conn: Connection) -> Request:
-        return Prepare(prepared.query, keyspace if conn.version >= 5 else None)
+        return Prepare(prepared.query, keyspace_field(keyspace, conn.version))
 
     def apply(response: Response) -> None:
         if isinstance(response, PreparedResult):
