@@ -1,4 +1,4 @@
-"""The docstring examples of the cluster-awareness modules run and are right; public functions have one;
+"""The docstring examples of the pure modules (model, policies, metrics) run and are right; public functions have one;
 the pure modules import no I/O."""
 
 from __future__ import annotations
