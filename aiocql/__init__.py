@@ -16,6 +16,7 @@ Example:
 from aiocql._version import __version__
 from aiocql.cluster.cluster import Cluster, HostStateListener
 from aiocql.connection.auth import Authenticator, AuthProvider, PlainTextAuthProvider
+from aiocql.connection.config import ConnectionConfig
 from aiocql.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -88,6 +89,7 @@ from aiocql.policies import (
     SpeculativeExecutionPolicy,
     TokenAwarePolicy,
 )
+from aiocql.pool.config import PoolConfig
 from aiocql.protocol.constants import BatchType
 from aiocql.protocol.constants import Consistency as ConsistencyLevel
 from aiocql.results import (
@@ -148,6 +150,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectTimeout",
     "ConnectionClosed",
+    "ConnectionConfig",
     "ConnectionError",
     "ConnectionLost",
     "ConsistencyLevel",
@@ -188,6 +191,7 @@ __all__ = [
     "OperationTracker",
     "Overloaded",
     "PlainTextAuthProvider",
+    "PoolConfig",
     "PreparedStatement",
     "ProtocolError",
     "QueryTrace",

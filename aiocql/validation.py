@@ -305,6 +305,7 @@ def _checks() -> dict[str, Callable[[str, Any], None]]:
         "schema_agreement_wait": number(allow_zero=True),
         "max_streams_per_connection": ints(1, 32768),
         "max_orphans_per_connection": ints(1),
+        "internal_request_timeout": number(),  # a ConnectionConfig field (no Cluster keyword)
         "schema_metadata": check_bool,
         "contact_points_are_hosts": check_bool,
         "schema_event_refresh": check_bool,
@@ -366,8 +367,13 @@ def register_cluster_check(name: str, check: Callable[[str, Any], None]) -> None
         _CLUSTER_CHECKS[name] = check
 
 
-def check_cluster_arguments(arguments: Mapping[str, Any], prefix: str = "") -> None:
+def check_cluster_arguments(
+    arguments: Mapping[str, Any], prefix: str = "", *, names: Mapping[str, str] | None = None
+) -> None:
     """Check the arguments of ``Cluster(...)`` this module knows (others are left to their owners).
+
+    This one table of checks serves the ``Cluster(...)`` keywords and the fields of the config objects
+    they build: ``prefix`` and ``names`` (keyword -> field) make the error name the field as written.
 
     Example:
         >>> check_cluster_arguments({"port": "9042"})
@@ -381,4 +387,4 @@ def check_cluster_arguments(arguments: Mapping[str, Any], prefix: str = "") -> N
     for name, value in arguments.items():
         check = _CLUSTER_CHECKS.get(name)
         if check is not None:
-            check(prefix + name, value)
+            check(prefix + (names.get(name, name) if names else name), value)

@@ -16,10 +16,12 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from aiocql.cluster.config import ClusterSettings, default
 from aiocql.cluster.control import ControlConnection
 from aiocql.cluster.schema_refresh import refreshed_state
 from aiocql.connection.auth import AuthProvider
-from aiocql.connection.connection import Connection, ConnectionOptions, negotiate
+from aiocql.connection.config import ConnectionConfig, ConnectionOptions
+from aiocql.connection.connection import Connection, negotiate
 from aiocql.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -37,21 +39,21 @@ from aiocql.model.host import Host, HostDistance
 from aiocql.model.metadata import ClusterMetadata
 from aiocql.model.state import ClusterState
 from aiocql.net.resolver import DnsResolver, NameResolutionError, Resolver, ip_literal
-from aiocql.observability.slow_queries import check_threshold
 from aiocql.policies.address_translation import AddressTranslator
-from aiocql.policies.load_balancing import LoadBalancingPolicy, default_load_balancing_policy
-from aiocql.policies.reconnection import ExponentialReconnectionPolicy, ReconnectionPolicy
-from aiocql.policies.retry import DefaultRetryPolicy, RetryPolicy
+from aiocql.policies.load_balancing import LoadBalancingPolicy
+from aiocql.policies.reconnection import ReconnectionPolicy
+from aiocql.policies.retry import RetryPolicy
 from aiocql.policies.speculative import SpeculativeExecutionPolicy
+from aiocql.pool.config import PoolConfig
 from aiocql.pool.host_pool import HostPool
 from aiocql.protocol.constants import Consistency
 from aiocql.protocol.events import SchemaChangeEvent
-from aiocql.results import RowFactory, named_tuple_factory
-from aiocql.session.profiles import ExecutionProfile
+from aiocql.results import RowFactory
+from aiocql.session.profiles import EXEC_PROFILE_DEFAULT, ExecutionProfile, ResolvedProfile, as_profile
 from aiocql.session.schema_agreement import wait_for_schema_agreement
 from aiocql.session.session import Session, SessionDefaults, use_keyspace
 from aiocql.types.udt_classes import NO_UDT_CLASSES, UdtClasses, check_class
-from aiocql.validation import NoPaging, check_cluster_arguments
+from aiocql.validation import NoPaging
 
 log = logging.getLogger("aiocql.cluster")  # one logger per layer: aiocql.cluster
 
@@ -113,20 +115,43 @@ class HostStateListener:
 class Cluster:
     """The entry point: where the cluster is and how to talk to it.
 
-    ``protocol_version=None`` negotiates (v5, falling back to v4); ``compression=True`` asks for LZ4;
-    ``ssl_context`` turns on TLS (hostname checking as the context says). The cluster keeps a control
-    connection that discovers every node from one contact point, follows topology, status and schema
-    events, and keeps :attr:`metadata` current. Requests are routed by ``load_balancing_policy``
-    (default: token-aware over DC-aware round robin, the local DC given as ``local_dc`` or taken from the
-    contact points), retried by ``retry_policy``, and speculated by ``speculative_execution_policy``
-    (idempotent requests only). ``connections_per_host`` sizes each local host's pool
-    (``remote_connections_per_host`` a remote one's). ``execution_profiles`` names bundles of settings
-    to choose per request; ``request_tracker`` is called around every attempt; ``metrics`` counts them;
-    ``slow_query_threshold`` (seconds) logs slower requests on ``aiocql.session.slow`` (docs/observability.md).
-    ``heartbeat_interval`` (30 s; 0: off) probes a connection with no decoded reply for that long, and a
-    timed-out request probes its connection at once; a probe unanswered within ``heartbeat_timeout`` (10 s)
-    drops the connection and the pool replaces it. Every argument is checked here: a wrong one raises
+    Settings come in three public, frozen config objects, each default written once in its class (every
+    setting and its default: docs/configuration.md):
+
+    - ``connection=`` a :class:`ConnectionConfig`: port, protocol version to ask for (``None`` negotiates v5,
+      falling back to v4), TLS (``ssl_context``, ``server_hostname``), LZ4 ``compression``, ``auth_provider``,
+      ``connect_timeout``, heartbeats, stream-table limits;
+    - ``pool=`` a :class:`PoolConfig`: connections per local and remote host, the ``reconnection_policy``;
+    - ``execution_profiles={EXEC_PROFILE_DEFAULT: ExecutionProfile(...)}``: the default request settings
+      (consistency, serial consistency, request timeout, fetch size, row factory, retry, load-balancing
+      and speculative policies, slow-query threshold); other names are profiles to choose per request.
+
+    The keyword arguments (cassandra-driver's way) are kept as a thin, documented shim that builds them: a
+    connection keyword (``port``, ``protocol_version``, ``auth_provider``, ``ssl_context``, ``compression``,
+    ``connect_timeout``, ``heartbeat_interval``, ``heartbeat_timeout``, ``server_hostname``,
+    ``max_streams_per_connection``, ``max_orphans_per_connection``) sets that field of the
+    :class:`ConnectionConfig`; a pool keyword (``connections_per_host``, ``remote_connections_per_host``,
+    ``reconnection_policy``) the :class:`PoolConfig`'s; a request keyword (``consistency_level``,
+    ``serial_consistency_level``, ``request_timeout``, ``fetch_size``, ``row_factory``, ``retry_policy``,
+    ``load_balancing_policy``, ``speculative_execution_policy``, ``slow_query_threshold``) the default
+    profile's. A keyword left out takes its config class's default (``help(Cluster)`` shows it); a keyword
+    given together with the object holding its setting (``connect_timeout=`` with ``connection=``, or
+    ``consistency_level=`` with a ``"default"`` profile that sets it) raises :class:`UsageError`. The
+    objects are never changed: the negotiated version is :attr:`protocol_version`, the settings plain
+    calls use :attr:`default_profile`. Every argument is checked here: a wrong one raises
     :class:`InvalidValueError` naming it (``fetch_size=NO_PAGING`` turns paging off).
+
+    The cluster keeps a control connection that discovers every node from one contact point, follows
+    topology, status and schema events, and keeps :attr:`metadata` current. Requests are routed by the
+    load-balancing policy (by default token-aware over DC-aware round robin, the local DC given as
+    ``local_dc`` or taken from the contact points; pools are sized by its distances), retried by the retry
+    policy, and speculated by the speculative execution policy (idempotent requests only).
+    ``request_tracker`` is called around every attempt; ``metrics`` counts them; ``slow_query_threshold``
+    (seconds) logs slower requests on ``aiocql.session.slow`` (docs/observability.md). A connection with no
+    decoded reply for ``heartbeat_interval`` is probed, and a timed-out request probes its connection at
+    once; a probe unanswered within ``heartbeat_timeout`` drops the connection and the pool replaces it.
+    ``client_timestamps``, ``schema_agreement_wait`` (after DDL) and the throttle
+    (``max_requests_in_flight``, ``max_requests_queued``) are the sessions' settings.
     ``resolver`` turns contact-point names into addresses, every address of a name becoming a contact
     point (default :class:`~aiocql.net.DnsResolver`: /etc/hosts and DNS on the loop's own sockets, no
     thread; ``GetaddrinfoResolver()`` opts into the C library's, which runs in a thread).
@@ -141,40 +166,46 @@ class Cluster:
     ``address_translator`` maps each peer's announced address to where the client reaches it (NAT,
     port-forwarding proxies). When no known host answers, the contact points are resolved again.
 
-    Defaults: ``port=9042``; ``connect_timeout=5.0`` seconds (TCP, TLS and handshake of one connection);
-    ``request_timeout=10.0`` seconds (one deadline per request, every attempt included; ``None`` for none);
-    ``consistency_level=ConsistencyLevel.LOCAL_ONE``, no serial consistency (the server's ``SERIAL``);
-    ``fetch_size=5000`` rows per page; ``row_factory=named_tuple_factory``; ``DefaultRetryPolicy()``;
-    reconnection ``ExponentialReconnectionPolicy(0.5, 30.0)``; no speculative executions; one connection per
-    host; heartbeats every 30 s (10 s to answer); client-side timestamps on; up to 10 s of schema agreement
-    wait after DDL; no throttle (``max_requests_in_flight=None``). A profile named ``"default"`` in
-    ``execution_profiles`` replaces these for plain calls.
-
     Example:
         >>> cluster = Cluster(["127.0.0.1"], protocol_version=4)
-        >>> cluster.contact_points
-        ['127.0.0.1']
+        >>> cluster.contact_points, cluster.connection.connect_timeout
+        (['127.0.0.1'], 5.0)
+        >>> from aiocql import ConnectionConfig, ConsistencyLevel, ExecutionProfile, PoolConfig
+        >>> cluster = Cluster(
+        ...     ["10.0.0.1", "10.0.0.2"],
+        ...     connection=ConnectionConfig(connect_timeout=2.0, compression=True),
+        ...     pool=PoolConfig(connections_per_host=2),
+        ...     execution_profiles={"default": ExecutionProfile(consistency_level=ConsistencyLevel.QUORUM)},
+        ... )
+        >>> cluster.default_profile.consistency_level, cluster.default_profile.request_timeout
+        (<Consistency.QUORUM: 4>, 10.0)
+        >>> Cluster(connect_timeout=1.0, connection=ConnectionConfig())  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        aiocql.errors.base.UsageError: Cluster(connect_timeout=...) and Cluster(connection=...) both set ...
     """
 
     def __init__(
         self,
         contact_points: Sequence[str] = ("127.0.0.1",),
-        port: int = 9042,
+        port: int = default(ConnectionConfig, "port"),
         *,
-        protocol_version: int | None = None,
-        auth_provider: AuthProvider | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-        compression: bool = False,
-        connect_timeout: float = 5.0,
-        request_timeout: float | None = 10.0,
-        connections_per_host: int = 1,
-        remote_connections_per_host: int = 1,
-        heartbeat_interval: float = 30.0,
-        heartbeat_timeout: float = 10.0,
-        consistency_level: Consistency = Consistency.LOCAL_ONE,
-        serial_consistency_level: Consistency | None = None,
-        fetch_size: int | NoPaging = 5000,
-        row_factory: RowFactory = named_tuple_factory,
+        connection: ConnectionConfig | None = None,
+        pool: PoolConfig | None = None,
+        protocol_version: int | None = default(ConnectionConfig, "protocol_version"),
+        auth_provider: AuthProvider | None = default(ConnectionConfig, "auth_provider"),
+        ssl_context: ssl.SSLContext | None = default(ConnectionConfig, "ssl_context"),
+        compression: bool = default(ConnectionConfig, "compression"),
+        connect_timeout: float = default(ConnectionConfig, "connect_timeout"),
+        request_timeout: float | None = default(ResolvedProfile, "request_timeout"),
+        connections_per_host: int = default(PoolConfig, "connections_per_host"),
+        remote_connections_per_host: int = default(PoolConfig, "remote_connections_per_host"),
+        heartbeat_interval: float = default(ConnectionConfig, "heartbeat_interval"),
+        heartbeat_timeout: float = default(ConnectionConfig, "heartbeat_timeout"),
+        consistency_level: Consistency = default(ResolvedProfile, "consistency_level"),
+        serial_consistency_level: Consistency | None = default(ResolvedProfile, "serial_consistency_level"),
+        fetch_size: int | NoPaging = default(ResolvedProfile, "fetch_size"),
+        row_factory: RowFactory = default(ResolvedProfile, "row_factory"),
         retry_policy: RetryPolicy | None = None,
         load_balancing_policy: LoadBalancingPolicy | None = None,
         local_dc: str | None = None,
@@ -182,33 +213,35 @@ class Cluster:
         speculative_execution_policy: SpeculativeExecutionPolicy | None = None,
         execution_profiles: Mapping[str, ExecutionProfile] | None = None,
         request_tracker: RequestTracker | None = None,
-        max_requests_in_flight: int | None = None,
-        max_requests_queued: int = 10_000,
-        client_timestamps: bool = True,
-        schema_agreement_wait: float = 10.0,
-        max_streams_per_connection: int = 32768,
-        max_orphans_per_connection: int = 4096,
+        max_requests_in_flight: int | None = default(SessionDefaults, "max_requests_in_flight"),
+        max_requests_queued: int = default(SessionDefaults, "max_requests_queued"),
+        client_timestamps: bool = default(SessionDefaults, "client_timestamps"),
+        schema_agreement_wait: float = default(SessionDefaults, "schema_agreement_wait"),
+        max_streams_per_connection: int = default(ConnectionConfig, "max_streams"),
+        max_orphans_per_connection: int = default(ConnectionConfig, "max_orphans"),
         schema_metadata: bool = True,
         resolver: Resolver | None = None,
         contact_points_are_hosts: bool = False,
         schema_event_refresh: bool = True,
-        server_hostname: str | Callable[[Host], str | None] | None = None,
+        server_hostname: str | Callable[[Host], str | None] | None = default(ConnectionConfig, "server_hostname"),
         address_translator: AddressTranslator | None = None,
-        slow_query_threshold: float | None = None,
+        slow_query_threshold: float | None = default(ResolvedProfile, "slow_query_threshold"),
     ) -> None:
-        # Every argument is checked before anything is built: InvalidValueError naming it and its value.
-        check_cluster_arguments({name: value for name, value in locals().items() if name != "self"})
-        check_threshold(slow_query_threshold)
+        # Every argument is checked, and the config objects built, before anything else: InvalidValueError
+        # naming a wrong one, UsageError for a keyword given with the config object holding its setting.
+        settings = ClusterSettings.build({name: value for name, value in locals().items() if name != "self"})
         if isinstance(contact_points, str):
             contact_points = [contact_points]
-        if load_balancing_policy is not None and local_dc is not None:
-            raise InvalidValueError("give local_dc to the load_balancing_policy you pass, not to Cluster")
         self.contact_points = list(contact_points)
-        self.port = port
-        self.protocol_version = protocol_version
-        self.connections_per_host = connections_per_host
-        self.remote_connections_per_host = remote_connections_per_host
-        self.reconnection_policy = reconnection_policy or ExponentialReconnectionPolicy(0.5, 30.0)
+        #: The connection settings (the object given as ``connection=``, or built from the keywords).
+        self.connection = settings.connection
+        #: The pool settings (the object given as ``pool=``, or built from the keywords).
+        self.pool = settings.pool
+        self._protocol_version: int | None = None  # negotiated (or pinned) at the first connect
+        self.port = self.connection.port
+        self.connections_per_host = self.pool.connections_per_host
+        self.remote_connections_per_host = self.pool.remote_connections_per_host
+        self.reconnection_policy = self.pool.reconnection_policy
         self.schema_metadata = schema_metadata
         # Host names resolve on the loop's own sockets (no executor thread); getaddrinfo is an opt-in.
         self.resolver: Resolver = resolver if resolver is not None else DnsResolver()
@@ -217,45 +250,17 @@ class Cluster:
         self.contact_points_are_hosts = contact_points_are_hosts
         # False: schema events no longer refresh metadata (the session's own DDL and refresh_schema() still do).
         self.schema_event_refresh = schema_event_refresh
-        self.server_hostname = server_hostname
+        self.server_hostname = self.connection.server_hostname
         self.address_translator = address_translator
         self._point_names: dict[str, str] = {}  # contact-point address -> the host name it came from
-        self.options = ConnectionOptions(
-            port=port,
-            protocol_version=protocol_version,
-            compression=compression,
-            auth_provider=auth_provider,
-            ssl_context=ssl_context,
-            server_hostname=server_hostname if isinstance(server_hostname, str) else None,
-            tls_name_for=self._tls_name,
-            connect_timeout=connect_timeout,
-            heartbeat_interval=heartbeat_interval,
-            heartbeat_timeout=heartbeat_timeout,
-            max_streams=max_streams_per_connection,
-            max_orphans=max_orphans_per_connection,
-        )
+        # What each connection is opened with: the connection config, its TLS names resolved per address.
+        self.options = ConnectionOptions.of(self.connection, tls_name_for=self._tls_name)
         self.metrics = Metrics()
         tracker: RequestTracker = MetricsTracker(self.metrics)
-        if request_tracker is not None:
-            tracker = CompositeTracker(tracker, request_tracker)
-        self.load_balancing_policy = load_balancing_policy or default_load_balancing_policy(local_dc)
-        self.defaults = SessionDefaults(
-            consistency_level=consistency_level,
-            serial_consistency_level=serial_consistency_level,
-            request_timeout=request_timeout,
-            fetch_size=fetch_size,
-            row_factory=row_factory,
-            retry_policy=retry_policy or DefaultRetryPolicy(),
-            load_balancing_policy=self.load_balancing_policy,
-            speculative_execution_policy=speculative_execution_policy,
-            client_timestamps=client_timestamps,
-            schema_agreement_wait=schema_agreement_wait,
-            execution_profiles=dict(execution_profiles or {}),
-            request_tracker=tracker,
-            max_requests_in_flight=max_requests_in_flight,
-            max_requests_queued=max_requests_queued,
-            slow_query_threshold=slow_query_threshold,
-        )
+        if settings.session.request_tracker is not None:
+            tracker = CompositeTracker(tracker, settings.session.request_tracker)
+        self.load_balancing_policy = settings.load_balancing_policy
+        self.defaults = dataclasses.replace(settings.session, request_tracker=tracker)
         self.sessions: list[Session] = []
         self.control: ControlConnection | None = None
         self._state = ClusterState.create()
@@ -272,7 +277,31 @@ class Cluster:
         self._lost_at: dict[uuid.UUID, float] = {}  # loop time each host's pool last lost its connections
         self._closed = False
 
+    @property
+    def default_profile(self) -> ExecutionProfile:
+        """The execution profile plain calls use, every setting filled in: the ``Cluster(...)`` keywords' values
+        (else the built-in defaults) with a profile named ``"default"`` in ``execution_profiles`` laid over them.
+
+        Example:
+            >>> Cluster(["127.0.0.1"], request_timeout=3.0).default_profile.request_timeout
+            3.0
+        """
+        base = self.defaults.default_profile
+        chosen = self.defaults.execution_profiles.get(EXEC_PROFILE_DEFAULT)
+        return as_profile(base.merge(chosen) if chosen is not None else base)
+
     # -- state --------------------------------------------------------------------------------------
+    @property
+    def protocol_version(self) -> int | None:
+        """The protocol version the cluster speaks: negotiated at the first :meth:`connect`, or the one
+        ``ConnectionConfig.protocol_version`` pins (``None`` before a negotiating cluster connected).
+
+        Example:
+            >>> Cluster(["127.0.0.1"], protocol_version=4).protocol_version
+            4
+        """
+        return self._protocol_version if self._protocol_version is not None else self.connection.protocol_version
+
     @property
     def state(self) -> ClusterState:
         """The current cluster state: hosts, which are up, token map, schema (immutable; replaced whole)."""
@@ -542,9 +571,10 @@ class Cluster:
 
     async def _negotiate(self, hosts: list[str], errors: dict[str, BaseException]) -> int:
         """The protocol version to use: pinned, or negotiated with the first host that answers."""
-        if self.protocol_version is not None:
-            log.info("using protocol v%d (pinned)", self.protocol_version)
-            return self.protocol_version
+        if self.connection.protocol_version is not None:
+            self._protocol_version = self.connection.protocol_version
+            log.info("using protocol v%d (pinned)", self._protocol_version)
+            return self._protocol_version
         for host in hosts:
             try:
                 conn = await negotiate(host, self.options)
@@ -554,7 +584,7 @@ class Cluster:
                 continue
             version = conn.version
             await conn.close()
-            self.protocol_version = version
+            self._protocol_version = version  # the cluster's state: the user's ConnectionConfig is not changed
             log.info("negotiated protocol v%d with %s", version, host)
             return version
         raise _no_host(errors)

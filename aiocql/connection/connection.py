@@ -19,11 +19,11 @@ import logging
 import socket
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from aiocql._version import __version__
-from aiocql.connection.auth import Authenticator, AuthProvider
+from aiocql.connection.auth import Authenticator
+from aiocql.connection.config import ConnectionOptions
 from aiocql.connection.protocol import CqlProtocol, EventCallback, StreamsExhausted
 from aiocql.connection.replies import Replies, check_reply, expected_replies
 from aiocql.errors import (
@@ -54,41 +54,6 @@ from aiocql.protocol.responses import ErrorResponse, Response, decode_response
 DRIVER_NAME = "aiocql"
 
 log = logging.getLogger("aiocql.connection")
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionOptions:
-    """How to open a connection; shared by every connection of a cluster.
-
-    ``protocol_version`` pins a version (4 or 5); ``None`` lets :func:`negotiate` try 5 then 4.
-
-    Liveness is decoded replies, not bytes (a server that trickles bytes, or sent a header whose body never
-    comes, is not answering). ``heartbeat_interval`` (default 30 s) is how long a connection may go without
-    a decoded reply before an OPTIONS probe is sent (0 turns the periodic probe off); a request that times
-    out on the connection asks for a probe at once. A probe not answered within ``heartbeat_timeout``
-    (default 10 s) drops the connection: its waiting requests fail with :class:`ConnectionLost` (retried
-    as their policy allows) and the pool opens a replacement.
-
-    ``internal_request_timeout`` (default 10 s) is the deadline of each request the driver sends for
-    itself on a connection: the control connection's queries and REGISTER, schema reads, ``USE``, and
-    PREPARE on the other hosts when the call gave no timeout.
-    """
-
-    port: int = 9042
-    protocol_version: int | None = None
-    compression: bool = False
-    auth_provider: AuthProvider | None = None
-    ssl_context: ssl.SSLContext | None = None
-    server_hostname: str | None = None
-    # The TLS name for an address when ``server_hostname`` is not set (the cluster maps contact-point
-    # addresses to the names they were given); None or no answer: the address itself.
-    tls_name_for: Callable[[str], str | None] | None = None
-    connect_timeout: float = 5.0
-    heartbeat_interval: float = 30.0
-    heartbeat_timeout: float = 10.0
-    max_streams: int = 32768
-    max_orphans: int = 4096
-    internal_request_timeout: float = 10.0
 
 
 _is_version_error = is_version_refusal
@@ -131,7 +96,7 @@ class Connection:
         loop = asyncio.get_running_loop()
         tls_name: str | None = None
         if options.ssl_context is not None:
-            tls_name = options.server_hostname or (options.tls_name_for and options.tls_name_for(host)) or host
+            tls_name = options.tls_name() or (options.tls_name_for and options.tls_name_for(host)) or host
         try:
             async with asyncio.timeout(options.connect_timeout):
                 _, proto = await loop.create_connection(

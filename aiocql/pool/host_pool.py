@@ -21,7 +21,8 @@ from collections.abc import Awaitable, Callable
 from aiocql.connection.connection import Connection, ConnectionOptions
 from aiocql.errors import ConnectionClosed
 from aiocql.model.host import Host
-from aiocql.policies.reconnection import ExponentialReconnectionPolicy, ReconnectionPolicy
+from aiocql.policies.reconnection import ReconnectionPolicy
+from aiocql.pool.config import default_reconnection_policy
 
 log = logging.getLogger("aiocql.pool")
 
@@ -40,8 +41,6 @@ class HostPool:
         version: int,
         size: int = 1,
         setup: SetupHook | None = None,
-        reconnect_base: float = 0.5,
-        reconnect_max: float = 30.0,
         host_info: Host | None = None,
         reconnection: ReconnectionPolicy | None = None,
         on_state: StateHook | None = None,
@@ -51,7 +50,7 @@ class HostPool:
         # stand-in keyed by address.
         self.host_info = host_info or Host(uuid.uuid5(uuid.NAMESPACE_URL, f"cql://{host}:{options.port}"), host,
                                            options.port)  # fmt: skip
-        self.reconnection = reconnection or ExponentialReconnectionPolicy(reconnect_base, reconnect_max)
+        self.reconnection = reconnection or default_reconnection_policy()
         self.on_state = on_state
         self._up = False
         self.options = options

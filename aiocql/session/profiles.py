@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiocql.errors import InvalidValueError
-from aiocql.policies.load_balancing import LoadBalancingPolicy
-from aiocql.policies.retry import RetryPolicy
+from aiocql.policies.load_balancing import LoadBalancingPolicy, default_load_balancing_policy
+from aiocql.policies.retry import DefaultRetryPolicy, RetryPolicy
 from aiocql.policies.speculative import SpeculativeExecutionPolicy
 from aiocql.protocol.constants import Consistency
-from aiocql.results import RowFactory
+from aiocql.results import RowFactory, named_tuple_factory
 from aiocql.validation import NoPaging, check_cluster_arguments, describe_value, register_cluster_check
 
 #: The name of the profile plain calls use, as cassandra-driver's ``EXEC_PROFILE_DEFAULT``:
@@ -63,16 +63,24 @@ class ExecutionProfile:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResolvedProfile:
-    """A profile with every field filled in (from the cluster's defaults where the profile had None)."""
+    """A profile with every field filled in (from the cluster's defaults where the profile had None).
 
-    consistency_level: Consistency
-    serial_consistency_level: Consistency | None
-    request_timeout: float | None
-    fetch_size: int | NoPaging
-    row_factory: RowFactory
-    retry_policy: RetryPolicy
-    load_balancing_policy: LoadBalancingPolicy
-    speculative_execution_policy: SpeculativeExecutionPolicy | None
+    Its field defaults are the built-in default profile, written here once: what a ``Cluster(...)``
+    given none of ``consistency_level=``, ``request_timeout=``... uses (docs/configuration.md).
+
+    Example:
+        >>> ResolvedProfile().request_timeout, ResolvedProfile().fetch_size
+        (10.0, 5000)
+    """
+
+    consistency_level: Consistency = Consistency.LOCAL_ONE
+    serial_consistency_level: Consistency | None = None  # the server's SERIAL
+    request_timeout: float | None = 10.0
+    fetch_size: int | NoPaging = 5000
+    row_factory: RowFactory = named_tuple_factory
+    retry_policy: RetryPolicy = field(default_factory=DefaultRetryPolicy)
+    load_balancing_policy: LoadBalancingPolicy = field(default_factory=default_load_balancing_policy)
+    speculative_execution_policy: SpeculativeExecutionPolicy | None = None
     slow_query_threshold: float | None = None
 
     def merge(self, profile: ExecutionProfile) -> ResolvedProfile:
@@ -106,8 +114,7 @@ def as_profile(resolved: ResolvedProfile) -> ExecutionProfile:
     """The :class:`ExecutionProfile` with every setting of ``resolved`` (a profile as requests see it).
 
     Example:
-        >>> from aiocql.session.session import SessionDefaults
-        >>> as_profile(SessionDefaults().profile()).fetch_size
+        >>> as_profile(ResolvedProfile()).fetch_size
         5000
     """
     return ExecutionProfile(**{name: getattr(resolved, name) for name in ExecutionProfile.__dataclass_fields__})

@@ -119,7 +119,7 @@ class Session:
         self.cluster = cluster
         self._static_state = None if cluster is not None else ClusterState.create([p.host_info for p in pools])
         if self._static_state is not None:
-            defaults.load_balancing_policy.on_init(self._static_state, [p.host_info for p in pools])
+            defaults.default_profile.load_balancing_policy.on_init(self._static_state, [p.host_info for p in pools])
         self._default_profile = defaults.profile()
         self._profiles: dict[str, ResolvedProfile] = {
             name: self._default_profile.merge(profile) for name, profile in defaults.execution_profiles.items()

@@ -15,11 +15,7 @@ from typing import Any, Protocol, TypedDict
 from aiocql.metrics.trackers import RequestTracker
 from aiocql.model.host import Host
 from aiocql.model.state import ClusterState
-from aiocql.policies.load_balancing import LoadBalancingPolicy, default_load_balancing_policy
-from aiocql.policies.retry import DefaultRetryPolicy, RetryPolicy
-from aiocql.policies.speculative import SpeculativeExecutionPolicy
 from aiocql.protocol.constants import Consistency
-from aiocql.results import RowFactory, named_tuple_factory
 from aiocql.session.profiles import ExecutionProfile, ResolvedProfile
 from aiocql.types.udt_classes import UdtClasses
 from aiocql.validation import NoPaging
@@ -72,42 +68,25 @@ _DRIVER_HABITS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SessionDefaults:
     """Request settings used when neither the call, the statement nor an execution profile gives one.
 
-    The first eight fields form the execution profile named ``"default"``.
+    ``default_profile`` is the execution profile named ``"default"`` before a profile of that name given
+    in ``execution_profiles`` is laid over it; ``Cluster(...)`` builds both (docs/configuration.md).
     """
 
-    consistency_level: Consistency = Consistency.LOCAL_ONE
-    serial_consistency_level: Consistency | None = None
-    request_timeout: float | None = 10.0
-    fetch_size: int | NoPaging = 5000
-    row_factory: RowFactory = named_tuple_factory
-    retry_policy: RetryPolicy = field(default_factory=DefaultRetryPolicy)
-    load_balancing_policy: LoadBalancingPolicy = field(default_factory=default_load_balancing_policy)
-    speculative_execution_policy: SpeculativeExecutionPolicy | None = None
+    default_profile: ResolvedProfile = field(default_factory=ResolvedProfile)
     client_timestamps: bool = True
     schema_agreement_wait: float = 10.0
     execution_profiles: Mapping[str, ExecutionProfile] = field(default_factory=dict)
     request_tracker: RequestTracker | None = None
     max_requests_in_flight: int | None = None
     max_requests_queued: int = 10_000
-    slow_query_threshold: float | None = None
 
     def profile(self) -> ResolvedProfile:
-        """The default execution profile."""
-        return ResolvedProfile(
-            consistency_level=self.consistency_level,
-            serial_consistency_level=self.serial_consistency_level,
-            request_timeout=self.request_timeout,
-            fetch_size=self.fetch_size,
-            row_factory=self.row_factory,
-            retry_policy=self.retry_policy,
-            load_balancing_policy=self.load_balancing_policy,
-            speculative_execution_policy=self.speculative_execution_policy,
-            slow_query_threshold=self.slow_query_threshold,
-        )
+        """The default execution profile (before a profile named ``"default"`` is laid over it)."""
+        return self.default_profile
 
 
 class ClusterView(Protocol):

@@ -201,8 +201,8 @@ def test_connection_options_become_cluster_settings(tmp_path: Path) -> None:
     assert isinstance(cluster.options.auth_provider, PlainTextAuthProvider)
     ctx = cluster.options.ssl_context
     assert isinstance(ctx, ssl.SSLContext) and ctx.verify_mode == ssl.CERT_NONE and not ctx.check_hostname
-    assert cluster.protocol_version == 4 and cluster.defaults.consistency_level == Consistency.LOCAL_QUORUM
-    assert cluster.defaults.request_timeout == 7
+    assert cluster.protocol_version == 4 and cluster.default_profile.consistency_level == Consistency.LOCAL_QUORUM
+    assert cluster.default_profile.request_timeout == 7
     plain = make_cluster(p.parse_args([]))
     assert plain.options.ssl_context is None and plain.options.auth_provider is None
     with pytest.raises(CliError, match="unknown consistency level"):

@@ -125,7 +125,7 @@ def test_good_cluster_arguments_are_accepted() -> None:
         execution_profiles={"x": ExecutionProfile(fetch_size=10)},
     )
     assert cluster.contact_points == ["127.0.0.1"]
-    assert cluster.defaults.fetch_size is NO_PAGING
+    assert cluster.default_profile.fetch_size is NO_PAGING
 
 
 def test_local_dc_with_a_policy_is_a_cql_error() -> None:

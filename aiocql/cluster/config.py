@@ -1,0 +1,169 @@
+"""The ``Cluster(...)`` keyword arguments as a thin shim over the config objects.
+
+Each keyword of :class:`aiocql.Cluster` that is a setting of a config object builds that object:
+:data:`~aiocql.connection.config.CONNECTION_KEYWORDS` a :class:`~aiocql.ConnectionConfig`,
+:data:`~aiocql.pool.config.POOL_KEYWORDS` a :class:`~aiocql.PoolConfig`, :data:`PROFILE_KEYWORDS` the
+default execution profile, :data:`SESSION_KEYWORDS` the session defaults. No default is restated here:
+a keyword left out takes the config object's own default (:class:`Default` is the marker of "left out",
+shown in ``help(Cluster)`` as that default). A keyword given together with the config object that holds
+its setting is a :class:`~aiocql.UsageError`: a setting is given in one place.
+
+Example:
+    >>> from aiocql import ConnectionConfig
+    >>> settings = ClusterSettings.build({"connect_timeout": 2.0})
+    >>> settings.connection.connect_timeout, settings.connection.heartbeat_interval
+    (2.0, 30.0)
+    >>> ClusterSettings.build({"connect_timeout": 2.0, "connection": ConnectionConfig()})
+    Traceback (most recent call last):
+    ...
+    aiocql.errors.base.UsageError: Cluster(connect_timeout=...) and Cluster(connection=ConnectionConfig(...)) \
+both set connect_timeout: set it in one place, e.g. ConnectionConfig(connect_timeout=...)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiocql.connection.config import CONNECTION_KEYWORDS, ConnectionConfig
+from aiocql.errors import InvalidValueError, UsageError
+from aiocql.observability.slow_queries import check_threshold
+from aiocql.policies.load_balancing import LoadBalancingPolicy, default_load_balancing_policy
+from aiocql.pool.config import POOL_KEYWORDS, PoolConfig
+from aiocql.session.profiles import EXEC_PROFILE_DEFAULT, ExecutionProfile, ResolvedProfile
+from aiocql.session.session import SessionDefaults
+from aiocql.validation import check_cluster_arguments, describe_value
+
+__all__ = ["PROFILE_KEYWORDS", "SESSION_KEYWORDS", "ClusterSettings", "Default", "default"]
+
+#: ``Cluster(...)`` keywords that set the default execution profile (same names as its fields).
+PROFILE_KEYWORDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ExecutionProfile))
+#: ``Cluster(...)`` keywords that set the session defaults outside the profile (same names as its fields).
+SESSION_KEYWORDS: tuple[str, ...] = (
+    "client_timestamps", "schema_agreement_wait", "request_tracker", "max_requests_in_flight", "max_requests_queued",
+)  # fmt: skip
+#: Keywords whose ``None`` means "the default policy" (so None is "not given", as before config objects).
+_NONE_IS_DEFAULT = frozenset(
+    {"reconnection_policy", "retry_policy", "load_balancing_policy", "speculative_execution_policy", "request_tracker"}
+)
+
+
+class Default:
+    """The marker of a ``Cluster(...)`` keyword left out: the setting's default comes from its config class.
+
+    Its repr is that default, so ``help(Cluster)`` shows the real value.
+
+    Example:
+        >>> default(ConnectionConfig, "connect_timeout")
+        5.0
+    """
+
+    __slots__ = ("name", "owner")
+
+    def __init__(self, owner: type[Any], name: str) -> None:
+        self.owner = owner
+        self.name = name
+
+    def value(self) -> Any:
+        """The default itself, from the config class's field."""
+        for f in dataclasses.fields(self.owner):
+            if f.name == self.name:
+                if f.default is not dataclasses.MISSING:
+                    return f.default
+                if f.default_factory is not dataclasses.MISSING:
+                    return f.default_factory()
+        raise AssertionError(f"{self.owner.__name__} has no default for {self.name}")
+
+    def __repr__(self) -> str:
+        value = self.value()
+        return value.__name__ if inspect.isfunction(value) else repr(value)
+
+
+def default(owner: type[Any], name: str) -> Any:
+    """The marker of a left-out keyword whose setting is ``owner``'s field ``name`` (typed Any, for signatures)."""
+    return Default(owner, name)
+
+
+def _given(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The keywords the caller gave (a left-out one is a :class:`Default`; None for a policy means default)."""
+    return {
+        name: value
+        for name, value in arguments.items()
+        if not isinstance(value, Default) and not (value is None and name in _NONE_IS_DEFAULT)
+    }
+
+
+def _conflict(keyword: str, where: str, field: str, cls: str) -> UsageError:
+    return UsageError(
+        f"Cluster({keyword}=...) and {where} both set {field}: set it in one place, e.g. {cls}({field}=...)"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSettings:
+    """What ``Cluster(...)``'s arguments come to: the config objects and the cluster's own settings."""
+
+    connection: ConnectionConfig
+    pool: PoolConfig
+    load_balancing_policy: LoadBalancingPolicy
+    session: SessionDefaults  # its request_tracker is the user's (the cluster adds its metrics)
+    cluster: Mapping[str, Any]  # the other keywords, as given
+
+    @classmethod
+    def build(cls, arguments: Mapping[str, Any]) -> ClusterSettings:
+        """Check ``arguments`` (``Cluster.__init__``'s, by name) and build the config objects from them.
+
+        A wrong value raises :class:`~aiocql.InvalidValueError` naming the keyword; a keyword given with
+        the config object that holds its setting raises :class:`~aiocql.UsageError`.
+        """
+        given = _given(arguments)
+        check_cluster_arguments(given)  # each keyword by its own name, before anything is built
+        if "slow_query_threshold" in given:
+            check_threshold(given["slow_query_threshold"])
+        connection = _config_of(given, "connection", ConnectionConfig, CONNECTION_KEYWORDS)
+        pool = _config_of(given, "pool", PoolConfig, POOL_KEYWORDS)
+
+        profiles = dict(given.get("execution_profiles") or {})
+        chosen = profiles.get(EXEC_PROFILE_DEFAULT)
+        profile_given = {name: given[name] for name in PROFILE_KEYWORDS if name in given}
+        if chosen is not None:
+            for name in profile_given:
+                if getattr(chosen, name) is not None:
+                    where = f"execution_profiles[{EXEC_PROFILE_DEFAULT!r}]"
+                    raise _conflict(name, where, name, "ExecutionProfile")
+        # The load-balancing policy is the default profile's: the cluster sizes pools by its distances.
+        policy = profile_given.pop("load_balancing_policy", None)
+        if policy is None and chosen is not None:
+            policy = chosen.load_balancing_policy
+        local_dc = given.get("local_dc")
+        if policy is not None and local_dc is not None:
+            raise InvalidValueError("give local_dc to the load_balancing_policy you pass, not to Cluster")
+        if policy is None:
+            policy = default_load_balancing_policy(local_dc)
+        session = SessionDefaults(
+            default_profile=ResolvedProfile(load_balancing_policy=policy, **profile_given),
+            execution_profiles=profiles,
+            **{name: given[name] for name in SESSION_KEYWORDS if name in given},
+        )
+        used = {"connection", "pool", "execution_profiles", "local_dc", *CONNECTION_KEYWORDS, *POOL_KEYWORDS,
+                *PROFILE_KEYWORDS, *SESSION_KEYWORDS}  # fmt: skip
+        rest = {name: value for name, value in given.items() if name not in used}
+        return cls(connection, pool, policy, session, rest)
+
+
+def _config_of(given: Mapping[str, Any], argument: str, config_type: type[Any], keywords: Mapping[str, str]) -> Any:
+    """The config object given as ``argument`` (no keyword of its may be given too), or one built from
+    the keywords given."""
+    config = given.get(argument)
+    fields = {field: given[keyword] for keyword, field in keywords.items() if keyword in given}
+    if config is None:
+        return config_type(**fields)
+    if not isinstance(config, config_type):
+        raise InvalidValueError(f"{argument} must be a {config_type.__name__} or None, not {describe_value(config)}")
+    for keyword, field in keywords.items():
+        if keyword in given:
+            raise _conflict(keyword, f"Cluster({argument}={config_type.__name__}(...))", field, config_type.__name__)
+    return config
