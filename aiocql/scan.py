@@ -61,6 +61,9 @@ __all__ = [
 
 log = logging.getLogger("aiocql.scan")
 
+#: Rows per page of a scan's range queries unless ``fetch_size=`` says otherwise (the scan's own default).
+SCAN_PAGE_SIZE = 5000
+
 #: The Murmur3Partitioner's minimum token; no partition has it (a hash of it becomes :data:`MAX_TOKEN`).
 MIN_TOKEN: Final = -(2**63)
 #: The largest Murmur3 token.
@@ -304,7 +307,7 @@ class TableScan:
         columns: Sequence[str] | None = None,
         selectors: str | None = None,
         concurrency: int = 8,
-        fetch_size: int = 5000,
+        fetch_size: int = SCAN_PAGE_SIZE,
         retries: int = 5,
         consistency_level: Consistency | None = None,
         timeout: float | None = 60.0,
@@ -463,7 +466,7 @@ def scan_table(
     splits: int | None = None,
     within: TokenRange | None = None,
     concurrency: int = 8,
-    fetch_size: int = 5000,
+    fetch_size: int = SCAN_PAGE_SIZE,
     retries: int = 5,
     consistency_level: Consistency | None = None,
     timeout: float | None = 60.0,
@@ -508,7 +511,7 @@ async def scan_range(
     keyspace: str | None = None,
     columns: Sequence[str] | None = None,
     selectors: str | None = None,
-    fetch_size: int = 5000,
+    fetch_size: int = SCAN_PAGE_SIZE,
     retries: int = 5,
     consistency_level: Consistency | None = None,
     timeout: float | None = 60.0,

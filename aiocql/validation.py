@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from aiocql.errors import InvalidValueError
 from aiocql.protocol.constants import Consistency
+from aiocql.protocol.streams import MAX_STREAMS
 
 __all__ = [
     "MAX_FETCH_SIZE",
@@ -303,7 +304,7 @@ def _checks() -> dict[str, Callable[[str, Any], None]]:
         "max_requests_queued": ints(0),
         "client_timestamps": check_bool,
         "schema_agreement_wait": number(allow_zero=True),
-        "max_streams_per_connection": ints(1, 32768),
+        "max_streams_per_connection": ints(1, MAX_STREAMS),
         "max_orphans_per_connection": ints(1),
         "internal_request_timeout": number(),  # a ConnectionConfig field (no Cluster keyword)
         "schema_metadata": check_bool,

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiocql.connection.auth import AuthProvider
+from aiocql.protocol.streams import MAX_STREAMS
 from aiocql.validation import check_cluster_arguments
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ class ConnectionConfig:
     connect_timeout: float = 5.0
     heartbeat_interval: float = 30.0
     heartbeat_timeout: float = 10.0
-    max_streams: int = 32768
+    max_streams: int = MAX_STREAMS
     max_orphans: int = 4096
     internal_request_timeout: float = 10.0
 

@@ -25,7 +25,7 @@ from aiocql.errors import ConnectionLost
 from aiocql.protocol.compression import Compressor
 from aiocql.protocol.core import ClientCore, ConnectionBroken, HandshakeStep
 from aiocql.protocol.envelope import Envelope
-from aiocql.protocol.streams import StreamsExhausted
+from aiocql.protocol.streams import MAX_STREAMS, StreamsExhausted
 
 EventCallback = Callable[[Envelope], None]
 
@@ -39,7 +39,7 @@ class CqlProtocol(asyncio.Protocol):
         self,
         version: int,
         *,
-        max_streams: int = 32768,
+        max_streams: int = MAX_STREAMS,
         compressor: Compressor | None = None,
         heartbeat_interval: float = 0.0,
         on_event: EventCallback | None = None,

@@ -60,7 +60,7 @@ from aiocql.protocol.responses import (
     Ready,
     decode_response,
 )
-from aiocql.protocol.streams import FREE, IN_FLIGHT, StreamIdAllocator, StreamsExhausted
+from aiocql.protocol.streams import FREE, IN_FLIGHT, MAX_STREAMS, StreamIdAllocator, StreamsExhausted
 
 __all__ = [
     "AuthenticationChallenge",
@@ -220,7 +220,7 @@ class ClientCore:
         self,
         version: int,
         *,
-        max_streams: int = 32768,
+        max_streams: int = MAX_STREAMS,
         compressor: Compressor | None = None,
         heartbeat_interval: float = 0.0,
         now: float = 0.0,

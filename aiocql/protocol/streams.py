@@ -30,7 +30,10 @@ from collections import deque
 from aiocql.errors.base import StreamIdError as StreamIdError  # defined with the other errors; exported here too
 from aiocql.errors.base import StreamsExhausted as StreamsExhausted
 
-__all__ = ["FREE", "IN_FLIGHT", "ORPHANED", "StreamIdAllocator", "StreamIdError", "StreamsExhausted"]
+__all__ = ["FREE", "IN_FLIGHT", "MAX_STREAMS", "ORPHANED", "StreamIdAllocator", "StreamIdError", "StreamsExhausted"]
+
+MAX_STREAMS = 32768
+"""Stream ids a connection has under protocol v3 and later (a signed [short]): the most requests in flight."""
 
 FREE = 0
 IN_FLIGHT = 1
@@ -50,9 +53,9 @@ class StreamIdAllocator:
 
     __slots__ = ("_free", "_state", "in_flight", "max_streams", "orphaned")
 
-    def __init__(self, max_streams: int = 32768) -> None:
-        if not 1 <= max_streams <= 32768:
-            raise ValueError(f"max_streams must be in 1..32768, got {max_streams}")
+    def __init__(self, max_streams: int = MAX_STREAMS) -> None:
+        if not 1 <= max_streams <= MAX_STREAMS:
+            raise ValueError(f"max_streams must be in 1..{MAX_STREAMS}, got {max_streams}")
         self.max_streams = max_streams
         self._state = bytearray(max_streams)
         self._free = deque(range(max_streams))  # a FIFO queue: popleft() yields 0 first
