@@ -24,14 +24,12 @@ import dataclasses
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiocql.connection.auth import AuthProvider
+from aiocql.model.host import Host
 from aiocql.protocol.streams import MAX_STREAMS
 from aiocql.validation import check_cluster_arguments
-
-if TYPE_CHECKING:
-    from aiocql.cluster.host import Host
 
 __all__ = ["CONNECTION_KEYWORDS", "ConnectionConfig", "ConnectionOptions"]
 
