@@ -61,11 +61,14 @@ def test_docstring_examples(name: str) -> None:
 def test_the_cluster_docstring_examples_run() -> None:
     import aiocql.cluster.cluster as module
 
-    finder = doctest.DocTestFinder()
+    finder = doctest.DocTestFinder(recurse=False)
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
-    for test in finder.find(module.Cluster, "Cluster", globs=vars(module)):
-        runner.run(test)
-    assert runner.failures == 0 and runner.tries >= 5
+    cluster = module.Cluster
+    for name, obj in [("Cluster", cluster), ("default_profile", cluster.default_profile),
+                      ("protocol_version", cluster.protocol_version)]:  # fmt: skip
+        for test in finder.find(obj, name, globs=vars(module)):
+            runner.run(test)
+    assert runner.failures == 0 and runner.tries >= 7
 
 
 def test_every_cluster_keyword_is_a_config_field_or_the_clusters_own() -> None:
