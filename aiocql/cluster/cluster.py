@@ -14,7 +14,7 @@ import logging
 import ssl
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Never
 
 from aiocql.cluster.config import ClusterSettings, default
 from aiocql.cluster.control import ControlConnection
@@ -139,7 +139,9 @@ class Cluster:
     ``consistency_level=`` with a ``"default"`` profile that sets it) raises :class:`UsageError`. The
     objects are never changed: the negotiated version is :attr:`protocol_version`, the settings plain
     calls use :attr:`default_profile`. Every argument is checked here: a wrong one raises
-    :class:`InvalidValueError` naming it (``fetch_size=NO_PAGING`` turns paging off).
+    :class:`InvalidValueError` naming it (``fetch_size=NO_PAGING`` turns paging off); a cassandra-driver
+    argument aiocql does not take (``idle_heartbeat_interval=``...) or a misspelt one raises
+    :class:`UsageError` with the aiocql way (docs/migration.md).
 
     The cluster keeps a control connection that discovers every node from one contact point, follows
     topology, status and schema events, and keeps :attr:`metadata` current. Requests are routed by the
@@ -226,6 +228,7 @@ class Cluster:
         server_hostname: str | Callable[[Host], str | None] | None = default(ConnectionConfig, "server_hostname"),
         address_translator: AddressTranslator | None = None,
         slow_query_threshold: float | None = default(ResolvedProfile, "slow_query_threshold"),
+        **unsupported: Never,  # cassandra-driver's arguments and misspellings: a UsageError with the aiocql way
     ) -> None:
         # Every argument is checked, and the config objects built, before anything else: InvalidValueError
         # naming a wrong one, UsageError for a keyword given with the config object holding its setting.

@@ -37,7 +37,7 @@ from aiocql.session.profiles import EXEC_PROFILE_DEFAULT, ExecutionProfile, Reso
 from aiocql.session.session import SessionDefaults
 from aiocql.validation import check_cluster_arguments, describe_value
 
-__all__ = ["PROFILE_KEYWORDS", "SESSION_KEYWORDS", "ClusterSettings", "Default", "default"]
+__all__ = ["DRIVER_ARGUMENTS", "PROFILE_KEYWORDS", "SESSION_KEYWORDS", "ClusterSettings", "Default", "default"]
 
 #: ``Cluster(...)`` keywords that set the default execution profile (same names as its fields).
 PROFILE_KEYWORDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ExecutionProfile))
@@ -96,6 +96,52 @@ def _given(arguments: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+#: cassandra-driver ``Cluster(...)`` arguments aiocql does not take, and the aiocql way to the same effect.
+DRIVER_ARGUMENTS: dict[str, str] = {
+    "idle_heartbeat_interval": "pass heartbeat_interval= (ConnectionConfig.heartbeat_interval)",
+    "idle_heartbeat_timeout": "pass heartbeat_timeout= (ConnectionConfig.heartbeat_timeout)",
+    "ssl_options": "pass ssl_context= (an ssl.SSLContext) and server_hostname= (ConnectionConfig)",
+    "default_retry_policy": "pass retry_policy= (the default ExecutionProfile's)",
+    "max_schema_agreement_wait": "pass schema_agreement_wait=",
+    "schema_metadata_enabled": "pass schema_metadata=",
+    "schema_event_refresh_window": "events are debounced by aiocql; schema_event_refresh=False turns the refresh off",
+    "topology_event_refresh_window": "events are debounced by aiocql: nothing to configure",
+    "status_event_refresh_window": "events are debounced by aiocql: nothing to configure",
+    "executor_threads": "aiocql runs no threads: nothing to configure",
+    "connection_class": "aiocql runs on asyncio (uvloop when it is the running loop): nothing to configure",
+    "metrics_enabled": "metrics are always on: cluster.metrics",
+    "timestamp_generator": "client_timestamps=True (the default): monotonic client timestamps; False: the server's",
+    "prepare_on_all_hosts": "a statement is prepared on the other hosts after the first (best effort), and re-prepared "
+    "on a host that answers UNPREPARED: nothing to configure",
+    "reprepare_on_up": "a host that answers UNPREPARED gets the statement prepared again: nothing to configure",
+    "control_connection_timeout": "the control connection connects within connect_timeout=",
+    "allow_beta_protocol_version": "protocol_version= takes 4 or 5 (None negotiates)",
+    "cql_version": "not a setting in aiocql",
+    "no_compact": "not a setting in aiocql",
+    "cloud": "not supported by aiocql: give the contact points, ssl_context= and server_hostname=",
+}
+
+
+def _refuse_unknown(unsupported: Mapping[str, Any]) -> None:
+    """A cassandra-driver argument (with the aiocql way) or a misspelt one (with the closest names)."""
+    import difflib
+
+    name = next(iter(unsupported))
+    hint = DRIVER_ARGUMENTS.get(name)
+    if hint is not None:
+        raise UsageError(f"Cluster({name}=...) is cassandra-driver's: {hint} (see docs/configuration.md)")
+    known = [p for p in inspect.signature(_cluster_init()).parameters if p not in ("self", "unsupported")]
+    close = difflib.get_close_matches(name, known, n=3)
+    also = f"; did you mean {', '.join(close)}?" if close else ""
+    raise UsageError(f"Cluster() has no argument {name!r}{also} (every setting: docs/configuration.md)")
+
+
+def _cluster_init() -> Any:
+    from aiocql.cluster.cluster import Cluster
+
+    return Cluster.__init__
+
+
 def _conflict(keyword: str, where: str, field: str, cls: str) -> UsageError:
     return UsageError(
         f"Cluster({keyword}=...) and {where} both set {field}: set it in one place, e.g. {cls}({field}=...)"
@@ -119,7 +165,10 @@ class ClusterSettings:
         A wrong value raises :class:`~aiocql.InvalidValueError` naming the keyword; a keyword given with
         the config object that holds its setting raises :class:`~aiocql.UsageError`.
         """
-        given = _given(arguments)
+        unsupported = arguments.get("unsupported")
+        if unsupported:
+            _refuse_unknown(unsupported)
+        given = _given({name: value for name, value in arguments.items() if name != "unsupported"})
         check_cluster_arguments(given)  # each keyword by its own name, before anything is built
         if "slow_query_threshold" in given:
             check_threshold(given["slow_query_threshold"])

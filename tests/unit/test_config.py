@@ -36,7 +36,7 @@ from aiocql import (
     UsageError,
     dict_factory,
 )
-from aiocql.cluster.config import PROFILE_KEYWORDS, SESSION_KEYWORDS
+from aiocql.cluster.config import DRIVER_ARGUMENTS, PROFILE_KEYWORDS, SESSION_KEYWORDS
 from aiocql.connection.config import CONNECTION_KEYWORDS, ConnectionOptions
 from aiocql.pool.config import POOL_KEYWORDS
 from aiocql.session.profiles import ResolvedProfile
@@ -72,7 +72,8 @@ def test_the_cluster_docstring_examples_run() -> None:
 
 
 def test_every_cluster_keyword_is_a_config_field_or_the_clusters_own() -> None:
-    params = set(inspect.signature(Cluster.__init__).parameters) - {"self"}
+    params = {n for n, p in inspect.signature(Cluster.__init__).parameters.items() if p.kind is not p.VAR_KEYWORD}
+    params -= {"self"}
     mapped = {*CONNECTION_KEYWORDS, *POOL_KEYWORDS, *PROFILE_KEYWORDS, *SESSION_KEYWORDS}
     assert params == mapped | CLUSTER_OWN, (params - mapped - CLUSTER_OWN, mapped - params)
     assert set(CONNECTION_KEYWORDS.values()) == {f.name for f in dataclasses.fields(ConnectionConfig)}
@@ -333,6 +334,20 @@ def test_connection_options_are_the_config_with_the_clusters_tls_names() -> None
     assert ConnectionOptions().max_streams == ConnectionConfig().max_streams  # one set of defaults
     with pytest.raises(InvalidValueError, match=r"ConnectionOptions\.port"):
         ConnectionOptions(port=0)
+
+
+@pytest.mark.parametrize("name", sorted(DRIVER_ARGUMENTS))
+def test_a_cassandra_driver_argument_raises_with_the_aiocql_way(name: str) -> None:
+    with pytest.raises(UsageError, match=rf"^Cluster\({name}=\.\.\.\) is cassandra-driver's: ") as info:
+        Cluster(**{name: 1})
+    assert DRIVER_ARGUMENTS[name] in str(info.value) and isinstance(info.value, CqlError)
+
+
+def test_a_misspelt_argument_is_a_usage_error_naming_the_close_ones() -> None:
+    with pytest.raises(UsageError, match=r"has no argument 'conect_timeout'; did you mean connect_timeout"):
+        Cluster(conect_timeout=1.0)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match=r"^Cluster\(\) has no argument 'zzz' \(every setting"):
+        Cluster(zzz=1)  # type: ignore[arg-type]
 
 
 # -- docs/configuration.md states the same defaults ------------------------------------------------------------
