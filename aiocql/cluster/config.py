@@ -122,24 +122,17 @@ DRIVER_ARGUMENTS: dict[str, str] = {
 }
 
 
-def _refuse_unknown(unsupported: Mapping[str, Any]) -> None:
-    """A cassandra-driver argument (with the aiocql way) or a misspelt one (with the closest names)."""
+def _refuse_unknown(unsupported: Mapping[str, Any], known: list[str]) -> None:
+    """A cassandra-driver argument (with the aiocql way) or a misspelt one (with the closest of ``known``)."""
     import difflib
 
     name = next(iter(unsupported))
     hint = DRIVER_ARGUMENTS.get(name)
     if hint is not None:
         raise UsageError(f"Cluster({name}=...) is cassandra-driver's: {hint} (see docs/configuration.md)")
-    known = [p for p in inspect.signature(_cluster_init()).parameters if p not in ("self", "unsupported")]
     close = difflib.get_close_matches(name, known, n=3)
     also = f"; did you mean {', '.join(close)}?" if close else ""
     raise UsageError(f"Cluster() has no argument {name!r}{also} (every setting: docs/configuration.md)")
-
-
-def _cluster_init() -> Any:
-    from aiocql.cluster.cluster import Cluster
-
-    return Cluster.__init__
 
 
 def _conflict(keyword: str, where: str, field: str, cls: str) -> UsageError:
@@ -167,7 +160,7 @@ class ClusterSettings:
         """
         unsupported = arguments.get("unsupported")
         if unsupported:
-            _refuse_unknown(unsupported)
+            _refuse_unknown(unsupported, [name for name in arguments if name != "unsupported"])
         given = _given({name: value for name, value in arguments.items() if name != "unsupported"})
         check_cluster_arguments(given)  # each keyword by its own name, before anything is built
         if "slow_query_threshold" in given:
