@@ -75,7 +75,7 @@ class Default:
                     return f.default
                 if f.default_factory is not dataclasses.MISSING:
                     return f.default_factory()
-        raise AssertionError(f"{self.owner.__name__} has no default for {self.name}")
+        raise UsageError(f"{self.owner.__name__} has no default for {self.name}")
 
     def __repr__(self) -> str:
         value = self.value()
