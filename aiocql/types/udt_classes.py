@@ -11,7 +11,8 @@ new types, so later results use it, and two registries never see each other's cl
 The class is checked against the UDT's fields once, when the decoder of that type is built
 (:func:`udt_maker`), not per value. A class fits when it can be called with the UDT's fields as
 keyword arguments: a dataclass or a NamedTuple with a field of each UDT field's name (a CQL name that
-is not an identifier also matches its identifier form, ``"zip code"`` -> ``zip_code``), or any class
+is not an identifier also matches its identifier form, ``"zip code"`` -> ``zip_code``, and a keyword
+with a trailing underscore, ``from`` -> ``from_``), or any class
 whose ``__init__`` takes them (or ``**fields``); every required argument must be a UDT field. A class
 without a signature (``dict``, ``types.SimpleNamespace``) is called with the fields as keywords.
 
@@ -216,6 +217,15 @@ def constructor_fields(cls: Callable[..., Any], what: str) -> tuple[list[str], s
     return [p.name for p in usable], required, False
 
 
+def _python_name(cql_name: str, known: set[str]) -> str:
+    """The class field a UDT field fills: its own name, else its identifier form (``"zip code"`` ->
+    ``zip_code``), else that with a trailing ``_`` (PEP 8's way around a keyword: ``from`` -> ``from_``)."""
+    if cql_name in known:
+        return cql_name
+    name = _NON_IDENTIFIER.sub("_", cql_name)
+    return name + "_" if name not in known and name + "_" in known else name
+
+
 def _plural(items: Sequence[str], noun: str) -> str:
     return f"{noun}{'s' if len(items) > 1 else ''} {', '.join(items)}"
 
@@ -251,7 +261,7 @@ def udt_maker(t: ClassUdtType) -> Callable[[list[object]], object]:
         keys: tuple[str, ...] = names
     else:
         known = set(fields)
-        keys = tuple(n if n in known else _NON_IDENTIFIER.sub("_", n) for n in names)
+        keys = tuple(_python_name(n, known) for n in names)
         unknown = [n for n, k in zip(names, keys, strict=True) if k not in known]
         missing = sorted(required - set(keys))
         if unknown or missing:

@@ -173,6 +173,14 @@ def test_non_identifier_field_names_match_their_identifier_form() -> None:
 
     assert _decode(t, _reg(("addr", Addr)), (9,)) == Addr(9)
 
+    @dataclass
+    class Move:
+        from_: str
+        to: str
+
+    move = UdtType("ks", "move", ("from", "to"), (TEXT, TEXT))
+    assert _decode(move, _reg(("move", Move)), ("a", "b")) == Move("a", "b")
+
 
 def test_registries_do_not_see_each_others_classes() -> None:
     a, b = _reg(("address", Address)), _reg(("address", AddressTuple))
