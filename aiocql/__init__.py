@@ -124,6 +124,7 @@ from aiocql.statements import (
 from aiocql.types.decoders import set_decimal_limit
 from aiocql.types.record import Row
 from aiocql.types.speedups import COMPILED as compiled
+from aiocql.types.udt_classes import UdtClasses
 from aiocql.types.values import Duration, UnhashedMap, UnhashedSet
 from aiocql.validation import NO_PAGING
 
@@ -221,6 +222,7 @@ __all__ = [
     "TokenAwarePolicy",
     "TokenRange",
     "TraceUnavailable",
+    "UdtClasses",
     "Unauthorized",
     "Unavailable",
     "UnhashedMap",
