@@ -23,8 +23,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from aiocql.errors import InvalidValueError, UsageError
 from aiocql.protocol.constants import Consistency
+from aiocql.protocol.cqltypes import CqlType
 from aiocql.types import speedups
-from aiocql.types.cqltypes import CqlType
 from aiocql.types.record import clean_name, row_class
 from aiocql.types.rows import ROW, ROW_SHAPES, TUPLE
 from aiocql.types.udt_classes import constructor_fields

@@ -37,7 +37,7 @@ from aiocql.errors import InvalidValueError
 from aiocql.errors.base import ConnectionError_, NoHostAvailable, OperationTimedOut
 from aiocql.errors.server import Overloaded, ReadFailure, ReadTimeout, Unavailable
 from aiocql.protocol.constants import Consistency
-from aiocql.types.cqltypes import quote_identifier
+from aiocql.protocol.cqltypes import quote_identifier
 
 if TYPE_CHECKING:
     from aiocql.model.schema import TableMetadata

@@ -26,9 +26,9 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from aiocql.types import cqltypes as ct
+from aiocql.protocol import cqltypes as ct
+from aiocql.protocol.options import write_option
 from aiocql.types.codecs import encoder_for
-from aiocql.types.options import write_option
 from aiocql.types.rows import RowDecoder
 
 COLUMNS: list[tuple[str, ct.CqlType]] = [

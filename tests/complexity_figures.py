@@ -14,9 +14,9 @@ import uuid
 from collections.abc import Callable
 
 from aiocql import ValueTooLarge
+from aiocql.protocol.cqltypes import DECIMAL, INT, UUID, VARINT, ListType, MapType, SetType
 from aiocql.types import set_decimal_limit
 from aiocql.types.codecs import decoder_for, encoder_for
-from aiocql.types.cqltypes import DECIMAL, INT, UUID, VARINT, ListType, MapType, SetType
 
 M61 = 2**61 - 1
 

@@ -7,7 +7,7 @@ list of ``[key, value]`` pairs). A formatter is ``None`` where the value already
 a page of such columns is written without a Python call per value.
 
 Example:
-    >>> from aiocql.types.cqltypes import BLOB, INT, ListType, TIMESTAMP
+    >>> from aiocql.protocol.cqltypes import BLOB, INT, ListType, TIMESTAMP
     >>> fmt = formatter(BLOB)
     >>> fmt(b"\\x01\\xff"), formatter(INT) is None
     ('0x01ff', True)
@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from aiocql.errors import InvalidValueError
-from aiocql.types.cqltypes import (
+from aiocql.protocol.cqltypes import (
     CqlType,
     ListType,
     MapType,
@@ -164,7 +164,7 @@ def formatter(t: CqlType) -> Formatter | None:
     """What turns a decoded value of type ``t`` into its text (or a JSON-ready value); ``None``: as is.
 
     Example:
-        >>> from aiocql.types.cqltypes import BOOLEAN, MapType, TEXT, INT
+        >>> from aiocql.protocol.cqltypes import BOOLEAN, MapType, TEXT, INT
         >>> formatter(BOOLEAN)(True), formatter(MapType(TEXT, INT))({"a": 1})
         ('true', '{"a": 1}')
     """
@@ -305,7 +305,7 @@ def parser(t: CqlType) -> Parser:
     """What turns a CSV field (not empty) into the value to bind for type ``t``.
 
     Example:
-        >>> from aiocql.types.cqltypes import BLOB, MapType, TEXT, INT
+        >>> from aiocql.protocol.cqltypes import BLOB, MapType, TEXT, INT
         >>> parser(BLOB)("0x01ff"), parser(MapType(TEXT, INT))('{"a": 1}')
         (b'\\x01\\xff', {'a': 1})
     """

@@ -33,9 +33,9 @@ from aiocql.errors import ConnectionError_, CqlError, InvalidValueError, NoHostA
 from aiocql.errors.server import Overloaded, Unavailable, WriteTimeout
 from aiocql.model.schema import TableMetadata
 from aiocql.protocol.constants import BatchType
+from aiocql.protocol.cqltypes import quote_identifier
 from aiocql.session.session import Session
 from aiocql.statements import BatchStatement, PreparedStatement
-from aiocql.types.cqltypes import quote_identifier
 
 __all__ = ["load"]
 

@@ -34,10 +34,10 @@ from aiocql.errors import CqlError
 from aiocql.model.schema import KeyspaceMetadata, TableMetadata
 from aiocql.model.schema_cql import cql_literal, schema_export, split_statements, type_cql
 from aiocql.protocol.constants import Consistency
+from aiocql.protocol.cqltypes import quote_identifier
 from aiocql.results import ResultSet, tuple_factory
 from aiocql.session.session import Session
 from aiocql.statements import SimpleStatement
-from aiocql.types.cqltypes import quote_identifier
 
 KEYWORDS = [
     "ADD",

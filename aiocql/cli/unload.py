@@ -31,10 +31,10 @@ from aiocql.cli.formats import formatter, json_formatter
 from aiocql.cli.progress import Progress
 from aiocql.cli.ratelimit import RateLimiter
 from aiocql.model.schema import ColumnKind, TableMetadata
+from aiocql.protocol.cqltypes import CqlType, NativeType, quote_identifier
 from aiocql.results import tuple_factory
 from aiocql.scan import TableScan, TokenRange, token_ranges
 from aiocql.session.session import Session
-from aiocql.types.cqltypes import CqlType, NativeType, quote_identifier
 
 __all__ = ["unload"]
 

@@ -5,7 +5,7 @@ same per-column decoders): the per-row loop never resolves a type again.
 
 Example:
     >>> from aiocql.protocol.results import ColumnSpec
-    >>> from aiocql.types.cqltypes import INT
+    >>> from aiocql.protocol.cqltypes import INT
     >>> cols = (ColumnSpec("ks", "t", "k", INT),)
     >>> metadata_for(cols) is metadata_for(cols)
     True
@@ -17,8 +17,8 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from aiocql.protocol.cqltypes import CqlType
 from aiocql.protocol.results import ColumnSpec
-from aiocql.types.cqltypes import CqlType
 from aiocql.types.rows import RowDecoder
 from aiocql.types.udt_classes import UdtClasses, bind_classes
 

@@ -21,7 +21,7 @@ Rows used, per ``system_schema`` table (other columns are ignored or kept as opt
 CQL export (``export_as_string``, ``as_cql_query``) is in :mod:`aiocql.model.schema_cql`.
 
 A type string that cannot be resolved (a user type dropped between two reads of a schema refresh)
-becomes a :class:`~aiocql.types.cqltypes.CustomType` holding the text, with a logged warning, rather
+becomes a :class:`~aiocql.protocol.cqltypes.CustomType` holding the text, with a logged warning, rather
 than failing the whole refresh: result decoding never depends on this model.
 
 Example:
@@ -59,8 +59,8 @@ from aiocql.model.schema_functions import (
     aggregate_from_row,
     function_from_row,
 )
-from aiocql.types.cqltypes import CqlType, CustomType, UdtType, quote_identifier
-from aiocql.types.typestring import TypeStringError, UdtLookup, parse_cql_type
+from aiocql.protocol.cqltypes import CqlType, CustomType, UdtType, quote_identifier
+from aiocql.protocol.typestring import TypeStringError, UdtLookup, parse_cql_type
 
 __all__ = [
     "AggregateMetadata",
@@ -123,7 +123,7 @@ class ColumnMetadata:
     ``position`` is the index in the partition key or clustering key, -1 for static and regular columns.
 
     Example:
-        >>> from aiocql.types.cqltypes import INT
+        >>> from aiocql.protocol.cqltypes import INT
         >>> c = ColumnMetadata("ts", INT, ColumnKind.CLUSTERING, 0, ClusteringOrder.DESC)
         >>> c.is_primary_key, c.is_reversed
         (True, True)
@@ -178,7 +178,7 @@ class UserTypeMetadata:
     """A user-defined type, with its field types resolved (nested user types included).
 
     Example:
-        >>> from aiocql.types.cqltypes import TEXT
+        >>> from aiocql.protocol.cqltypes import TEXT
         >>> ut = UserTypeMetadata("ks", "phone", ("kind", "number"), (TEXT, TEXT))
         >>> ut.cql_type.cql_name, ut.cql_type.field_names
         ('phone', ('kind', 'number'))
@@ -210,7 +210,7 @@ class TableMetadata:
     ``{"compound", "counter"}``.
 
     Example:
-        >>> from aiocql.types.cqltypes import INT, TEXT
+        >>> from aiocql.protocol.cqltypes import INT, TEXT
         >>> t = TableMetadata.create("ks", "t", [
         ...     ColumnMetadata("v", TEXT, ColumnKind.REGULAR),
         ...     ColumnMetadata("k", INT, ColumnKind.PARTITION_KEY, 0)])
@@ -245,7 +245,7 @@ class TableMetadata:
         """Build a table from its columns in any order: orders them and derives the primary key.
 
         Example:
-            >>> from aiocql.types.cqltypes import INT
+            >>> from aiocql.protocol.cqltypes import INT
             >>> TableMetadata.create("ks", "t", [ColumnMetadata("k", INT, ColumnKind.PARTITION_KEY, 0)]).name
             't'
         """

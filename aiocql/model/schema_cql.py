@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from aiocql.types.cqltypes import CqlType, ListType, MapType, SetType, TupleType, UdtType, quote_identifier
+from aiocql.protocol.cqltypes import CqlType, ListType, MapType, SetType, TupleType, UdtType, quote_identifier
 
 if TYPE_CHECKING:
     from aiocql.model.schema import (
@@ -129,7 +129,7 @@ def type_cql(ut: UserTypeMetadata) -> str:
 
     Example:
         >>> from aiocql.model.schema import UserTypeMetadata
-        >>> from aiocql.types.cqltypes import INT, TEXT
+        >>> from aiocql.protocol.cqltypes import INT, TEXT
         >>> print(type_cql(UserTypeMetadata("ks", "pair", ("a", "B"), (INT, TEXT))))
         CREATE TYPE ks.pair (
             a int,
@@ -168,7 +168,7 @@ def table_cql(table: TableMetadata) -> str:
 
     Example:
         >>> from aiocql.model.schema import ColumnKind, ColumnMetadata, TableMetadata
-        >>> from aiocql.types.cqltypes import INT
+        >>> from aiocql.protocol.cqltypes import INT
         >>> print(table_cql(TableMetadata.create("ks", "t", [ColumnMetadata("k", INT, ColumnKind.PARTITION_KEY, 0),
         ...     ColumnMetadata("s", INT, ColumnKind.STATIC)], options={"comment": "hi"})))
         CREATE TABLE ks.t (
@@ -237,7 +237,7 @@ def function_cql(fn: FunctionMetadata) -> str:
 
     Example:
         >>> from aiocql.model.schema import FunctionMetadata
-        >>> from aiocql.types.cqltypes import INT
+        >>> from aiocql.protocol.cqltypes import INT
         >>> print(function_cql(FunctionMetadata("ks", "inc", ("x",), (INT,), INT, "java", "return x + 1;", False)))
         CREATE FUNCTION ks.inc(x int)
             RETURNS NULL ON NULL INPUT
@@ -263,7 +263,7 @@ def aggregate_cql(agg: AggregateMetadata) -> str:
 
     Example:
         >>> from aiocql.model.schema import AggregateMetadata
-        >>> from aiocql.types.cqltypes import INT
+        >>> from aiocql.protocol.cqltypes import INT
         >>> print(aggregate_cql(AggregateMetadata("ks", "total", (INT,), "plus", INT, None, "0", INT)))
         CREATE AGGREGATE ks.total(int)
             SFUNC plus

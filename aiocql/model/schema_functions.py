@@ -1,7 +1,7 @@
 """Schema metadata of user-defined functions and aggregates (``system_schema.functions`` / ``aggregates``).
 
 Example:
-    >>> from aiocql.types.cqltypes import INT
+    >>> from aiocql.protocol.cqltypes import INT
     >>> FunctionMetadata("ks", "plus", ("a", "b"), (INT, INT), INT, "java", "return a + b;", False).signature
     'plus(int, int)'
 """
@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aiocql.types.cqltypes import CqlType, quote_identifier
+from aiocql.protocol.cqltypes import CqlType, quote_identifier
 
 __all__ = ["AggregateMetadata", "FunctionMetadata", "TypeParser", "aggregate_from_row", "function_from_row"]
 
@@ -27,7 +27,7 @@ class FunctionMetadata:
     :attr:`KeyspaceMetadata.functions`.
 
     Example:
-        >>> from aiocql.types.cqltypes import INT
+        >>> from aiocql.protocol.cqltypes import INT
         >>> f = FunctionMetadata("ks", "plus", ("a", "b"), (INT, INT), INT, "java", "return a + b;", False)
         >>> f.signature
         'plus(int, int)'
@@ -63,7 +63,7 @@ class AggregateMetadata:
     """A user-defined aggregate. ``initial_condition`` is the CQL literal as the server stores it.
 
     Example:
-        >>> from aiocql.types.cqltypes import INT
+        >>> from aiocql.protocol.cqltypes import INT
         >>> AggregateMetadata("ks", "total", (INT,), "plus", INT, None, "0", INT).signature
         'total(int)'
     """

@@ -2,7 +2,7 @@
 
 Rows are *not* decoded here: :class:`RowsResult` keeps the body as a ``memoryview`` and the offset
 where <rows_content> starts, for a row decoder built once per metadata (``aiocql.types``). Column
-types are parsed with :func:`aiocql.types.options.read_option`.
+types are parsed with :func:`aiocql.protocol.options.read_option`.
 
 Example:
     >>> body = bytes.fromhex("00000002" "00000004" "00000000" "00000000")  # Rows, NO_METADATA, 0 cols
@@ -18,11 +18,11 @@ from typing import Any
 
 from aiocql.errors.base import ProtocolError
 from aiocql.protocol.constants import ResultKind, RowsFlag, SchemaChangeTarget, SchemaChangeType
+from aiocql.protocol.cqltypes import CqlType
 from aiocql.protocol.events import read_schema_change
 from aiocql.protocol.message import Response
+from aiocql.protocol.options import read_option
 from aiocql.protocol.primitives import Buffer, read_bytes, read_int, read_short, read_short_bytes, read_string
-from aiocql.types.cqltypes import CqlType
-from aiocql.types.options import read_option
 
 __all__ = [
     "ColumnSpec",

@@ -135,7 +135,7 @@ async def use_keyspace(conn: Connection, keyspace: str) -> None:
         >>> await use_keyspace(conn, "ks"); conn.keyspace  # doctest: +SKIP
         'ks'
     """
-    from aiocql.types.cqltypes import quote_identifier
+    from aiocql.protocol.cqltypes import quote_identifier
 
     response = await send(conn, Query(f"USE {quote_identifier(keyspace)}", QueryParameters(Consistency.ONE)))
     if isinstance(response, SetKeyspaceResult):

@@ -41,6 +41,7 @@ from aiocql.errors.base import ProtocolError
 from aiocql.errors.server import BadCredentials, InternalServerError, ProtocolErrorFromServer, Unprepared
 from aiocql.protocol.constants import HeaderFlag, Opcode
 from aiocql.protocol.core import ConnectionBroken, ServerCore
+from aiocql.protocol.cqltypes import BLOB
 from aiocql.protocol.envelope import Envelope
 from aiocql.protocol.primitives import read_bytes_map
 from aiocql.protocol.requests import AuthResponse, Batch, BatchPrepared, Execute, Prepare, Query
@@ -72,7 +73,6 @@ from aiocql.testing.replies import (
 )
 from aiocql.testing.requestcodec import decode_request
 from aiocql.testing.systemtables import system_rows, token_of
-from aiocql.types.cqltypes import BLOB
 
 __all__ = [
     "ABORT",

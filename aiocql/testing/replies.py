@@ -31,7 +31,9 @@ from aiocql.protocol.constants import (
     SchemaChangeType,
     StatusChangeType,
 )
+from aiocql.protocol.cqltypes import CqlType
 from aiocql.protocol.error_codec import encode_error
+from aiocql.protocol.options import write_option
 from aiocql.protocol.primitives import (
     Value,
     write_bytes,
@@ -45,8 +47,6 @@ from aiocql.protocol.primitives import (
 )
 from aiocql.protocol.requests import Batch, Execute, Query, Request
 from aiocql.types.codecs import decoder_for, encoder_for
-from aiocql.types.cqltypes import CqlType
-from aiocql.types.options import write_option
 
 __all__ = [
     "ABORT",

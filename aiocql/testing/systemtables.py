@@ -12,8 +12,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 
+from aiocql.protocol.cqltypes import INET, INT, TEXT, UUID, CqlType, SetType
 from aiocql.testing.replies import Rows
-from aiocql.types.cqltypes import INET, INT, TEXT, UUID, CqlType, SetType
 
 __all__ = ["SYSTEM_TYPES", "system_rows", "token_of"]
 

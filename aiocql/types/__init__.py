@@ -1,5 +1,6 @@
-"""The CQL type system, with no I/O: the type tree, type-string parsers, codecs, row decoding,
-value types and Murmur3 tokens.
+"""The CQL type system, with no I/O: codecs, row decoding, value types and Murmur3 tokens; the type
+tree, its [option] codec and type-string parsers (defined in :mod:`aiocql.protocol`, where result
+metadata needs them) are exported here too.
 
 Example:
     >>> from aiocql.types import INT, ListType, decoder_for, encoder_for
@@ -8,8 +9,7 @@ Example:
     [1, 2]
 """
 
-from aiocql.types.codecs import decoder_for, encoder_for
-from aiocql.types.cqltypes import (
+from aiocql.protocol.cqltypes import (
     ASCII,
     BIGINT,
     BLOB,
@@ -41,11 +41,12 @@ from aiocql.types.cqltypes import (
     UdtType,
     VectorType,
 )
+from aiocql.protocol.options import read_option, write_option
+from aiocql.protocol.typestring import TypeStringError, parse_cql_type, parse_marshal_type
+from aiocql.types.codecs import decoder_for, encoder_for
 from aiocql.types.decoders import DEFAULT_DECIMAL_LIMIT, decimal_limit, set_decimal_limit
-from aiocql.types.options import read_option, write_option
 from aiocql.types.rows import RowDecoder, ValuesEncoder
 from aiocql.types.token import composite_routing_key, murmur3_token, routing_key
-from aiocql.types.typestring import TypeStringError, parse_cql_type, parse_marshal_type
 from aiocql.types.values import EMPTY, UNSET, Date, Duration, Empty, FrozenMap, Time, UnhashedMap, UnhashedSet, Unset
 
 __all__ = [

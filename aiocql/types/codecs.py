@@ -57,7 +57,7 @@ the difference from null); every encoder turns ``EMPTY`` back into zero bytes. A
 or UDT is one whose fields are all missing: every field decodes as ``None``.
 
 Example:
-    >>> from aiocql.types.cqltypes import INT, TEXT, ListType, MapType
+    >>> from aiocql.protocol.cqltypes import INT, TEXT, ListType, MapType
     >>> encode = encoder_for(MapType(TEXT, ListType(INT)), "column 'm'")
     >>> data = encode({"a": [1, 2]})
     >>> decoder_for(MapType(TEXT, ListType(INT)))(memoryview(data))
@@ -73,7 +73,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from aiocql.types.cqltypes import CqlType
+from aiocql.protocol.cqltypes import CqlType
 from aiocql.types.decoders import Decoder, build_decoder
 from aiocql.types.encoders import Encoder, build_encoder
 
@@ -94,7 +94,7 @@ def decoder_for(t: CqlType) -> Decoder:
     :class:`~aiocql.errors.ProtocolError`.
 
     Example:
-        >>> from aiocql.types.cqltypes import BIGINT
+        >>> from aiocql.protocol.cqltypes import BIGINT
         >>> decoder_for(BIGINT)(memoryview(b"\\x00" * 7 + b"\\x2a"))
         42
     """
@@ -110,7 +110,7 @@ def encoder_for(t: CqlType, label: str) -> Callable[[object], bytes]:
     caller (e.g. :class:`~aiocql.types.rows.ValuesEncoder`) handles them.
 
     Example:
-        >>> from aiocql.types.cqltypes import SMALLINT
+        >>> from aiocql.protocol.cqltypes import SMALLINT
         >>> encoder_for(SMALLINT, "parameter 0")(-2).hex()
         'fffe'
     """

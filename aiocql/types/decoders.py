@@ -25,8 +25,7 @@ from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import Any, Final
 
 from aiocql.errors.base import InvalidValueError, ProtocolError, ValueTooLarge
-from aiocql.protocol.primitives import read_unsigned_vint, read_vint
-from aiocql.types.cqltypes import (
+from aiocql.protocol.cqltypes import (
     CqlType,
     CustomType,
     ListType,
@@ -37,6 +36,7 @@ from aiocql.types.cqltypes import (
     UdtType,
     VectorType,
 )
+from aiocql.protocol.primitives import read_unsigned_vint, read_vint
 from aiocql.types.udt_classes import ClassUdtType, require_hashable, udt_maker
 from aiocql.types.values import EMPTY, Date, Duration, FrozenMap, Time, UnhashedMap, UnhashedSet
 
@@ -673,7 +673,7 @@ def udt_class(t: UdtType) -> type[Any]:
     are renamed ``_<index>``; the class keeps the CQL names in ``_cql_fields``).
 
     Example:
-        >>> from aiocql.types.cqltypes import INT, TEXT, UdtType
+        >>> from aiocql.protocol.cqltypes import INT, TEXT, UdtType
         >>> cls = udt_class(UdtType("ks", "address", ("street", "zip code"), (TEXT, INT)))
         >>> cls("Main St", 12345), cls._cql_fields
         (address(street='Main St', _1=12345), ('street', 'zip code'))

@@ -24,8 +24,7 @@ from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_DOWN, Context, Decimal
 from typing import Any, Final, NoReturn
 
 from aiocql.errors.base import InvalidValueError
-from aiocql.protocol.primitives import write_unsigned_vint, write_vint
-from aiocql.types.cqltypes import (
+from aiocql.protocol.cqltypes import (
     CqlType,
     CustomType,
     ListType,
@@ -36,6 +35,7 @@ from aiocql.types.cqltypes import (
     UdtType,
     VectorType,
 )
+from aiocql.protocol.primitives import write_unsigned_vint, write_vint
 from aiocql.types.decoders import EPOCH, STRUCT_CODES
 from aiocql.types.values import EMPTY, NANOS_PER_DAY, Date, Duration, Time
 

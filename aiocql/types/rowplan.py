@@ -26,8 +26,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from aiocql.errors.base import ProtocolError
+from aiocql.protocol.cqltypes import CqlType, NativeType
 from aiocql.types.codecs import decoder_for
-from aiocql.types.cqltypes import CqlType, NativeType
 from aiocql.types.decoders import (
     FAST_TIMESTAMP_LIMIT,
     UUID_SLOT_SETTERS,
@@ -222,7 +222,7 @@ def row_function(types: tuple[CqlType, ...], shaped: bool = False) -> tuple[RowF
     instance of it (``tuple.__new__(cls, values)``, in C) instead of a plain tuple.
 
     Example:
-        >>> from aiocql.types.cqltypes import INT, TEXT
+        >>> from aiocql.protocol.cqltypes import INT, TEXT
         >>> fn, source = row_function((INT, TEXT))
         >>> data = bytes.fromhex("00000004" "00000007" "00000002" "6869") + bytes(PADDING)
         >>> fn(data, 0, 1, len(data) - PADDING)

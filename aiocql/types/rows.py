@@ -6,7 +6,7 @@
   named values into the [value]s of an EXECUTE (``bytes``, ``None`` for null, ``UNSET``).
 
 Example:
-    >>> from aiocql.types.cqltypes import INT, TEXT
+    >>> from aiocql.protocol.cqltypes import INT, TEXT
     >>> enc = ValuesEncoder(["id", "name"], [INT, TEXT])
     >>> values = enc.encode({"id": 1, "name": "a"})
     >>> values
@@ -23,9 +23,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from aiocql.errors.base import InvalidValueError, ProtocolError
+from aiocql.protocol.cqltypes import CqlType, NativeType
 from aiocql.types import speedups
 from aiocql.types.codecs import decoder_for, encoder_for
-from aiocql.types.cqltypes import CqlType, NativeType
 from aiocql.types.decoders import FAST_TIMESTAMP_LIMIT, UUID_SLOT_SETTERS, Decoder, timestamp_from_ms
 from aiocql.types.record import Row, row_class
 from aiocql.types.rowplan import PADDING, row_function
@@ -47,7 +47,7 @@ class RowDecoder:
     implementation (``False``: pure Python; ``True``: compiled, an error if it is not built).
 
     Example:
-        >>> from aiocql.types.cqltypes import BIGINT
+        >>> from aiocql.protocol.cqltypes import BIGINT
         >>> RowDecoder([BIGINT]).decode_rows(memoryview(bytes.fromhex("ffffffff")), 0, 1)
         [(None,)]
     """
@@ -165,7 +165,7 @@ class ValuesEncoder:
     null, :data:`UNSET` passes through (leaves the column unchanged).
 
     Example:
-        >>> from aiocql.types.cqltypes import INT
+        >>> from aiocql.protocol.cqltypes import INT
         >>> ValuesEncoder(["a", "b"], [INT, INT]).encode([1])
         Traceback (most recent call last):
         ...

@@ -3,7 +3,7 @@
 A :class:`UdtClasses` is an immutable registry: (keyspace, user type name) -> class. Decoding stays
 keyed by type only: :func:`bind_classes` rewrites a column's type tree so that every registered UDT
 in it (also inside collections, tuples and other UDTs) becomes a :class:`ClassUdtType`, which compares
-unequal to the plain :class:`~aiocql.types.cqltypes.UdtType` and to the same UDT bound to another
+unequal to the plain :class:`~aiocql.protocol.cqltypes.UdtType` and to the same UDT bound to another
 class. The decoder caches (:func:`aiocql.types.codecs.decoder_for`, the row functions of
 :mod:`aiocql.types.rowplan`) are therefore keyed by the registration too: registering a class gives
 new types, so later results use it, and two registries never see each other's classes.
@@ -18,7 +18,7 @@ without a signature (``dict``, ``types.SimpleNamespace``) is called with the fie
 
 Example:
     >>> from dataclasses import dataclass
-    >>> from aiocql.types.cqltypes import INT, TEXT, ListType, UdtType
+    >>> from aiocql.protocol.cqltypes import INT, TEXT, ListType, UdtType
     >>> @dataclass
     ... class Address:
     ...     street: str
@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiocql.errors.base import InvalidValueError
-from aiocql.types.cqltypes import CqlType, ListType, MapType, SetType, TupleType, UdtType, VectorType
+from aiocql.protocol.cqltypes import CqlType, ListType, MapType, SetType, TupleType, UdtType, VectorType
 
 __all__ = [
     "NO_UDT_CLASSES",
@@ -127,7 +127,7 @@ NO_UDT_CLASSES = UdtClasses()
 
 @dataclass(frozen=True, slots=True)
 class ClassUdtType(UdtType):
-    """A :class:`~aiocql.types.cqltypes.UdtType` whose values decode to ``python_class`` (only made by
+    """A :class:`~aiocql.protocol.cqltypes.UdtType` whose values decode to ``python_class`` (only made by
     :func:`bind_classes`; never equal to the plain UDT type, so decoders are cached apart)."""
 
     python_class: type[Any] | None = None
@@ -138,7 +138,7 @@ def bind_classes(t: CqlType, classes: UdtClasses) -> CqlType:
     when none is registered. Cached per (type, registry).
 
     Example:
-        >>> from aiocql.types.cqltypes import INT, MapType, TEXT, UdtType
+        >>> from aiocql.protocol.cqltypes import INT, MapType, TEXT, UdtType
         >>> p = UdtType("ks", "p", ("x",), (INT,))
         >>> m = MapType(TEXT, p)
         >>> bind_classes(m, UdtClasses()) is m
@@ -240,7 +240,7 @@ def udt_maker(t: ClassUdtType) -> Callable[[list[object]], object]:
 
     Example:
         >>> from typing import NamedTuple
-        >>> from aiocql.types.cqltypes import INT
+        >>> from aiocql.protocol.cqltypes import INT
         >>> class P(NamedTuple):
         ...     x: int
         ...     y: int
@@ -299,7 +299,7 @@ def check_class(t: UdtType, cls: type[Any]) -> None:
     (what :func:`udt_maker` checks), without building a decoder.
 
     Example:
-        >>> from aiocql.types.cqltypes import INT, UdtType
+        >>> from aiocql.protocol.cqltypes import INT, UdtType
         >>> class OnlyX:
         ...     def __init__(self, x: int) -> None: ...
         >>> check_class(UdtType("ks", "p", ("x", "y"), (INT, INT)), OnlyX)  # doctest: +ELLIPSIS
@@ -316,7 +316,7 @@ def require_hashable(t: ClassUdtType, context: str) -> None:
 
     Example:
         >>> from dataclasses import dataclass
-        >>> from aiocql.types.cqltypes import INT
+        >>> from aiocql.protocol.cqltypes import INT
         >>> @dataclass
         ... class P:
         ...     x: int

@@ -47,9 +47,9 @@ def _import_targets() -> dict[str, Any]:
     from aiocql.protocol.compression import Lz4Compressor, lz4_available
     from aiocql.protocol.decoder import FrameDecoder
     from aiocql.protocol.responses import RowsResult, decode_response
+    from aiocql.protocol.typestring import parse_marshal_type
     from aiocql.types.codecs import _decoder
     from aiocql.types.rows import RowDecoder
-    from aiocql.types.typestring import parse_marshal_type
 
     m = "org.apache.cassandra.db.marshal."
     guesses = [

@@ -14,7 +14,7 @@ from typing import Any
 
 from cassandra import util
 
-from aiocql.types import cqltypes as ct
+from aiocql.protocol import cqltypes as ct
 from aiocql.types.values import EMPTY, Date, Time
 
 #: Stands for NaN in canonical forms (NaN != NaN).

@@ -17,8 +17,8 @@ from aiocql import (
     object_factory,
     tuple_factory,
 )
+from aiocql.protocol.cqltypes import INT, TEXT, ListType
 from aiocql.testing.pytest_plugin import ServerInfo, cluster_kwargs
-from aiocql.types.cqltypes import INT, TEXT, ListType
 
 from .conftest import VARIANTS, VERSIONS, ddl
 

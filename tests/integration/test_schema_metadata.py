@@ -12,9 +12,9 @@ from aiocql.model.host import Host
 from aiocql.model.replication import StrategyKind
 from aiocql.model.schema import ClusteringOrder, ColumnKind, build_keyspaces
 from aiocql.model.state import ClusterState
+from aiocql.protocol.cqltypes import FLOAT, INT, TEXT, ListType, MapType, UdtType, VectorType
 from aiocql.results import dict_factory
 from aiocql.testing.pytest_plugin import ServerInfo, cluster_kwargs
-from aiocql.types.cqltypes import FLOAT, INT, TEXT, ListType, MapType, UdtType, VectorType
 from aiocql.types.token import murmur3_token
 
 pytestmark = pytest.mark.server

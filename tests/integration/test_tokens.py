@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from aiocql import Session, execute_concurrent
+from aiocql.protocol.cqltypes import BIGINT, BLOB, INT, TEXT, UUID, CqlType
 from aiocql.testing.pytest_plugin import ServerInfo
 from aiocql.types.codecs import encoder_for
-from aiocql.types.cqltypes import BIGINT, BLOB, INT, TEXT, UUID, CqlType
 from aiocql.types.token import composite_routing_key, murmur3_token
 
 from .conftest import V5, ddl

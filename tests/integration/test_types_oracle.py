@@ -45,8 +45,8 @@ from typing import Any
 import pytest
 
 from aiocql import Session
+from aiocql.protocol import cqltypes as ct
 from aiocql.testing.pytest_plugin import ServerInfo
-from aiocql.types import cqltypes as ct
 from aiocql.types.values import EMPTY, Date, Duration, Time
 from tests.helpers.oracle import canon, to_cassandra_driver
 

@@ -17,8 +17,7 @@ import pytest
 from aiocql.cli.common import CliError, split_table
 from aiocql.cli.formats import duration_text, formatter, json_formatter, json_parser, parse_duration, parser
 from aiocql.cli.main import build_parser
-from aiocql.scan import MAX_TOKEN, MIN_TOKEN, TokenRange, token_ranges
-from aiocql.types.cqltypes import (
+from aiocql.protocol.cqltypes import (
     ASCII,
     BIGINT,
     BLOB,
@@ -46,6 +45,7 @@ from aiocql.types.cqltypes import (
     UdtType,
     VectorType,
 )  # fmt: skip
+from aiocql.scan import MAX_TOKEN, MIN_TOKEN, TokenRange, token_ranges
 from aiocql.types.values import Date, Duration, Time
 
 ROOT = Path(__file__).resolve().parents[2]

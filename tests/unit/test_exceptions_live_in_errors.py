@@ -32,7 +32,7 @@ BUILTIN_RAISES: dict[str, set[str]] = {
     "types/rowplan.py": {"AssertionError"},  # unreachable
     "connection/connection.py": {"AssertionError"},  # unreachable
     "cli/load.py": {"AssertionError"},  # unreachable
-    "types/cqltypes.py": {"NotImplementedError"},  # abstract property of the CqlType base
+    "protocol/cqltypes.py": {"NotImplementedError"},  # abstract property of the CqlType base
     "types/speedups.py": {"ImportError"},  # AIOCQL_REQUIRE_EXTENSIONS without the compiled core fails the import
     # TODO(h10wire): InvalidValueError once the config work of this session (h10config) has landed there
     "protocol/streams.py": {"ValueError"},

@@ -37,7 +37,7 @@ from aiocql.model.schema import (
     build_table,
     build_user_types,
 )
-from aiocql.types.cqltypes import (
+from aiocql.protocol.cqltypes import (
     COUNTER,
     FLOAT,
     INT,

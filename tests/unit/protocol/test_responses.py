@@ -16,6 +16,7 @@ from aiocql.protocol.constants import (
     StatusChangeType,
     TopologyChangeType,
 )
+from aiocql.protocol.cqltypes import INT, TEXT, ListType, MapType
 from aiocql.protocol.envelope import Envelope
 from aiocql.protocol.responses import (
     AuthChallenge,
@@ -36,7 +37,6 @@ from aiocql.protocol.responses import (
     VoidResult,
     decode_response,
 )
-from aiocql.types.cqltypes import INT, TEXT, ListType, MapType
 from tests.unit.protocol.conftest import a, h
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from aiocql.types import cqltypes as ct
+from aiocql.protocol import cqltypes as ct
 from aiocql.types.values import NANOS_PER_DAY, Date, Duration, FrozenMap, Time
 
 UTC = dt.UTC

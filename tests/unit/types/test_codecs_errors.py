@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from aiocql.errors import InvalidValueError
-from aiocql.types import cqltypes as ct
+from aiocql.protocol import cqltypes as ct
 from aiocql.types.codecs import encoder_for
 from aiocql.types.values import UNSET, Duration, Time
 

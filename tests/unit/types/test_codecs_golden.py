@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from aiocql.errors import ProtocolError
-from aiocql.types import cqltypes as ct
+from aiocql.protocol import cqltypes as ct
 from aiocql.types.codecs import decoder_for, encoder_for
 from aiocql.types.decoders import udt_class
 from aiocql.types.values import EMPTY, Date, Duration, FrozenMap, Time

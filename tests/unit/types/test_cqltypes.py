@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aiocql.types import cqltypes as ct
+from aiocql.protocol import cqltypes as ct
 
 
 def test_cql_names() -> None:
@@ -72,7 +72,7 @@ def test_quote_identifier(name: str, quoted: str) -> None:
 def test_bad_type_constructions_raise_the_drivers_value_error() -> None:
     # Users catch aiocql.CqlError: building an impossible type never raises a bare builtin error.
     from aiocql import CqlError, InvalidValueError
-    from aiocql.types.cqltypes import INT, NativeType, UdtType, VectorType
+    from aiocql.protocol.cqltypes import INT, NativeType, UdtType, VectorType
 
     for make in (
         lambda: NativeType("no_such_type"),
@@ -86,8 +86,8 @@ def test_bad_type_constructions_raise_the_drivers_value_error() -> None:
 
 def test_internal_misuse_in_types_raises_the_drivers_value_error() -> None:
     from aiocql import CqlError
+    from aiocql.protocol.cqltypes import INT
     from aiocql.protocol.primitives import write_unsigned_vint
-    from aiocql.types.cqltypes import INT
     from aiocql.types.rows import ValuesEncoder
 
     with pytest.raises(CqlError, match=r"\[unsigned vint\] must be >= 0"):

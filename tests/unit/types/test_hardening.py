@@ -12,9 +12,9 @@ import struct
 import pytest
 
 from aiocql.errors import CqlError, ProtocolError
+from aiocql.protocol import cqltypes as ct
 from aiocql.protocol.decoder import FrameDecoder
 from aiocql.protocol.responses import RowsResult, decode_response
-from aiocql.types import cqltypes as ct
 from aiocql.types.codecs import decoder_for, encoder_for
 from aiocql.types.decoders import udt_class
 from aiocql.types.rows import RowDecoder

@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiocql.errors import ProtocolError
-from aiocql.types import cqltypes as ct
-from aiocql.types.options import read_option, write_option
-from aiocql.types.typestring import marshal_name
+from aiocql.protocol import cqltypes as ct
+from aiocql.protocol.options import read_option, write_option
+from aiocql.protocol.typestring import marshal_name
 
 from .strategies import cql_types
 

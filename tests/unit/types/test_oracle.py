@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aiocql.types import cqltypes as ct
+from aiocql.protocol import cqltypes as ct
+from aiocql.protocol.typestring import marshal_name
 from aiocql.types.codecs import decoder_for, encoder_for
-from aiocql.types.typestring import marshal_name
 from aiocql.types.values import Date, Duration, Time
 from tests.helpers.oracle import canon, to_cassandra_driver
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aiocql.errors import ProtocolError
-from aiocql.types import cqltypes as ct
+from aiocql.protocol import cqltypes as ct
 from aiocql.types.codecs import decoder_for, encoder_for
 from aiocql.types.decoders import EPOCH, FAST_TIMESTAMP_LIMIT, timestamp_from_ms, uuid_from_int
 from aiocql.types.rowplan import PADDING, row_function

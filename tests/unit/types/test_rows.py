@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aiocql.errors import InvalidValueError, ProtocolError
-from aiocql.types import cqltypes as ct
+from aiocql.protocol import cqltypes as ct
 from aiocql.types.codecs import encoder_for
 from aiocql.types.rows import RowDecoder, ValuesEncoder
 from aiocql.types.values import EMPTY, UNSET

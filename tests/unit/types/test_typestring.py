@@ -8,8 +8,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from aiocql.types import cqltypes as ct
-from aiocql.types.typestring import TypeStringError, marshal_name, parse_cql_type, parse_marshal_type
+from aiocql.protocol import cqltypes as ct
+from aiocql.protocol.typestring import TypeStringError, marshal_name, parse_cql_type, parse_marshal_type
 
 from .strategies import cql_types
 
@@ -188,8 +188,8 @@ def test_cql_fuzz_only_type_string_errors(text: str) -> None:
 
 
 def test_one_marshal_table_serves_both_directions() -> None:
-    from aiocql.types.cqltypes import NATIVE_TYPES
-    from aiocql.types.typestring import MARSHAL_CLASSES, MARSHAL_PREFIX
+    from aiocql.protocol.cqltypes import NATIVE_TYPES
+    from aiocql.protocol.typestring import MARSHAL_CLASSES, MARSHAL_PREFIX
 
     for native in set(NATIVE_TYPES.values()):
         name = marshal_name(native)

@@ -5,7 +5,7 @@ A type is a value: two equal types decode and encode identically, so they can ke
 does not take part in equality.
 
 Example:
-    >>> from aiocql.types.cqltypes import INT, TEXT, ListType, MapType, VectorType, FLOAT
+    >>> from aiocql.protocol.cqltypes import INT, TEXT, ListType, MapType, VectorType, FLOAT
     >>> MapType(TEXT, ListType(INT), frozen=True).cql_name
     'frozen<map<text, list<int>>>'
     >>> VectorType(FLOAT, 3).cql_name, VectorType(FLOAT, 3).serialized_size

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Final
 
 from aiocql.errors.base import InvalidValueError, TypeStringError
-from aiocql.types.cqltypes import (
+from aiocql.protocol.cqltypes import (
     NATIVE_TYPES,
     CqlType,
     CustomType,
@@ -292,7 +292,7 @@ def parse_cql_type(text: str, lookup: UdtLookup | None = None) -> CqlType:
     Example:
         >>> parse_cql_type("vector<float, 3>")
         VectorType(elem=NativeType(name='float'), dimension=3)
-        >>> from aiocql.types.cqltypes import TEXT, UdtType
+        >>> from aiocql.protocol.cqltypes import TEXT, UdtType
         >>> addr = UdtType("ks", "address", ("street",), (TEXT,))
         >>> parse_cql_type("frozen<address>", lambda ks, name: addr if name == "address" else None).cql_name
         'frozen<address>'
@@ -416,7 +416,7 @@ def marshal_name(t: CqlType) -> str:
     """The Java marshal class string of a type (how custom [option]s and vectors are spelled).
 
     Example:
-        >>> from aiocql.types.cqltypes import FLOAT, VectorType
+        >>> from aiocql.protocol.cqltypes import FLOAT, VectorType
         >>> marshal_name(VectorType(FLOAT, 3))
         'org.apache.cassandra.db.marshal.VectorType(org.apache.cassandra.db.marshal.FloatType,3)'
     """

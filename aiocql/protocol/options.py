@@ -4,13 +4,13 @@ An [option] is an id [short] followed by the id's parameters: a [string] class n
 types, one or two [option]s for collections, ``<ks><name><n><field><type>...`` for user types and
 ``<n><type>...`` for tuples.
 
-Custom class names are parsed (:func:`aiocql.types.typestring.parse_marshal_type`): vectors exist
+Custom class names are parsed (:func:`aiocql.protocol.typestring.parse_marshal_type`): vectors exist
 on the wire only as ``org.apache.cassandra.db.marshal.VectorType(...)``, and protocol v4 has no id for
 ``duration``, which Cassandra then sends as the custom ``org.apache.cassandra.db.marshal.DurationType``.
 Both come back as their proper :class:`CqlType`; unknown classes stay :class:`CustomType`.
 
 Example:
-    >>> from aiocql.types.cqltypes import INT, TEXT, MapType
+    >>> from aiocql.protocol.cqltypes import INT, TEXT, MapType
     >>> data = write_option(MapType(TEXT, INT))
     >>> data.hex()
     '0021000d0009'
@@ -24,8 +24,7 @@ import dataclasses
 from typing import Final
 
 from aiocql.errors.base import InvalidValueError, ProtocolError
-from aiocql.protocol.primitives import read_short, read_string, write_short, write_string
-from aiocql.types.cqltypes import (
+from aiocql.protocol.cqltypes import (
     NATIVE_TYPES,
     CqlType,
     CustomType,
@@ -37,7 +36,8 @@ from aiocql.types.cqltypes import (
     UdtType,
     VectorType,
 )
-from aiocql.types.typestring import TypeStringError, marshal_name, parse_marshal_type
+from aiocql.protocol.primitives import read_short, read_string, write_short, write_string
+from aiocql.protocol.typestring import TypeStringError, marshal_name, parse_marshal_type
 
 __all__ = ["OPTION_IDS", "read_option", "write_option"]
 
@@ -150,7 +150,7 @@ def write_option(t: CqlType, *, protocol_version: int = 5) -> bytes:
     Vectors are written as custom types; ``duration`` is a custom type before protocol v5.
 
     Example:
-        >>> from aiocql.types.cqltypes import DURATION
+        >>> from aiocql.protocol.cqltypes import DURATION
         >>> write_option(DURATION).hex(), write_option(DURATION, protocol_version=4)[:2].hex()
         ('0015', '0000')
     """
