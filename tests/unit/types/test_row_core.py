@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aiocql.errors import CqlError, ProtocolError
-from aiocql.types import cqltypes as ct
+from aiocql.protocol import cqltypes as ct
 from aiocql.types import speedups
 from aiocql.types.codecs import encoder_for
 from aiocql.types.decoders import FAST_TIMESTAMP_LIMIT
