@@ -61,6 +61,8 @@ _SHORT = struct.Struct(">H")
 _INT = struct.Struct(">i")
 _UINT = struct.Struct(">I")
 _LONG = struct.Struct(">q")
+_SHORT_UINT = struct.Struct(">HI")  # consistency + v5 flags
+_SHORT_BYTE = struct.Struct(">HB")  # consistency + v4 flags
 
 _NULL = b"\xff\xff\xff\xff"
 _NOT_SET = b"\xff\xff\xff\xfe"
@@ -94,7 +96,10 @@ def _append_values(parts: list[bytes], values: Sequence[Value], names: Sequence[
     for i, v in enumerate(values):
         if names is not None:
             parts.append(write_string(names[i]))
-        if v is None:
+        if type(v) is bytes:  # the common case first: one type check
+            parts.append(int_pack(len(v)))
+            parts.append(v)
+        elif v is None:
             parts.append(_NULL)
         elif v is UNSET:
             parts.append(_NOT_SET)
@@ -227,26 +232,72 @@ class QueryParameters(_PerRequest):
         return b"".join(parts)
 
     def append_to(self, parts: list[bytes], version: int) -> None:
-        """Append the encoded parameters to ``parts`` (used by QUERY and EXECUTE)."""
-        flags = self.flags()
-        if flags & (_KEYSPACE | _NOW):
+        """Append the encoded parameters to ``parts`` (used by QUERY and EXECUTE).
+
+        On every request's path: the fields are read once and the flags computed inline (the
+        bytes are those of :meth:`flags`, which the unit tests compare).
+        """
+        values = self.values
+        page_size = self.page_size
+        paging_state = self.paging_state
+        serial = self.serial_consistency
+        timestamp = self.timestamp
+        keyspace = self.keyspace
+        now = self.now_in_seconds
+        flags = 0
+        if values:
+            flags = _VALUES | _NAMES if self.names is not None else _VALUES
+        if self.skip_metadata:
+            flags |= _SKIP_METADATA
+        if page_size is not None:
+            flags |= _PAGE_SIZE
+        if paging_state is not None:
+            flags |= _PAGING_STATE
+        if serial is not None:
+            flags |= _SERIAL
+        if timestamp is not None:
+            flags |= _TIMESTAMP
+        if keyspace is not None or now is not None:
             _v5_only(version, "a per-query keyspace or now_in_seconds")
-        parts.append(_pack(_SHORT, int(self.consistency), "consistency"))
-        _append_flags(parts, flags, version)
-        if flags & _VALUES:
-            _append_values(parts, self.values, self.names)
-        if self.page_size is not None:
-            parts.append(_pack(_INT, self.page_size, "page_size"))
-        if self.paging_state is not None:
-            parts.append(write_bytes(self.paging_state))
-        if self.serial_consistency is not None:
-            parts.append(_pack(_SHORT, int(self.serial_consistency), "serial_consistency"))
-        if self.timestamp is not None:
-            parts.append(_pack(_LONG, self.timestamp, "timestamp"))
-        if self.keyspace is not None:
-            parts.append(write_string(self.keyspace))
-        if self.now_in_seconds is not None:
-            parts.append(_pack(_INT, self.now_in_seconds, "now_in_seconds"))
+            if keyspace is not None:
+                flags |= _KEYSPACE
+            if now is not None:
+                flags |= _NOW
+        try:
+            parts.append((_SHORT_UINT if version >= 5 else _SHORT_BYTE).pack(self.consistency, flags))
+            if values:
+                _append_values(parts, values, self.names)
+            if page_size is not None:
+                parts.append(_INT.pack(page_size))
+            if paging_state is not None:
+                parts.append(write_bytes(paging_state))
+            if serial is not None:
+                parts.append(_SHORT.pack(serial))
+            if timestamp is not None:
+                parts.append(_LONG.pack(timestamp))
+            if keyspace is not None:
+                parts.append(write_string(keyspace))
+            if now is not None:
+                parts.append(_INT.pack(now))
+        except struct.error as exc:
+            self._reject_numbers()
+            raise ProtocolError(f"cannot encode the query parameters: {exc}") from None
+
+    def _reject_numbers(self) -> None:
+        """Raise ProtocolError naming the numeric field that does not fit its width."""
+        for what, st, value in (
+            ("consistency", _SHORT, self.consistency),
+            ("page_size", _INT, self.page_size),
+            ("serial_consistency", _SHORT, self.serial_consistency),
+            ("timestamp", _LONG, self.timestamp),
+            ("now_in_seconds", _INT, self.now_in_seconds),
+        ):
+            if value is None:
+                continue
+            try:
+                st.pack(value)
+            except struct.error:
+                raise ProtocolError(f"{what}: value {value!r} does not fit") from None
 
 
 _DEFAULT_PARAMS = QueryParameters()
@@ -354,11 +405,16 @@ class Execute(_PerRequest):
 
     def encode(self, version: int) -> bytes:
         """Encode the body; v5 requires ``result_metadata_id`` (from the PREPARED result)."""
-        parts = [write_short_bytes(self.query_id)]
+        query_id = self.query_id
         if version >= 5:
-            if self.result_metadata_id is None:
+            metadata_id = self.result_metadata_id
+            if metadata_id is None:
                 raise ProtocolError("EXECUTE on v5 needs the result_metadata_id of the PREPARED result")
-            parts.append(write_short_bytes(self.result_metadata_id))
+            if len(query_id) > 0xFFFF or len(metadata_id) > 0xFFFF:
+                raise ProtocolError("a prepared statement id or result metadata id is longer than 65535 bytes")
+            parts = [_SHORT.pack(len(query_id)), query_id, _SHORT.pack(len(metadata_id)), metadata_id]
+        else:
+            parts = [write_short_bytes(query_id)]
         self.params.append_to(parts, version)
         return b"".join(parts)
 
