@@ -102,12 +102,12 @@ def read_schema_change(buf: Buffer, pos: int) -> tuple[SchemaChangeFields, int]:
     return (change, target, keyspace, name, args), pos
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Event(Response):
     """Base of the EVENT messages (always on stream -1)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class TopologyChangeEvent(Event):
     """TOPOLOGY_CHANGE: a node joined or left (``address`` is its native-protocol (ip, port))."""
 
@@ -115,7 +115,7 @@ class TopologyChangeEvent(Event):
     address: InetAddress
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class StatusChangeEvent(Event):
     """STATUS_CHANGE: a node went UP or DOWN."""
 
@@ -123,7 +123,7 @@ class StatusChangeEvent(Event):
     address: InetAddress
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class SchemaChangeEvent(Event):
     """SCHEMA_CHANGE: a keyspace, table, type, function or aggregate was created/updated/dropped."""
 

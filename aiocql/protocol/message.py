@@ -4,6 +4,10 @@ Every response carries the optional envelope prefixes (spec 4): a tracing id (fl
 0x02), server warnings (flag 0x08) and a custom payload (flag 0x04). They are keyword-only fields
 with defaults, so subclasses list their own fields positionally.
 
+Responses are slotted dataclasses, not frozen ones: one is built per reply, and a frozen dataclass's
+``__init__`` (one ``object.__setattr__`` per field) made a RESULT Rows cost about 3 times as much to
+build. They hash and compare by value as before; treat them as read-only.
+
 Example:
     >>> from aiocql.protocol.responses import Ready
     >>> Ready(warnings=("slow",)).warnings
@@ -19,7 +23,7 @@ from uuid import UUID
 __all__ = ["Response"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, unsafe_hash=True, kw_only=True)
 class Response:
     """Base of every response message returned by :func:`aiocql.protocol.responses.decode_response`."""
 

@@ -83,40 +83,40 @@ _WARNING = int(HeaderFlag.WARNING)
 _CUSTOM_PAYLOAD = int(HeaderFlag.CUSTOM_PAYLOAD)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ErrorResponse(Response):
     """ERROR (spec 4.2.1): ``error`` is the decoded exception, not raised."""
 
     error: ServerError
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Ready(Response):
     """READY (spec 4.2.2): the connection is ready (also the reply to REGISTER)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Authenticate(Response):
     """AUTHENTICATE (spec 4.2.3): the server requires authentication with ``authenticator``."""
 
     authenticator: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Supported(Response):
     """SUPPORTED (spec 4.2.4): STARTUP options the server supports, each with its values."""
 
     options: dict[str, list[str]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class AuthChallenge(Response):
     """AUTH_CHALLENGE (spec 4.2.7): a SASL challenge token."""
 
     token: bytes | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class AuthSuccess(Response):
     """AUTH_SUCCESS (spec 4.2.8): authentication succeeded; a final token (maybe null)."""
 

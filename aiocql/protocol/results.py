@@ -55,7 +55,7 @@ class ColumnSpec:
     type: CqlType
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class RowsMetadata:
     """Result metadata (spec 4.2.5.2).
 
@@ -99,17 +99,17 @@ class PreparedMetadata:
     pk_indexes: tuple[int, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Result(Response):
     """Base of the RESULT messages."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class VoidResult(Result):
     """A successful request with nothing to return."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class RowsResult(Result):
     """A page of rows, not decoded: ``rows_count`` rows of ``metadata.column_count`` [bytes] values
     each, starting at ``buffer[offset]``."""
@@ -120,14 +120,14 @@ class RowsResult(Result):
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class SetKeyspaceResult(Result):
     """The reply to ``USE keyspace``."""
 
     keyspace: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class PreparedResult(Result):
     """The reply to PREPARE: statement id, v5 result metadata id, bind and result metadata."""
 
@@ -137,7 +137,7 @@ class PreparedResult(Result):
     result_metadata: RowsMetadata
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class SchemaChangeResult(Result):
     """The reply to a schema-altering query (same fields as a SCHEMA_CHANGE event)."""
 
