@@ -305,6 +305,15 @@ class Cluster:
         """
         return self._protocol_version if self._protocol_version is not None else self.connection.protocol_version
 
+    @protocol_version.setter
+    def protocol_version(self, value: object) -> None:
+        from aiocql.errors import UsageError
+
+        raise UsageError(
+            f"cluster.protocol_version = {value!r} is cassandra-driver's habit: the version is asked for when the "
+            "cluster is made, Cluster(protocol_version=...) or ConnectionConfig(protocol_version=...)"
+        )
+
     @property
     def state(self) -> ClusterState:
         """The current cluster state: hosts, which are up, token map, schema (immutable; replaced whole)."""

@@ -103,6 +103,32 @@ KEYWORD_VALUES: dict[str, Any] = {
 }  # fmt: skip
 
 
+def test_the_keyword_table_covers_every_config_keyword() -> None:
+    assert set(KEYWORD_VALUES) == {*CONNECTION_KEYWORDS, *POOL_KEYWORDS, *PROFILE_KEYWORDS, *SESSION_KEYWORDS} - {
+        "request_tracker"  # composed with the cluster's metrics tracker: test_the_request_tracker_is_composed
+    }
+
+
+def test_the_request_tracker_is_composed_with_the_clusters_metrics() -> None:
+    from aiocql.metrics.trackers import CompositeTracker
+
+    class Tracker:
+        def on_start(self, info: Any) -> None: ...
+        def on_success(self, info: Any) -> None: ...
+        def on_error(self, info: Any) -> None: ...
+
+    tracker = Tracker()
+    composed = Cluster(request_tracker=tracker).defaults.request_tracker
+    assert isinstance(composed, CompositeTracker) and tracker in composed.trackers
+
+
+def test_assigning_the_protocol_version_is_a_usage_error_with_the_aiocql_way() -> None:
+    cluster = Cluster()
+    with pytest.raises(UsageError, match=r"Cluster\(protocol_version=\.\.\.\) or ConnectionConfig"):
+        cluster.protocol_version = 4
+    assert cluster.protocol_version is None and cluster.connection.protocol_version is None
+
+
 @pytest.mark.parametrize("keyword", sorted(KEYWORD_VALUES))
 def test_each_keyword_sets_its_config_field(keyword: str) -> None:
     value = KEYWORD_VALUES[keyword]
