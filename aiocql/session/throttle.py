@@ -26,7 +26,7 @@ class RequestThrottle:
 
     __slots__ = ("_waiters", "in_flight", "max_in_flight", "max_queued")
 
-    def __init__(self, max_in_flight: int, max_queued: int = 10_000) -> None:
+    def __init__(self, max_in_flight: int, max_queued: int) -> None:  # the defaults: SessionDefaults
         if max_in_flight < 1 or max_queued < 0:
             raise InvalidValueError("max_in_flight must be >= 1 and max_queued >= 0")
         self.max_in_flight = max_in_flight
