@@ -40,6 +40,7 @@ from aiocql.pool.stream_waiters import StreamWaiters
 from aiocql.protocol.message import Response
 from aiocql.protocol.requests import Request
 from aiocql.protocol.results import VoidResult
+from aiocql.session.deadlines import DeadlineWheel
 from aiocql.session.throttle import RequestThrottle
 
 if TYPE_CHECKING:
@@ -140,6 +141,14 @@ class Fixed:
         return iter((self.target,))
 
 
+class Expiring(Protocol):
+    """A request's deadline as the executor sees it (an ``asyncio.Timeout`` or a wheel's :class:`Deadline`)."""
+
+    def expired(self) -> bool:
+        """True once the deadline passed."""
+        ...
+
+
 @dataclass(slots=True)
 class ExecutionOptions:
     """Per-request policies the executor applies."""
@@ -149,7 +158,7 @@ class ExecutionOptions:
     speculative_policy: SpeculativeExecutionPolicy | None = None
     tracker: RequestTracker | None = None
     query: str | None = None
-    deadline: asyncio.Timeout | None = None  # set by run_with_deadline: tells a timeout from a cancellation
+    deadline: Expiring | None = None  # set by run_with_deadline: tells a timeout from a cancellation
     operation: OperationInfo | None = None  # filled in as attempts run, when a tracker or the slow-query log wants it
 
 
@@ -182,12 +191,15 @@ async def run(
         await waiters.wait()  # requests already wait for a stream id: queue behind them, in order
     hosts = router.plan(info, options.load_balancing_policy)
     request_id = next(_request_ids)
-    delays: Iterator[float] | None = None
     if info.is_idempotent and options.speculative_policy is not None:
         delays = iter(options.speculative_policy.new_plan(info))
-    if delays is None:
-        return await _execution(hosts, spec, info, options, request_id, _Counter(), speculative=False, router=router)
-    return await _speculate(router, hosts, spec, info, options, request_id, delays)
+        return await _speculate(router, hosts, spec, info, options, request_id, delays)
+    counter = _Counter()
+    try:  # the common case, one coroutine less than _execution
+        return await _walk(hosts, spec, info, options, request_id, counter, False, waiters)
+    except _Exhausted as exc:
+        assert waiters is not None
+        return await _walk_again(router, waiters, spec, info, options, request_id, counter, exc.errors)
 
 
 class _Counter:
@@ -279,12 +291,26 @@ async def _execution(
     """One execution: walk the plan, retrying as the retry policy allows. When the plan ends and some of
     its hosts had no free stream id, wait for one (in turn, until the deadline) and walk a new plan."""
     waiters: StreamWaiters | None = getattr(router, "stream_waiters", None)
-    woken = False
     try:
         return await _walk(hosts, spec, info, options, request_id, counter, speculative, waiters)
     except _Exhausted as exc:
-        errors = exc.errors
-    assert router is not None and waiters is not None
+        assert router is not None and waiters is not None
+        return await _walk_again(router, waiters, spec, info, options, request_id, counter, exc.errors)
+
+
+async def _walk_again(
+    router: Router,
+    waiters: StreamWaiters,
+    spec: RequestSpec,
+    info: RequestInfo,
+    options: ExecutionOptions,
+    request_id: int,
+    counter: _Counter,
+    errors: dict[str, BaseException],
+) -> tuple[Response, Connection]:
+    """The plan ended with hosts out of stream ids: wait for one (in turn, until the deadline) and walk a
+    new plan, again and again."""
+    woken = False
     while True:
         await waiters.wait(again=woken)
         woken = True
@@ -348,7 +374,9 @@ async def _walk(
         started = time.perf_counter()
         try:
             try:
-                response = await _attempt(conn, spec)
+                # _attempt, inlined: the common path awaits one coroutine less
+                response = await conn.request(spec.build(conn), flags=spec.flags, payload=spec.custom_payload_prefix,
+                                              replies=spec.replies)  # fmt: skip
                 if op is not None and op.coordinator is None:
                     op.coordinator = host_info  # the first host that answered (a lost race answers late)
                 if attempt is not None:
@@ -443,10 +471,37 @@ async def run_with_deadline(
 ) -> tuple[Response, Connection]:
     """:func:`run` under one deadline covering the throttle queue and every attempt.
 
-    Raises :class:`OperationTimedOut` when the deadline passes.
+    Raises :class:`OperationTimedOut` when the deadline passes. A router with a ``deadlines`` wheel (a
+    session) keeps the deadline there (one loop timer per slot of time, not one per request).
     """
     if timeout is None and throttle is None:
         return await run(router, spec, info, options)
+    wheel: DeadlineWheel | None = getattr(router, "deadlines", None)
+    if wheel is None or timeout is None:
+        return await _run_with_timeout(router, spec, info, options, timeout, throttle)
+    deadline = wheel.start(timeout)
+    options.deadline = deadline
+    try:
+        if throttle is None:
+            return await run(router, spec, info, options)
+        async with throttle:
+            return await run(router, spec, info, options)
+    except asyncio.CancelledError as exc:
+        if deadline.owns(exc):
+            raise _timed_out(timeout, options) from None
+        raise
+    finally:
+        deadline.stop()
+
+
+async def _run_with_timeout(
+    router: Router,
+    spec: RequestSpec,
+    info: RequestInfo,
+    options: ExecutionOptions,
+    timeout: float | None,
+    throttle: RequestThrottle | None,
+) -> tuple[Response, Connection]:
     deadline = asyncio.timeout(timeout)
     options.deadline = deadline
     try:
@@ -457,7 +512,11 @@ async def run_with_deadline(
                 return await run(router, spec, info, options)
     except TimeoutError as exc:
         if deadline.expired():
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("request timed out after %ss: %s", timeout, _text(options))
-            raise OperationTimedOut(f"request timed out after {timeout}s (client-side deadline)") from exc
+            raise _timed_out(timeout, options) from exc
         raise
+
+
+def _timed_out(timeout: float | None, options: ExecutionOptions) -> OperationTimedOut:
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("request timed out after %ss: %s", timeout, _text(options))
+    return OperationTimedOut(f"request timed out after {timeout}s (client-side deadline)")

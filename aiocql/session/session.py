@@ -38,8 +38,9 @@ from aiocql.protocol.requests import (
 from aiocql.protocol.results import PreparedResult
 from aiocql.results import QueryTrace, ResultSet, RowFactory, TypedRowFactory
 from aiocql.session import internal
-from aiocql.session.call import _STATEMENT_TYPES, _Call, _check_parameters, _check_statement, _first, _options_of
+from aiocql.session.call import _STATEMENT_TYPES, _Call, _check_parameters, _check_statement, _options_of
 from aiocql.session.concurrent import ExecutionResult, execute_concurrent
+from aiocql.session.deadlines import DeadlineWheel
 from aiocql.session.describe import _log_failure, _operation_of, _query_text
 from aiocql.session.executor import ExecutionOptions, Fixed, RequestSpec, run_with_deadline
 from aiocql.session.internal import use_keyspace
@@ -112,6 +113,7 @@ class Session:
     ) -> None:
         self._pools: dict[uuid.UUID, HostPool] = {p.host_info.host_id: p for p in pools}
         self.stream_waiters = StreamWaiters()  # requests waiting for a free stream id (the executor's)
+        self.deadlines = DeadlineWheel()  # the deadlines of this session's requests (the executor's)
         for pool in pools:
             pool.on_stream_free = self.stream_waiters.notify
         self.defaults = defaults
@@ -281,11 +283,15 @@ class Session:
             await self._prepare_batch_children(query, keyspace or query.keyspace)
         call = _Call(
             # `is not None`, not `or`: ConsistencyLevel.ANY is 0.
-            consistency=_first(consistency_level, query.consistency_level, defaults.consistency_level),
-            serial=_first(serial_consistency_level, query.serial_consistency_level, defaults.serial_consistency_level),
+            consistency=consistency_level if consistency_level is not None
+            else (query.consistency_level if query.consistency_level is not None else defaults.consistency_level),
+            serial=serial_consistency_level if serial_consistency_level is not None
+            else (query.serial_consistency_level if query.serial_consistency_level is not None
+                  else defaults.serial_consistency_level),
             timeout=defaults.request_timeout if timeout is _DEFAULT and query.timeout is None
             else (query.timeout if timeout is _DEFAULT else timeout),
-            fetch_size=_first(fetch_size, query.fetch_size, defaults.fetch_size),
+            fetch_size=fetch_size if fetch_size is not None
+            else (query.fetch_size if query.fetch_size is not None else defaults.fetch_size),
             timestamp=timestamp if timestamp is not None
             else (self.timestamps() if self.defaults.client_timestamps else None),
             idempotent=query.is_idempotent if is_idempotent is None else is_idempotent,

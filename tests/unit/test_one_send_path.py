@@ -17,7 +17,7 @@ SEND_PATH = {"request", "send", "send_envelope", "_request_raw"}
 ALLOWED_PACKAGES = ("aiocql/connection/",)
 ALLOWED_FILES = {"aiocql/testing/fakeserver.py", "aiocql/protocol/core.py"}
 CORE = "aiocql/session/executor.py"
-CORE_FUNCTION = "_attempt"
+CORE_FUNCTIONS = {"_attempt", "_walk"}  # _walk inlines _attempt on the common path
 
 
 def send_calls(source: str) -> list[tuple[int, str, str]]:
@@ -50,7 +50,7 @@ def offenders() -> dict[str, list[tuple[int, str, str]]]:
             continue
         calls = send_calls(path.read_text())
         if rel == CORE:
-            calls = [c for c in calls if c[1] != CORE_FUNCTION]
+            calls = [c for c in calls if c[1] not in CORE_FUNCTIONS]
         if calls:
             out[rel] = calls
     return out
@@ -63,7 +63,7 @@ def test_only_the_execution_core_calls_the_send_path() -> None:
 def test_the_core_does_call_the_send_path() -> None:
     calls = send_calls((ROOT / CORE).read_text())
     assert calls, "the executor core no longer sends: the scan is looking for the wrong names"
-    assert {function for _, function, _ in calls} == {CORE_FUNCTION}
+    assert {function for _, function, _ in calls} == CORE_FUNCTIONS
 
 
 def test_the_scan_catches_a_bypass() -> None:
