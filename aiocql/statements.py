@@ -193,12 +193,23 @@ class BoundStatement(StatementOptions):
     def __init__(self, prepared: PreparedStatement, values: list[EncodedValue], **options: Any) -> None:
         if options:
             check_statement_options("BoundStatement", options)
-        inherited = {
-            name: getattr(prepared, name)
-            for name in StatementOptions.__dataclass_fields__
-            if getattr(prepared, name) is not None and name not in options
-        }
-        StatementOptions.__init__(self, **inherited, **options)
+            inherited = {
+                name: getattr(prepared, name)
+                for name in StatementOptions.__dataclass_fields__
+                if getattr(prepared, name) is not None and name not in options
+            }
+            StatementOptions.__init__(self, **inherited, **options)
+        else:  # the common case (PreparedStatement.bind): every option is the prepared statement's
+            self.consistency_level = prepared.consistency_level
+            self.serial_consistency_level = prepared.serial_consistency_level
+            self.fetch_size = prepared.fetch_size
+            self.timeout = prepared.timeout
+            idempotent = prepared.is_idempotent
+            self.is_idempotent = False if idempotent is None else idempotent
+            self.keyspace = prepared.keyspace
+            self.custom_payload = prepared.custom_payload
+            self.routing_key = prepared.routing_key
+            self.routing_token = prepared.routing_token
         self.prepared = prepared
         self.values = values
         self.parameters = None
