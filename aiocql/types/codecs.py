@@ -36,7 +36,7 @@ map<K, V>                     ``dict`` (encode: any mapping); keys flooding as f
                               :class:`~aiocql.types.values.UnhashedMap`
 tuple<...>                    ``tuple`` (missing trailing components decode as ``None``)
 user type                     a namedtuple class built once per UDT type (see
-                              :func:`~aiocql.types.decoders.udt_class`), or the class registered
+                              :func:`~aiocql.types.composite_decoders.udt_class`), or the class registered
                               for it (:mod:`~aiocql.types.udt_classes`); missing trailing fields
                               decode as ``None``. Encode: that class or any tuple (positional),
                               a mapping of field names, or an object with the fields as attributes
@@ -74,7 +74,8 @@ import functools
 from collections.abc import Callable
 
 from aiocql.protocol.cqltypes import CqlType
-from aiocql.types.decoders import Decoder, build_decoder
+from aiocql.types.composite_decoders import build_decoder
+from aiocql.types.decoders import Decoder
 from aiocql.types.encoders import Encoder, build_encoder
 
 __all__ = ["Decoder", "Encoder", "decoder_for", "encoder_for"]

@@ -13,7 +13,7 @@ import pytest
 from aiocql.errors import ProtocolError
 from aiocql.protocol import cqltypes as ct
 from aiocql.types.codecs import decoder_for, encoder_for
-from aiocql.types.decoders import udt_class
+from aiocql.types.composite_decoders import udt_class
 from aiocql.types.values import EMPTY, Date, Duration, FrozenMap, Time
 
 UTC = dt.UTC

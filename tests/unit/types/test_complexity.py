@@ -22,7 +22,7 @@ from aiocql.errors import CqlError
 from aiocql.protocol import cqltypes as ct
 from aiocql.types import DEFAULT_DECIMAL_LIMIT, decimal_limit, set_decimal_limit
 from aiocql.types.codecs import decoder_for, encoder_for
-from aiocql.types.decoders import FLOOD_MAX_BUCKET, FLOOD_MIN_ELEMENTS
+from aiocql.types.composite_decoders import FLOOD_MAX_BUCKET, FLOOD_MIN_ELEMENTS
 from aiocql.types.rows import RowDecoder
 from aiocql.types.values import FrozenMap, UnhashedMap, UnhashedSet
 

@@ -16,7 +16,7 @@ from aiocql.protocol import cqltypes as ct
 from aiocql.protocol.decoder import FrameDecoder
 from aiocql.protocol.responses import RowsResult, decode_response
 from aiocql.types.codecs import decoder_for, encoder_for
-from aiocql.types.decoders import udt_class
+from aiocql.types.composite_decoders import udt_class
 from aiocql.types.rows import RowDecoder
 
 from .cores import row_core  # noqa: F401 (every test on both row cores)

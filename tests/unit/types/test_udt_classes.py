@@ -15,7 +15,7 @@ from aiocql.model.result_metadata import metadata_for
 from aiocql.protocol.cqltypes import INT, TEXT, ListType, MapType, SetType, TupleType, UdtType
 from aiocql.protocol.results import ColumnSpec
 from aiocql.types.codecs import decoder_for, encoder_for
-from aiocql.types.decoders import udt_class
+from aiocql.types.composite_decoders import udt_class
 from aiocql.types.udt_classes import NO_UDT_CLASSES, ClassUdtType, UdtClasses, bind_classes
 
 ADDRESS = UdtType("ks", "address", ("street", "zip"), (TEXT, INT))
