@@ -27,8 +27,8 @@ MAX_LINES = 700
 LAYERS: tuple[str, ...] = (
     "_version",  # the version string
     "errors",  # every exception (CqlError and below)
-    "protocol",  # sans-I/O wire format: frames, envelopes, messages, the connection core
-    "types",  # sans-I/O CQL types: codecs, row decoders
+    "protocol",  # sans-I/O wire format: frames, envelopes, messages, the connection core, the CQL type tree
+    "types",  # sans-I/O CQL values: codecs, row decoders, value types, tokens
     "model",  # pure values: hosts, replication, token map, schema, cluster state, result metadata
     "validation",  # argument checks shared by statements, profiles and configuration
     "results",  # ResultSet, row factories, traces as values
