@@ -169,14 +169,6 @@ def _row_plan(cls: Callable[..., _T], names: tuple[str, ...]) -> Callable[[tuple
     return make
 
 
-@dataclass(slots=True)
-class Page:
-    """One page of a result as it came from the server."""
-
-    rows: list[Any]
-    paging_state: bytes | None
-
-
 NextPage = Callable[[bytes], Awaitable["ResultSet[Any]"]]
 
 

@@ -220,29 +220,6 @@ class TokenMap:
             found = slots[i] = self._compute(settings, i)
         return found
 
-    def replicas_for(self, settings: ReplicationSettings, token: int) -> tuple[Host, ...]:
-        """Like :meth:`replicas`, for replication settings given directly (no keyspace needed).
-
-        Example:
-            >>> import uuid
-            >>> from aiocql.model.host import Host
-            >>> from aiocql.model.replication import ReplicationSettings
-            >>> hs = [Host(uuid.UUID(int=i), f"h{i}", tokens=(i * 10,)) for i in range(3)]
-            >>> every = ReplicationSettings.from_map({"class": "EverywhereStrategy"})
-            >>> [h.address for h in TokenMap(hs).replicas_for(every, 15)]
-            ['h2', 'h0', 'h1']
-        """
-        slots = self._slots(settings)
-        if not slots:
-            return ()
-        i = bisect_left(self._tokens, token)
-        if i == len(slots):
-            i = 0
-        found = slots[i]
-        if found is None:
-            found = slots[i] = self._compute(settings, i)
-        return found
-
     def _slots(self, settings: ReplicationSettings) -> _Slots:
         slots = self._cache.get(settings)
         if slots is None:

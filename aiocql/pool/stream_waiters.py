@@ -62,8 +62,3 @@ class StreamWaiters:
                 with contextlib.suppress(ValueError):
                     self._queue.remove(fut)  # or a new request would queue behind a waiter that left
             raise
-
-    async def wait_turn(self) -> None:
-        """A new request while others wait: queue behind them (no overtaking). Returns at once if none."""
-        if self._queue:
-            await self.wait()

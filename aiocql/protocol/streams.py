@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections import deque
 
+from aiocql.errors.base import InvalidValueError
 from aiocql.errors.base import StreamIdError as StreamIdError  # defined with the other errors; exported here too
 from aiocql.errors.base import StreamsExhausted as StreamsExhausted
 
@@ -55,7 +56,7 @@ class StreamIdAllocator:
 
     def __init__(self, max_streams: int = MAX_STREAMS) -> None:
         if not 1 <= max_streams <= MAX_STREAMS:
-            raise ValueError(f"max_streams must be in 1..{MAX_STREAMS}, got {max_streams}")
+            raise InvalidValueError(f"max_streams must be in 1..{MAX_STREAMS}, got {max_streams}")
         self.max_streams = max_streams
         self._state = bytearray(max_streams)
         self._free = deque(range(max_streams))  # a FIFO queue: popleft() yields 0 first

@@ -34,8 +34,6 @@ BUILTIN_RAISES: dict[str, set[str]] = {
     "cli/load.py": {"AssertionError"},  # unreachable
     "protocol/cqltypes.py": {"NotImplementedError"},  # abstract property of the CqlType base
     "types/speedups.py": {"ImportError"},  # AIOCQL_REQUIRE_EXTENSIONS without the compiled core fails the import
-    # TODO(h10wire): InvalidValueError once the config work of this session (h10config) has landed there
-    "protocol/streams.py": {"ValueError"},
 }
 # Not errors: the ways to exit a program and end an iteration.
 CONTROL_FLOW = {"SystemExit", "KeyboardInterrupt", "GeneratorExit", "StopIteration", "StopAsyncIteration"}
