@@ -143,13 +143,13 @@ def _conflict(keyword: str, where: str, field: str, cls: str) -> UsageError:
 
 @dataclass(frozen=True, slots=True)
 class ClusterSettings:
-    """What ``Cluster(...)``'s arguments come to: the config objects and the cluster's own settings."""
+    """What ``Cluster(...)``'s arguments come to: the config objects (the cluster's own settings, such as
+    ``schema_metadata``, it reads from its arguments itself)."""
 
     connection: ConnectionConfig
     pool: PoolConfig
     load_balancing_policy: LoadBalancingPolicy
     session: SessionDefaults  # its request_tracker is the user's (the cluster adds its metrics)
-    cluster: Mapping[str, Any]  # the other keywords, as given
 
     @classmethod
     def build(cls, arguments: Mapping[str, Any]) -> ClusterSettings:
@@ -190,10 +190,7 @@ class ClusterSettings:
             execution_profiles=profiles,
             **{name: given[name] for name in SESSION_KEYWORDS if name in given},
         )
-        used = {"connection", "pool", "execution_profiles", "local_dc", *CONNECTION_KEYWORDS, *POOL_KEYWORDS,
-                *PROFILE_KEYWORDS, *SESSION_KEYWORDS}  # fmt: skip
-        rest = {name: value for name, value in given.items() if name not in used}
-        return cls(connection, pool, policy, session, rest)
+        return cls(connection, pool, policy, session)
 
 
 def _config_of(given: Mapping[str, Any], argument: str, config_type: type[Any], keywords: Mapping[str, str]) -> Any:

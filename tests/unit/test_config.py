@@ -103,6 +103,12 @@ KEYWORD_VALUES: dict[str, Any] = {
 }  # fmt: skip
 
 
+def test_the_cluster_docstring_names_every_config_keyword() -> None:
+    doc = Cluster.__doc__ or ""
+    missing = [k for k in (*CONNECTION_KEYWORDS, *POOL_KEYWORDS, *PROFILE_KEYWORDS) if f"``{k}``" not in doc]
+    assert missing == []
+
+
 def test_the_keyword_table_covers_every_config_keyword() -> None:
     assert set(KEYWORD_VALUES) == {*CONNECTION_KEYWORDS, *POOL_KEYWORDS, *PROFILE_KEYWORDS, *SESSION_KEYWORDS} - {
         "request_tracker"  # composed with the cluster's metrics tracker: test_the_request_tracker_is_composed
