@@ -47,9 +47,9 @@ from collections.abc import Mapping
 
 from aiocql.errors.base import ConnectionClosed, CqlError, ProtocolError
 from aiocql.protocol.compression import Compressor, Lz4Compressor
-from aiocql.protocol.constants import Opcode
+from aiocql.protocol.constants import HeaderFlag, Opcode
 from aiocql.protocol.decoder import FrameDecoder
-from aiocql.protocol.envelope import OPCODES, Envelope, encode_envelope
+from aiocql.protocol.envelope import HEADER, OPCODES, Envelope, encode_envelope
 from aiocql.protocol.frames import V5FrameEncoder
 from aiocql.protocol.primitives import read_string_map, write_bytes, write_string_map
 from aiocql.protocol.responses import (
@@ -78,6 +78,9 @@ __all__ = [
 ]
 
 _OPTIONS = int(Opcode.OPTIONS)
+_HEADER_PACK = HEADER.pack
+_NOT_COMPRESSED = ~int(HeaderFlag.COMPRESSION) & 0xFF
+_MAX_BODY = 0x7FFFFFFF
 _STARTUP_REPLIES = frozenset((int(Opcode.READY), int(Opcode.AUTHENTICATE)))
 
 
@@ -367,7 +370,11 @@ class ClientCore:
         stream = self.streams.acquire()
         if stream is None:
             raise StreamsExhausted(f"all {self.streams.max_streams} stream ids are in use")
-        self._outbox.append(encode_envelope(self.version, flags, stream, opcode, body, self._body_compressor))
+        if self._body_compressor is None and 0 <= opcode <= 0xFF and 0 <= flags <= 0xFF and len(body) <= _MAX_BODY:
+            # encode_envelope's work without its checks for the common case (validated just above).
+            self._outbox.append(_HEADER_PACK(self.version, flags & _NOT_COMPRESSED, stream, opcode, len(body)) + body)
+        else:
+            self._outbox.append(encode_envelope(self.version, flags, stream, opcode, body, self._body_compressor))
         return stream
 
     def _check_can_send(self, opcode: int) -> None:
