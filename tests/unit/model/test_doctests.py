@@ -14,6 +14,7 @@ MODULES = [
     "aiocql.model.token_map",
     "aiocql.model.schema",
     "aiocql.model.state",
+    "aiocql.model.host_status",
     "aiocql.policies",
     "aiocql.policies.request",
     "aiocql.policies.load_balancing",
