@@ -18,6 +18,7 @@ from typing import Any, Never
 
 from aiocql.cluster.config import ClusterSettings, default
 from aiocql.cluster.control import ControlConnection
+from aiocql.cluster.hosts import ClusterHosts, HostStateListener
 from aiocql.cluster.schema_refresh import refreshed_state
 from aiocql.connection.auth import AuthProvider
 from aiocql.connection.config import ConnectionConfig, ConnectionOptions
@@ -33,9 +34,9 @@ from aiocql.errors import (
 )
 from aiocql.errors.server import RequestValidationError
 from aiocql.metrics.nodes import Metrics
-from aiocql.metrics.operations import node_label
 from aiocql.metrics.trackers import CompositeTracker, MetricsTracker, RequestTracker
 from aiocql.model.host import Host, HostDistance
+from aiocql.model.host_status import stand_in
 from aiocql.model.metadata import ClusterMetadata
 from aiocql.model.state import ClusterState
 from aiocql.net.resolver import DnsResolver, NameResolutionError, Resolver, ip_literal
@@ -45,7 +46,7 @@ from aiocql.policies.reconnection import ReconnectionPolicy
 from aiocql.policies.retry import RetryPolicy
 from aiocql.policies.speculative import SpeculativeExecutionPolicy
 from aiocql.pool.config import PoolConfig
-from aiocql.pool.host_pool import HostPool
+from aiocql.pool.host_pool import HostPool, SetupHook
 from aiocql.protocol.constants import Consistency
 from aiocql.protocol.events import SchemaChangeEvent
 from aiocql.results import RowFactory
@@ -57,9 +58,7 @@ from aiocql.validation import NoPaging
 
 log = logging.getLogger("aiocql.cluster")  # one logger per layer: aiocql.cluster
 
-# Seconds a host whose pool lost its connections stays down when the pool reconnects at once: time for the
-# server's DOWN event to arrive if the node is shutting down (it comes within ~50 ms on a local cluster).
-UP_SETTLE = 1.0
+__all__ = ["Cluster", "HostStateListener"]
 
 
 def _no_host(errors: dict[str, BaseException]) -> CqlError:
@@ -82,34 +81,6 @@ def _no_host(errors: dict[str, BaseException]) -> CqlError:
         first.__cause__ = failure
         return first
     return failure
-
-
-class HostStateListener:
-    """Told when a host joins, leaves, goes up or goes down; register with :meth:`Cluster.add_listener`.
-
-    Override the methods you need (the others do nothing). Each is called on the event loop right after
-    :attr:`Cluster.state` has changed, so ``cluster.is_up(host)`` already answers accordingly. A host that
-    joins is reported by ``on_add`` only (new hosts start up; ``on_down`` follows if it cannot be
-    reached). A listener must not block; an exception it raises is logged and ignored.
-
-    Example:
-        >>> class Log(HostStateListener):
-        ...     def on_down(self, host: Host) -> None:
-        ...         print("down:", host.address)
-        >>> cluster.add_listener(Log())  # doctest: +SKIP
-    """
-
-    def on_add(self, host: Host) -> None:
-        """A host joined the cluster (or was discovered)."""
-
-    def on_remove(self, host: Host) -> None:
-        """A host left the cluster."""
-
-    def on_up(self, host: Host) -> None:
-        """A known host is up again (the server said so, or a connection to it opened)."""
-
-    def on_down(self, host: Host) -> None:
-        """A known host is down (the server said so, or its pool lost its last connection)."""
 
 
 class Cluster:
@@ -266,18 +237,14 @@ class Cluster:
         self.defaults = dataclasses.replace(settings.session, request_tracker=tracker)
         self.sessions: list[Session] = []
         self.control: ControlConnection | None = None
-        self._state = ClusterState.create()
+        # Hosts, their status and pools; ClusterState is published from them.
+        self._hosts = ClusterHosts(make_pool=self._make_pool, distance=self.load_balancing_policy.distance,
+                                   metrics=self.metrics, on_pool_connected=self._pool_connected)  # fmt: skip
         self._contact_hosts: list[Host] = []
         self._init_lock: asyncio.Lock | None = None
         self._schema_task: asyncio.Task[None] | None = None
         self._schema_stale = False  # a schema event came in since the running refresh started
         self._schema_pending: set[str | None] = set()  # keyspaces those events named (None: everything)
-        self._opening: set[asyncio.Task[None]] = set()
-        self._listeners: list[HostStateListener] = []
-        # Hosts the server reported DOWN and not UP since; a reconnected pool does not mark them up.
-        self._down_by_event: set[uuid.UUID] = set()
-        self._events_from: Connection | None = None  # the control connection those reports came on
-        self._lost_at: dict[uuid.UUID, float] = {}  # loop time each host's pool last lost its connections
         self._closed = False
 
     @property
@@ -317,7 +284,11 @@ class Cluster:
     @property
     def state(self) -> ClusterState:
         """The current cluster state: hosts, which are up, token map, schema (immutable; replaced whole)."""
-        return self._state
+        return self._hosts.state
+
+    @property
+    def _state(self) -> ClusterState:
+        return self._hosts.state
 
     @property
     def metadata(self) -> ClusterMetadata:
@@ -345,35 +316,12 @@ class Cluster:
 
     def add_listener(self, listener: HostStateListener) -> None:
         """Call ``listener``'s ``on_add`` / ``on_remove`` / ``on_up`` / ``on_down`` on every host change."""
-        self._listeners.append(listener)
+        self._hosts.listeners.append(listener)
 
     def remove_listener(self, listener: HostStateListener) -> None:
         """Stop telling ``listener`` about host changes (unknown listeners are ignored)."""
         with contextlib.suppress(ValueError):
-            self._listeners.remove(listener)
-
-    def _set_state(self, state: ClusterState) -> None:
-        """Swap the state and tell the listeners which hosts were added, removed, or went up or down."""
-        before, self._state = self._state, state
-        if state.hosts is before.hosts and state.up is before.up:
-            return
-        old, new = before.hosts, state.hosts
-        changes: list[tuple[str, Host]] = [("on_remove", h) for i, h in old.items() if i not in new]
-        changes += [("on_add", h) for i, h in new.items() if i not in old]
-        changes += [("on_down", new[i]) for i in before.up - state.up if i in new]
-        changes += [("on_up", new[i]) for i in state.up - before.up if i in old]
-        if log.isEnabledFor(logging.INFO):
-            for name, host in changes:
-                level = logging.WARNING if name == "on_down" else logging.INFO
-                log.log(level, "host %s (dc %s) %s", host.address, host.datacenter, _CHANGE_WORDS[name])
-        if not self._listeners:
-            return
-        for name, host in changes:
-            for listener in list(self._listeners):
-                try:
-                    getattr(listener, name)(host)
-                except Exception:
-                    log.exception("host listener %r failed in %s(%s)", listener, name, host.address)
+            self._hosts.listeners.remove(listener)
 
     def add_execution_profile(self, name: str, profile: ExecutionProfile) -> None:
         """Add a named execution profile at run time, to every open session and the ones made later.
@@ -427,29 +375,30 @@ class Cluster:
             if current is not None:
                 await use_keyspace(conn, current)
 
+        # The session's pools are the cluster's (its registry) from the start: a topology change while they
+        # open reaches them too. A pool that cannot connect reports it (its host goes down).
+        pool_set = self._hosts.registry.new_set(setup)
         pools = [p for p in (self._make_pool(h, setup) for h in self._ordered_hosts()) if p is not None]
+        for pool in pools:
+            self._hosts.registry.add(pool_set, pool)
         errors: dict[str, BaseException] = {}
         live: list[HostPool] = []
         try:
             results = await asyncio.gather(*(p.open() for p in pools), return_exceptions=True)
         except BaseException:  # cancelled: pools already open must not leak their connections
-            for pool in pools:
-                pool.abort()
+            pool_set.abort()
             raise
         for pool, result in zip(pools, results, strict=True):
             if isinstance(result, BaseException):
                 errors[pool.host] = result
-                self._mark(pool.host_info, up=False)
                 pool.reconnect_now()  # keeps trying in the background with the reconnection policy
             else:
                 live.append(pool)
         if not live:
-            for pool in pools:
-                pool.abort()
+            pool_set.abort()
             raise _no_host(errors)
         log.info("session connected to %d of %d hosts (keyspace %s)", len(live), len(pools), keyspace)
-        session = Session(pools, self.defaults, keyspace, cluster=self)
-        session._setup = setup
+        session = Session(pool_set, self.defaults, keyspace, cluster=self)
         made.append(session)
         self.sessions = [s for s in self.sessions if not s.is_closed]
         self.sessions.append(session)
@@ -466,6 +415,7 @@ class Cluster:
             self.options,
             version=version,
             listener=self,
+            reconnection=self.reconnection_policy,
             translator=self.address_translator,
             resolve_contact_points=self._resolve_again,
         )
@@ -479,12 +429,12 @@ class Cluster:
             # Assumed to sit in the control node's datacenter: nothing else is known about them.
             dc = next((h.datacenter for h in self._state.host_list if h.address == control.address), None)
             if self.contact_points_are_hosts:
-                self._contact_hosts = [found.get(a) or _stand_in(a, self.port, dc) for a in addresses]
+                self._contact_hosts = [found.get(a) or stand_in(a, self.port, dc) for a in addresses]
             else:  # contact points are where discovery starts; the hosts are the ring's members
                 self._contact_hosts = [found[a] for a in addresses if a in found]
             missing = [h for h in self._contact_hosts if h.address not in found]
             if missing:  # contact points the topology does not list, kept as hosts (proxies, fake servers)
-                self._set_state(self._state.with_hosts([*self._state.host_list, *missing], new_hosts_up=True))
+                self._hosts.set_topology([*self._state.host_list, *missing], self._state.partitioner)
             if self.schema_metadata:
                 try:
                     await self.refresh_schema()
@@ -547,7 +497,7 @@ class Cluster:
         first = [h for h in self._contact_hosts]
         return first + [h for h in self._state.host_list if h not in first]
 
-    def _make_pool(self, host: Host, setup: Any) -> HostPool | None:
+    def _make_pool(self, host: Host, setup: SetupHook | None) -> HostPool | None:
         distance = self.load_balancing_policy.distance(host, self._state)
         if distance is HostDistance.IGNORED:
             return None
@@ -564,22 +514,9 @@ class Cluster:
             setup=setup,
             host_info=host,
             reconnection=self.reconnection_policy,
-            on_state=self._on_pool_state,
+            on_connectivity=self._hosts.on_connectivity,
         )
-        self._register_gauges(host)
         return pool
-
-    def _register_gauges(self, host: Host) -> None:
-        node = self.metrics.node(node_label(host))
-        host_id = host.host_id
-
-        def pools() -> list[HostPool]:
-            return [p for s in self.sessions for p in s.pools if p.host_info.host_id == host_id]
-
-        node.add_gauge("in_flight", lambda: sum(p.in_flight for p in pools()))
-        node.add_gauge("open_connections", lambda: sum(len(p.connections) for p in pools()))
-        node.add_gauge("orphaned_streams", lambda: sum(p.orphaned for p in pools()))
-        node.add_gauge("pool_size", lambda: sum(p.size for p in pools()))  # connections each pool keeps open
 
     async def _negotiate(self, hosts: list[str], errors: dict[str, BaseException]) -> int:
         """The protocol version to use: pinned, or negotiated with the first host that answers."""
@@ -603,41 +540,26 @@ class Cluster:
 
     # -- what the control connection and the pools report -------------------------------------------
     def on_topology(self, hosts: Sequence[Host], partitioner: str | None) -> None:
-        """A fresh host list from the control connection: swap the state, add and drop pools."""
+        """A fresh host list from the control connection (the contact points kept as hosts when asked)."""
         known = {h.address for h in hosts}
         # A contact point the topology does not list (a proxy, a fake server) is still a host we reach.
         extra = [h for h in self._contact_hosts if h.address not in known] if self.contact_points_are_hosts else []
-        if not hosts and not extra and self.control is not None and self.control.conn is not None:
-            extra = [_stand_in(self.control.conn.host, self.port)]
-        before = self._state
-        self._set_state(before.with_hosts([*hosts, *extra], new_hosts_up=True).with_partitioner(partitioner))
-        self._trust_pools_after_missed_events()
-        if before.host_list:
-            self._sync_pools(before)
-        labels = {node_label(h) for h in self._state.host_list}
-        for host in before.host_list:
-            if node_label(host) not in labels:  # the host left (or moved): so do its metrics and gauges
-                self.metrics.remove_node(node_label(host))
+        conn = self.control.conn if self.control is not None else None
+        if not hosts and not extra and conn is not None:
+            extra = [stand_in(conn.host, self.port)]
+        self._hosts.control_connection(conn)
+        self._hosts.set_topology([*hosts, *extra], partitioner)
 
     def on_status(self, address: str, up: bool) -> None:
-        """A STATUS_CHANGE event. DOWN: mark the host down. UP: reconnect its pools at once; the host is up
-        when one is connected (at once if one still is, or if no session has a pool for it)."""
+        """A STATUS_CHANGE event: the host-status machine decides (aiocql.model.host_status)."""
         # An event from a new control connection: forget the old connection's DOWN reports first, or its
         # first topology refresh (still in flight) would forget this one.
-        self._trust_pools_after_missed_events()
-        host = self._state.host_at(address)
-        if host is None:
-            return
-        if not up:
-            self._down_by_event.add(host.host_id)
-            self._mark(host, False)
-            return
-        self._down_by_event.discard(host.host_id)
-        pools = [p for s in self.sessions if not s.is_closed for p in [s._pools.get(host.host_id)] if p is not None]
-        if not pools or any(p.is_up for p in pools):
-            self._mark(host, True)
-        for pool in pools:
-            pool.reconnect_now()  # marks the host up when it connects (_on_pool_state)
+        self._hosts.control_connection(self.control.conn if self.control is not None else None)
+        self._hosts.server_status(address, up)
+
+    def _pool_connected(self) -> None:
+        if self.control is not None:  # a host is reachable: a lost control connection tries it now
+            self.control.wake()
 
     def on_schema_change(self, event: SchemaChangeEvent | None) -> None:
         """A SCHEMA_CHANGE event (debounced by the control connection): refresh the metadata of the keyspace
@@ -666,103 +588,6 @@ class Cluster:
                         await self.refresh_schema(keyspace)
             except CqlError as exc:
                 log.warning("schema refresh failed: %s", exc)
-
-    def _on_pool_state(self, pool: HostPool, up: bool) -> None:
-        # A node shutting down gracefully closes its clients' connections, announces itself DOWN, and keeps
-        # accepting connections for a few seconds: a pool that reconnects meanwhile must not make it up
-        # again (requests would go to a node that is going away). Its UP event does that; so does a new
-        # control connection (events missed). The pool reconnects at once, often before the DOWN event
-        # arrives: a connection that replaces a lost one marks the host up only after UP_SETTLE seconds
-        # without a DOWN event.
-        host_id = pool.host_info.host_id
-        loop = asyncio.get_running_loop()
-        if not up:
-            self._lost_at[host_id] = loop.time()
-            self._mark(pool.host_info, False)
-            return
-        if host_id in self._down_by_event:
-            return
-        lost = self._lost_at.get(host_id)
-        wait = 0.0 if lost is None else lost + UP_SETTLE - loop.time()
-        if wait > 0:
-            loop.call_later(wait, self._confirm_up, pool)
-            return
-        self._mark(pool.host_info, True)
-
-    def _confirm_up(self, pool: HostPool) -> None:
-        if not self._closed and pool.is_up and pool.host_info.host_id not in self._down_by_event:
-            self._mark(pool.host_info, True)
-
-    def _trust_pools_after_missed_events(self) -> None:
-        """On a new control connection, forget DOWN reports (their UP may have been missed): a host whose
-        pool is connected is up again."""
-        control = self.control
-        conn = control.conn if control is not None else None
-        if conn is self._events_from:
-            return
-        self._events_from = conn
-        stale, self._down_by_event = self._down_by_event, set()
-        for session in self.sessions:
-            for host_id in stale:
-                pool = session._pools.get(host_id)
-                if pool is not None and pool.is_up:
-                    self._mark(pool.host_info, True)
-
-    def _mark(self, host: Host, up: bool) -> None:
-        if self._state.get_host(host.host_id) is None:
-            return
-        self._set_state(self._state.with_host_up(host.host_id) if up else self._state.with_host_down(host.host_id))
-
-    def _sync_pools(self, before: ClusterState) -> None:
-        """After a topology change: pools for new hosts, none for removed or ignored ones."""
-        for session in self.sessions:
-            if session.is_closed:
-                continue
-            wanted = {h.host_id: h for h in self._state.host_list}
-            by_endpoint = {(h.address, h.port): h for h in wanted.values() if h.host_id not in session._pools}
-            for host_id, current in list(session._pools.items()):
-                host = wanted.get(host_id)
-                real = by_endpoint.get((current.host, current.options.port))
-                if (
-                    host is None
-                    and real is not None
-                    and host_id == _stand_in(current.host, current.options.port).host_id
-                ):
-                    # A contact point known by a stand-in identity now has its own (its system.local was read,
-                    # e.g. by a control connection that moved there): keep its connected pool under that id.
-                    pool = session.remove_pool(host_id)
-                    if pool is not None:
-                        pool.host_info = real
-                        session.add_pool(pool)
-                        if pool.is_up:
-                            self._mark(real, True)
-                    continue
-                # The same node at a new address (restarted with a new IP, or a translation changed): its
-                # pool is replaced; a node that comes back elsewhere has restarted, so its DOWN is stale.
-                moved = host is not None and (current.host, current.options.port) != (host.address, host.port)
-                if moved:
-                    log.info("host %s moved from %s to %s", host_id, current.host, host.address if host else "?")
-                    self._down_by_event.discard(host_id)
-                if (
-                    host is None
-                    or moved
-                    or self.load_balancing_policy.distance(host, self._state) is HostDistance.IGNORED
-                ):
-                    pool = session.remove_pool(host_id)
-                    if pool is not None:
-                        self._spawn(pool.close())
-            for host_id, host in wanted.items():
-                if host_id in session._pools:
-                    continue
-                pool = self._make_pool(host, session._setup)
-                if pool is not None:
-                    session.add_pool(pool)
-                    self._spawn(_open_or_reconnect(pool))
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._opening.add(task)
-        task.add_done_callback(self._opening.discard)
 
     # -- schema ---------------------------------------------------------------------------------------
     async def refresh_schema(
@@ -793,7 +618,7 @@ class Cluster:
                 log.warning("schema refresh: the nodes did not agree on a schema version within %ss", wait)
         refreshed = await refreshed_state(conn, self._state, keyspace, table)
         # Only the schema comes from the read: hosts may have changed while it ran.
-        self._state = self._state.with_keyspaces(refreshed.keyspaces)
+        self._hosts.state = self._state.with_keyspaces(refreshed.keyspaces)
 
     async def refresh_keyspace_metadata(self, keyspace: str) -> None:
         """Read one keyspace again (its tables, views, types, functions and aggregates).
@@ -833,9 +658,9 @@ class Cluster:
         if self._closed:
             return
         self._closed = True
-        for task in [self._schema_task, *self._opening]:
-            if task is not None:
-                task.cancel()
+        self._hosts.close()
+        if self._schema_task is not None:
+            self._schema_task.cancel()
         if self.control is not None:
             await self.control.close()
         await asyncio.gather(*(s.close() for s in self.sessions), return_exceptions=True)
@@ -886,22 +711,7 @@ class Cluster:
         return f"<Cluster {self.contact_points} port={self.port} v{self.protocol_version or '?'}>"
 
 
-_CHANGE_WORDS = {"on_add": "added", "on_remove": "removed", "on_up": "is up", "on_down": "is down"}
-
-
-def _stand_in(address: str, port: int, datacenter: str | None = None) -> Host:
-    """A host for a node whose system tables give no identity (a proxy or a minimal fake server)."""
-    return Host(uuid.uuid5(uuid.NAMESPACE_URL, f"cql://{address}:{port}"), address, port, datacenter)
-
-
 def _with_port(options: ConnectionOptions, port: int) -> ConnectionOptions:
     import dataclasses
 
     return dataclasses.replace(options, port=port)
-
-
-async def _open_or_reconnect(pool: HostPool) -> None:
-    try:
-        await pool.open()
-    except Exception:  # the new host is not reachable yet: keep trying in the background
-        pool.reconnect_now()

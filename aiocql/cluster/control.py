@@ -3,7 +3,9 @@
 One connection (besides the request pools) reads ``system.local`` and ``system.peers_v2`` (falling back to
 ``system.peers`` on servers without it), registers for TOPOLOGY_CHANGE, STATUS_CHANGE and SCHEMA_CHANGE
 events, and reports what it learns to its owner through callbacks. Events are debounced: a burst of events
-causes one refresh. When its node fails it moves to another known host.
+causes one refresh. When its node fails it moves to another known host, waiting between rounds as the
+cluster's :class:`~aiocql.policies.reconnection.ReconnectionPolicy` says (:meth:`ControlConnection.wake`
+ends a wait early: a host is reachable again).
 
 Example:
     >>> control = ControlConnection(options, version=5, listener=cluster)  # doctest: +SKIP
@@ -25,6 +27,7 @@ from aiocql.connection.connection import Connection, ConnectionOptions
 from aiocql.errors import CqlError, NoHostAvailable
 from aiocql.model.host import Host
 from aiocql.policies.address_translation import AddressTranslator
+from aiocql.policies.reconnection import ExponentialReconnectionPolicy, ReconnectionPolicy
 from aiocql.protocol.constants import EventType, StatusChangeType
 from aiocql.protocol.envelope import Envelope
 from aiocql.protocol.events import Event, SchemaChangeEvent, StatusChangeEvent, TopologyChangeEvent
@@ -124,7 +127,7 @@ class ControlConnection:
         version: int,
         listener: ControlListener,
         debounce: float = 0.2,
-        reconnect_delay: float = 1.0,
+        reconnection: ReconnectionPolicy | None = None,
         translator: AddressTranslator | None = None,
         resolve_contact_points: Callable[[], Awaitable[list[str]]] | None = None,
     ) -> None:
@@ -132,7 +135,8 @@ class ControlConnection:
         self.version = version
         self.listener = listener
         self.debounce = debounce
-        self.reconnect_delay = reconnect_delay
+        # Delays between reconnection rounds (every known host and contact point tried once per round).
+        self.reconnection: ReconnectionPolicy = reconnection or ExponentialReconnectionPolicy(1.0, 30.0)
         # Peers' announced addresses -> where to reach them (NAT, proxies); None: as announced.
         self.translator = translator
         # Resolves the contact points again (their addresses may have changed) when no host answers.
@@ -145,6 +149,7 @@ class ControlConnection:
         self._pending_schema: list[SchemaChangeEvent | None] = []
         self._refresh_task: asyncio.Task[None] | None = None
         self._reconnect_task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None  # set to end the current back-off wait early
         self._contact_points: list[str] = []  # where connect() was first told to look
         self._connecting = False
         self._lost: str | None = None  # the node the connection was lost from (tried last when reconnecting)
@@ -273,8 +278,19 @@ class ControlConnection:
         if self._reconnect_task is None or self._reconnect_task.done():
             self._reconnect_task = asyncio.ensure_future(self._reconnect())
 
+    def wake(self) -> None:
+        """A host is reachable again (a pool connected): if the control connection is lost, try now
+        instead of waiting out the back-off, or start again if the reconnection policy had given up."""
+        if self._closed or self.conn is not None or self._connecting or not self._contact_points:
+            return
+        if self._reconnect_task is not None and not self._reconnect_task.done():
+            if self._wake is not None:
+                self._wake.set()
+            return
+        self._reconnect_task = asyncio.ensure_future(self._reconnect())
+
     async def _reconnect(self) -> None:
-        delay = self.reconnect_delay
+        schedule = self.reconnection.new_schedule()
         while not self._closed and self.conn is None:
             # Every known host, then the contact points (the peers tables may list nobody, e.g. behind a
             # proxy); the node just lost comes last, so a dead node does not hold up the move.
@@ -287,9 +303,19 @@ class ControlConnection:
             except NoHostAvailable as exc:
                 if await self._try_resolved_again(candidates):
                     return
+                delay = next(schedule, None)
+                if delay is None:
+                    log.error("control connection: %s; the reconnection policy gave up: trying again once a "
+                              "host is reachable", exc)  # fmt: skip
+                    return
                 log.warning("control connection: %s; retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+                self._wake = asyncio.Event()
+                try:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(delay):
+                            await self._wake.wait()
+                finally:
+                    self._wake = None
 
     async def _try_resolved_again(self, tried: list[str]) -> bool:
         """No known host answered: resolve the contact points again (a Kubernetes service whose pods all

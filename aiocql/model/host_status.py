@@ -3,7 +3,7 @@
 :class:`HostStatus` does no I/O and reads no clock of its own: its owner (the cluster) feeds it inputs and
 carries out the :data:`Action` values each input returns; ``clock`` (seconds, e.g. the event loop's
 ``time``) is read when an input needs the time. The owner publishes :attr:`HostStatus.up` in its
-:class:`~aiocql.cluster.state.ClusterState`.
+:class:`~aiocql.model.state.ClusterState`.
 
 Inputs:
 
@@ -37,7 +37,7 @@ The rules, each from a failure seen on real nodes (docs/cluster-awareness.md):
 
 Example:
     >>> import uuid
-    >>> from aiocql.cluster.host import Host
+    >>> from aiocql.model.host import Host
     >>> now = [0.0]
     >>> status = HostStatus(lambda: now[0])
     >>> a = Host(uuid.UUID(int=1), "10.0.0.1")
@@ -187,7 +187,7 @@ class HostStatus:
 
     Example:
         >>> import uuid
-        >>> from aiocql.cluster.host import Host
+        >>> from aiocql.model.host import Host
         >>> status = HostStatus(lambda: 0.0)
         >>> h = Host(uuid.UUID(int=7), "10.0.0.7")
         >>> status.topology([h], ignored={h.host_id}), status.is_up(h.host_id)

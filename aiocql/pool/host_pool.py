@@ -1,8 +1,10 @@
 """``HostPool``: N multiplexed connections to one host, least-busy first, refilled in the background.
 
 A connection that breaks or holds too many orphaned stream ids is dropped and replaced by a task on the
-loop; while a host has no open connection it is marked down and reconnection is retried with exponential
-backoff (with jitter) until the pool is closed.
+loop; while the pool has no open connection, reconnection is retried on the reconnection policy's schedule
+until the pool is closed. The pool reports its connectivity only (:class:`Connectivity`: connected again,
+last connection lost, an attempt failed with none open); whether the host is up is the cluster's
+host-status machine's decision (:mod:`aiocql.model.host_status`).
 
 Example:
     >>> pool = HostPool("127.0.0.1", options, version=5, size=2)  # doctest: +SKIP
@@ -15,19 +17,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
+from enum import Enum
 
 from aiocql.connection.connection import Connection, ConnectionOptions
 from aiocql.errors import ConnectionClosed
 from aiocql.model.host import Host
+from aiocql.model.host_status import stand_in
 from aiocql.policies.reconnection import ReconnectionPolicy
 from aiocql.pool.config import default_reconnection_policy
 
 log = logging.getLogger("aiocql.pool")
 
 SetupHook = Callable[[Connection], Awaitable[None]]
-StateHook = Callable[["HostPool", bool], None]
+
+
+class Connectivity(Enum):
+    """What a pool reports about its connections (never whether its host is up)."""
+
+    CONNECTED = "connected"  # it has a usable connection again (or for the first time)
+    LOST = "lost"  # its last usable connection was lost
+    FAILED = "failed"  # an attempt to connect failed while it had no usable connection
+
+
+ConnectivityHook = Callable[["HostPool", Connectivity], None]
 
 
 class HostPool:
@@ -43,15 +56,14 @@ class HostPool:
         setup: SetupHook | None = None,
         host_info: Host | None = None,
         reconnection: ReconnectionPolicy | None = None,
-        on_state: StateHook | None = None,
+        on_connectivity: ConnectivityHook | None = None,
     ) -> None:
         self.host = host
         # The host's identity for policies and trackers; pools made without one (tests, tools) get a
         # stand-in keyed by address.
-        self.host_info = host_info or Host(uuid.uuid5(uuid.NAMESPACE_URL, f"cql://{host}:{options.port}"), host,
-                                           options.port)  # fmt: skip
+        self.host_info: Host = host_info or stand_in(host, options.port)
         self.reconnection = reconnection or default_reconnection_policy()
-        self.on_state = on_state
+        self.on_connectivity = on_connectivity
         self._up = False
         self.options = options
         self.version = version
@@ -80,10 +92,16 @@ class HostPool:
                 self.connections.append(result)
             elif isinstance(result, BaseException):
                 self.last_error = result
+        if self._closed:  # closed while opening (its host left): what opened must not leak
+            for conn in self.connections:
+                conn.abort()
+            self.connections = []
+            raise ConnectionClosed(f"the pool to {self.host} was closed while opening")
         if not self.connections:
             assert self.last_error is not None
+            self._report(Connectivity.FAILED)
             raise self.last_error
-        self.is_up = True
+        self._set_up(True)
         if len(self.connections) < self.size:
             self._schedule_refill()
 
@@ -150,7 +168,7 @@ class HostPool:
         if best is None:
             best = worn
         if best is None:
-            self.is_up = False
+            self._set_up(False)
             self._schedule_refill()
             raise ConnectionClosed(f"no open connection to {self.host}: {self.last_error or 'down'}")
         return best
@@ -179,7 +197,7 @@ class HostPool:
             keep.append(conn)
         self.connections = keep
         if not keep:
-            self.is_up = False
+            self._set_up(False)
         if len(self._healthy()) < self.size:
             self._schedule_refill()
 
@@ -190,15 +208,17 @@ class HostPool:
 
     @property
     def is_up(self) -> bool:
-        """Whether the pool has a usable connection (the cluster hears of every change)."""
+        """Whether the pool has a usable connection (its connectivity, not its host's status)."""
         return self._up
 
-    @is_up.setter
-    def is_up(self, up: bool) -> None:
+    def _set_up(self, up: bool) -> None:
         if up != self._up:
             self._up = up
-            if self.on_state is not None and not self._closed:
-                self.on_state(self, up)
+            self._report(Connectivity.CONNECTED if up else Connectivity.LOST)
+
+    def _report(self, event: Connectivity) -> None:
+        if self.on_connectivity is not None and not self._closed:
+            self.on_connectivity(self, event)
 
     def reconnect_now(self) -> None:
         """Try to reconnect at once (the server said the node is up), skipping the current back-off."""
@@ -215,6 +235,8 @@ class HostPool:
             except Exception as exc:  # host down or refusing: back off as the policy says and try again
                 self.last_error = exc
                 failures += 1
+                if not self._up:
+                    self._report(Connectivity.FAILED)
                 delay = next(schedule, None)
                 if delay is None:
                     log.warning("reconnecting to %s failed %d times (%s: %s): giving up until the server reports "
@@ -237,7 +259,7 @@ class HostPool:
             if failures:
                 log.info("reconnected to %s after %d failed attempts", self.host, failures)
             failures = 0
-            self.is_up = True
+            self._set_up(True)
             schedule = self.reconnection.new_schedule()
             self._drop_stale()  # a replacement is here: retire worn connections
 
@@ -254,7 +276,7 @@ class HostPool:
     async def close(self, timeout: float = 5.0) -> None:
         """Close every connection, draining in-flight requests for at most ``timeout`` seconds."""
         self._closed = True
-        self.is_up = False
+        self._up = False
         if self._refill is not None:
             self._refill.cancel()
             await asyncio.wait([self._refill])  # not 'await task': that would swallow our own cancellation
@@ -264,7 +286,7 @@ class HostPool:
     def abort(self) -> None:
         """Close at once, without draining: every waiting request fails with a connection error."""
         self._closed = True
-        self.is_up = False
+        self._up = False
         if self._refill is not None:
             self._refill.cancel()
         conns, self.connections = self.connections, []

@@ -28,6 +28,7 @@ from aiocql.model.state import ClusterState
 from aiocql.policies.load_balancing import LoadBalancingPolicy
 from aiocql.policies.request import RequestInfo
 from aiocql.policies.timestamps import MonotonicTimestampGenerator
+from aiocql.pool.registry import SessionPools, as_pool_set
 from aiocql.pool.stream_waiters import StreamWaiters
 from aiocql.protocol.constants import Consistency
 from aiocql.protocol.requests import (
@@ -106,22 +107,23 @@ class Session:
 
     def __init__(
         self,
-        pools: Sequence[HostPool],
+        pools: SessionPools | Sequence[HostPool],
         defaults: SessionDefaults,
         keyspace: str | None = None,
         cluster: ClusterView | None = None,
     ) -> None:
-        self._pools: dict[uuid.UUID, HostPool] = {p.host_info.host_id: p for p in pools}
+        # The cluster's pool registry keeps this set (it adds, re-keys and closes pools); the session reads it.
+        self._pools = as_pool_set(pools)
         self.stream_waiters = StreamWaiters()  # requests waiting for a free stream id (the executor's)
         self.deadlines = DeadlineWheel()  # the deadlines of this session's requests (the executor's)
-        for pool in pools:
-            pool.on_stream_free = self.stream_waiters.notify
+        self._pools.on_stream_free = self.stream_waiters.notify
         self.defaults = defaults
         self.keyspace = keyspace
         self.cluster = cluster
-        self._static_state = None if cluster is not None else ClusterState.create([p.host_info for p in pools])
+        hosts = [p.host_info for p in self._pools.values()]
+        self._static_state = None if cluster is not None else ClusterState.create(hosts)
         if self._static_state is not None:
-            defaults.default_profile.load_balancing_policy.on_init(self._static_state, [p.host_info for p in pools])
+            defaults.default_profile.load_balancing_policy.on_init(self._static_state, hosts)
         self._default_profile = defaults.profile()
         self._profiles: dict[str, ResolvedProfile] = {
             name: self._default_profile.merge(profile) for name, profile in defaults.execution_profiles.items()
@@ -138,7 +140,6 @@ class Session:
             else None
         )
         self.timestamps = MonotonicTimestampGenerator()
-        self._setup: Callable[[Connection], Awaitable[None]] | None = None  # for pools added later
         self._prepared: dict[tuple[str | None, str], PreparedStatement] = {}
         self._preparing: dict[tuple[str | None, str], asyncio.Future[PreparedStatement]] = {}
         self._closed = False
@@ -488,15 +489,6 @@ class Session:
             if pool is not None:
                 yield pool
 
-    def add_pool(self, pool: HostPool) -> None:
-        """Start using a new host's pool (the cluster calls this when a host joins)."""
-        pool.on_stream_free = self.stream_waiters.notify
-        self._pools[pool.host_info.host_id] = pool
-
-    def remove_pool(self, host_id: uuid.UUID) -> HostPool | None:
-        """Stop using a host's pool and return it (to be closed by the caller)."""
-        return self._pools.pop(host_id, None)
-
     async def _read_trace(
         self, trace_id: uuid.UUID, max_wait: float, *, query_cl: Consistency, wait_for_complete: bool
     ) -> QueryTrace:
@@ -645,7 +637,7 @@ class Session:
         if self._closed:
             return
         self._closed = True
-        await asyncio.gather(*(p.close(timeout) for p in self.pools), return_exceptions=True)
+        await self._pools.close(timeout)
 
     async def __aenter__(self) -> Session:
         return self

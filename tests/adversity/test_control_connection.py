@@ -5,16 +5,20 @@ events are debounced into one refresh, and a change that arrives while a refresh
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
-from aiocql import RoundRobinPolicy
+from aiocql import ConstantReconnectionPolicy, RoundRobinPolicy
+from aiocql.cluster.control import ControlConnection
+from aiocql.connection.connection import ConnectionOptions
+from aiocql.model.host_status import stand_in_id
 from aiocql.protocol.constants import SchemaChangeTarget, SchemaChangeType, StatusChangeType
 from aiocql.testing.fakeserver import ABORT, Event, FakeServer, Opcode, ReceivedRequest, Rows
 from aiocql.testing.polling import wait_until
 from aiocql.types import BOOLEAN, TEXT, MapType
 
-from .fakecluster import cluster_of, control_node, fake_nodes
+from .fakecluster import cluster_of, control_node, fake_nodes, label_of, pool_of
 
 
 def select(k: int) -> str:
@@ -66,6 +70,25 @@ async def test_the_control_connection_moves_to_a_peer_when_its_node_fails(kill: 
 async def test_the_control_connection_moves_to_another_contact_point_when_no_peers_are_listed() -> None:
     async with fake_nodes(3, peers=False) as nodes:
         await check_control_moves(nodes, all_contact_points=True)
+
+
+async def test_a_contact_point_known_by_a_stand_in_keeps_its_pool_when_its_real_identity_is_read() -> None:
+    async with fake_nodes(3, peers=False) as nodes, cluster_of(
+        nodes, all_contact_points=True, contact_points_are_hosts=True, load_balancing_policy=RoundRobinPolicy()
+    ) as cluster:  # fmt: skip
+        session = await cluster.connect()
+        pool = pool_of(session, nodes[1])
+        (conn,) = pool.connections
+        assert pool.host_info.host_id == stand_in_id(nodes[1].host, nodes[1].port)  # no peers row names it
+        await nodes[0].close()  # the control connection moves to nodes[1] and reads its system.local
+        await wait_until(lambda: pool.host_info.host_id == nodes[1].host_id, timeout=5.0)
+        # Re-keyed, not replaced: the same pool and connection, under the real id, and the host is up.
+        assert pool_of(session, nodes[1]) is pool and pool.connections == [conn] and not conn.is_closed
+        host = cluster.state.get_host(nodes[1].host_id)
+        assert host is not None and cluster.is_up(host) and session._pools.get(host.host_id) is pool
+        assert cluster.state.get_host(stand_in_id(nodes[1].host, nodes[1].port)) is None
+        # The node's gauges read the cluster's pool registry: they count the re-keyed pool.
+        assert cluster.metrics.node(label_of(nodes[1])).gauges()["open_connections"] == 1
 
 
 async def test_a_burst_of_schema_events_causes_one_refresh() -> None:
@@ -158,3 +181,43 @@ async def test_a_candidate_that_fails_during_setup_leaves_one_control_connection
             assert len(session.pools) == 3
             await cluster.close()
             await wait_until(lambda: not registered(), timeout=2.0)
+
+
+class _Quiet:
+    """A control-connection listener that ignores what it is told."""
+
+    def on_topology(self, hosts: object, partitioner: object) -> None:
+        pass
+
+    def on_status(self, address: str, up: bool) -> None:
+        pass
+
+    def on_schema_change(self, event: object) -> None:
+        pass
+
+
+async def test_the_control_connection_reconnects_on_the_reconnection_policy_schedule() -> None:
+    policy = ConstantReconnectionPolicy(0.3, max_attempts=2)
+    async with fake_nodes(1) as (node,):
+        async with cluster_of([node], reconnection_policy=policy) as cluster:
+            await cluster.connect()
+            assert cluster.control is not None and cluster.control.reconnection is policy  # the cluster's own
+        control = ControlConnection(ConnectionOptions(port=node.port), version=5, listener=_Quiet(),
+                                    reconnection=policy)  # fmt: skip
+        await control.connect([node.host])
+        try:
+            before = len(node.received(Opcode.STARTUP))
+            node.on(Opcode.STARTUP, reply=ABORT)  # from now on every attempt fails in its handshake
+            node.drop_connections()
+            task = await wait_until(lambda: control._reconnect_task, timeout=2.0)
+            await wait_until(task.done, timeout=5.0)  # the schedule ended: the control connection gave up
+            attempts = [r.time for r in node.received(Opcode.STARTUP)[before:]]
+            # A first attempt at once, then one after each of the policy's two delays, and no more.
+            assert len(attempts) == 3, attempts
+            assert all(later - earlier >= 0.3 - 0.02 for earlier, later in itertools.pairwise(attempts))
+            assert control.conn is None
+            node.rules.clear()  # the node answers again, and a host is known to be reachable: wake it
+            control.wake()
+            await wait_until(lambda: control.conn is not None, timeout=3.0)
+        finally:
+            await control.close()

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 
 from aiocql import Host
-from aiocql.cluster.cluster import UP_SETTLE, HostStateListener
+from aiocql.cluster.cluster import HostStateListener
+from aiocql.model.host_status import UP_SETTLE
 from aiocql.protocol.constants import StatusChangeType
 from aiocql.testing.fakeserver import Event
 from aiocql.testing.polling import wait_until
