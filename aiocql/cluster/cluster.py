@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Never
 
 from aiocql.cluster.config import ClusterSettings, default
+from aiocql.cluster.contact_points import no_host_error, resolve_contact_points
 from aiocql.cluster.control import ControlConnection
 from aiocql.cluster.hosts import ClusterHosts, HostStateListener
 from aiocql.cluster.schema_refresh import refreshed_state
@@ -24,22 +25,19 @@ from aiocql.connection.auth import AuthProvider
 from aiocql.connection.config import ConnectionConfig, ConnectionOptions
 from aiocql.connection.connection import Connection, negotiate
 from aiocql.errors import (
-    AuthenticationError,
     ConfigurationError,
     ConnectionClosed,
     CqlError,
     InvalidValueError,
     NoHostAvailable,
-    TLSCertificateError,
 )
-from aiocql.errors.server import RequestValidationError
 from aiocql.metrics.nodes import Metrics
 from aiocql.metrics.trackers import CompositeTracker, MetricsTracker, RequestTracker
 from aiocql.model.host import Host, HostDistance
 from aiocql.model.host_status import stand_in
 from aiocql.model.metadata import ClusterMetadata
 from aiocql.model.state import ClusterState
-from aiocql.net.resolver import DnsResolver, NameResolutionError, Resolver, ip_literal
+from aiocql.net.resolver import DnsResolver, Resolver
 from aiocql.policies.address_translation import AddressTranslator
 from aiocql.policies.load_balancing import LoadBalancingPolicy
 from aiocql.policies.reconnection import ReconnectionPolicy
@@ -59,28 +57,6 @@ from aiocql.validation import NoPaging
 log = logging.getLogger("aiocql.cluster")  # one logger per layer: aiocql.cluster
 
 __all__ = ["Cluster", "HostStateListener"]
-
-
-def _no_host(errors: dict[str, BaseException]) -> CqlError:
-    """The error of a failed connect: NoHostAvailable, or AuthenticationError when every host refused
-    the credentials (a configuration problem to fix, not a host problem to wait out)."""
-    failure = NoHostAvailable("could not connect to any contact point", errors)
-    if errors and all(isinstance(e, AuthenticationError) for e in errors.values()):
-        auth = AuthenticationError(f"authentication failed: {'; '.join(f'{h}: {e}' for h, e in errors.items())}")
-        auth.__cause__ = failure
-        return auth
-    if errors and all(isinstance(e, TLSCertificateError) for e in errors.values()):
-        tls = TLSCertificateError("; ".join(f"{e}" for e in errors.values()))
-        tls.__cause__ = failure
-        return tls
-    # Every host refused the request itself (``connect("no_such_keyspace")``: InvalidRequest): the
-    # server's error is the answer, not a host problem.
-    if errors and all(isinstance(e, RequestValidationError) for e in errors.values()):
-        first = next(iter(errors.values()))
-        assert isinstance(first, RequestValidationError)
-        first.__cause__ = failure
-        return first
-    return failure
 
 
 class Cluster:
@@ -396,7 +372,7 @@ class Cluster:
                 live.append(pool)
         if not live:
             pool_set.abort()
-            raise _no_host(errors)
+            raise no_host_error(errors)
         log.info("session connected to %d of %d hosts (keyspace %s)", len(live), len(pools), keyspace)
         session = Session(pool_set, self.defaults, keyspace, cluster=self)
         made.append(session)
@@ -409,7 +385,7 @@ class Cluster:
         errors: dict[str, BaseException] = {}
         addresses = await self._resolve_contact_points(errors)
         if not addresses:
-            raise _no_host(errors)
+            raise no_host_error(errors)
         version = await self._negotiate(addresses, errors)
         control = ControlConnection(
             self.options,
@@ -424,7 +400,7 @@ class Cluster:
             try:
                 await control.connect(addresses)
             except NoHostAvailable as exc:
-                raise _no_host({**errors, **exc.errors}) from None
+                raise no_host_error({**errors, **exc.errors}) from None
             found = {h.address: h for h in self._state.host_list}
             # Assumed to sit in the control node's datacenter: nothing else is known about them.
             dc = next((h.datacenter for h in self._state.host_list if h.address == control.address), None)
@@ -453,27 +429,14 @@ class Cluster:
             raise
 
     async def _resolve_contact_points(self, errors: dict[str, BaseException]) -> list[str]:
-        """Every address of every contact point (a name with several A/AAAA records gives them all),
-        in the order given; a point that does not resolve goes to ``errors``."""
-        addresses: list[str] = []
-        results = await asyncio.gather(*(self.resolver.resolve(p) for p in self.contact_points), return_exceptions=True)
-        for point, result in zip(self.contact_points, results, strict=True):
-            if isinstance(result, (NameResolutionError, OSError)):
-                errors[point] = NameResolutionError(f"cannot resolve contact point {point!r}: {result}")
-            elif isinstance(result, BaseException):
-                raise result
-            else:
-                addresses.extend(a for a in result if a not in addresses)
-                if ip_literal(point) is None:
-                    self._point_names.update((a, point) for a in result)
-        return addresses
+        return await resolve_contact_points(self.resolver, self.contact_points, errors, self._point_names)
 
     async def _resolve_again(self) -> list[str]:
         """The contact points' current addresses (for a control connection that lost every known host)."""
         errors: dict[str, BaseException] = {}
         addresses = await self._resolve_contact_points(errors)
         if not addresses:
-            raise _no_host(errors)
+            raise no_host_error(errors)
         return addresses
 
     def _tls_name(self, address: str) -> str | None:
@@ -503,7 +466,7 @@ class Cluster:
             return None
         assert self.protocol_version is not None
         size = self.connections_per_host if distance is HostDistance.LOCAL else self.remote_connections_per_host
-        options = self.options if host.port == self.port else _with_port(self.options, host.port)
+        options = self.options if host.port == self.port else dataclasses.replace(self.options, port=host.port)
         if callable(self.server_hostname):  # per host, even when hosts share an address (an SNI proxy)
             options = dataclasses.replace(options, server_hostname=self.server_hostname(host))
         pool = HostPool(
@@ -536,7 +499,7 @@ class Cluster:
             self._protocol_version = version  # the cluster's state: the user's ConnectionConfig is not changed
             log.info("negotiated protocol v%d with %s", version, host)
             return version
-        raise _no_host(errors)
+        raise no_host_error(errors)
 
     # -- what the control connection and the pools report -------------------------------------------
     def on_topology(self, hosts: Sequence[Host], partitioner: str | None) -> None:
@@ -709,9 +672,3 @@ class Cluster:
 
     def __repr__(self) -> str:
         return f"<Cluster {self.contact_points} port={self.port} v{self.protocol_version or '?'}>"
-
-
-def _with_port(options: ConnectionOptions, port: int) -> ConnectionOptions:
-    import dataclasses
-
-    return dataclasses.replace(options, port=port)

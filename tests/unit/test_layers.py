@@ -54,9 +54,7 @@ LAYERS: tuple[str, ...] = (
 ALLOWED_UPWARD: dict[tuple[str, str], str] = {}
 ALLOWED_PACKAGE_CYCLES: dict[frozenset[str], str] = {}
 ALLOWED_MODULE_CYCLES: dict[frozenset[str], str] = {}
-ALLOWED_LONG_MODULES: dict[str, str] = {
-    "aiocql/cluster/cluster.py": "h10hosts (item 3 splits it)",
-}
+ALLOWED_LONG_MODULES: dict[str, str] = {}
 
 
 def module_name(path: Path, root: Path) -> str:
