@@ -78,3 +78,11 @@ MODULES = [f"aiocql.errors.{m.name}" for m in pkgutil.iter_modules(aiocql.errors
 def test_docstring_examples(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_the_error_codec_reads_and_writes_every_wire_kind_of_the_table() -> None:
+    from aiocql.errors.codes import WIRE_KINDS
+    from aiocql.protocol import error_codec
+
+    assert set(error_codec._KINDS) == WIRE_KINDS
+    assert {kind for row in ERROR_TABLE for _, kind in row.fields} == WIRE_KINDS
