@@ -4,7 +4,7 @@ The control connection's queries and REGISTER, the schema reads, schema-agreemen
 connection and PREPARE on the other hosts are requests like any other: they run through
 :func:`aiocql.session.executor.run_with_deadline` on a :class:`~aiocql.session.executor.Fixed` target
 (one connection, or one host's pool), never retried elsewhere (a failure reaches the caller as it
-came), each with a deadline: ``ConnectionOptions.internal_request_timeout`` unless the caller gives one.
+came), each with a deadline: ``ConnectionConfig.internal_request_timeout`` unless the caller gives one.
 System-table queries page through the same core, one request per page.
 
 Example:
