@@ -7,7 +7,8 @@ is built, the decoder created, and one decode done first, outside the counted di
 row = (Ir(high) - Ir(low)) / ((high - low) x rows), so interpreter start-up, imports and building the page
 cancel out.
 
-Decoders: aiocql's ``RowDecoder.decode_rows`` (pure Python, built once per result metadata) and
+Decoders: aiocql's ``RowDecoder.decode_rows`` (built once per result metadata; its compiled core, which must
+be built, and its pure-Python implementation) and
 cassandra-driver's compiled (Cython) protocol handler decoding the same RESULT body (plus, with ``--all``,
 its pure-Python handler).
 
@@ -30,7 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DECODERS = {
-    "aiocql": "aiocql RowDecoder (pure Python)",
+    "aiocql": "aiocql RowDecoder (compiled core)",
+    "aiocql-pure": "aiocql RowDecoder (pure Python, AIOCQL_NO_EXTENSIONS)",
     "cython": "cassandra-driver compiled (Cython) handler",
     "python": "cassandra-driver pure-Python handler",
 }
@@ -41,11 +43,11 @@ def child(decoder: str, rows: int, times: int) -> None:
     from benchmarks.decode_rows import COLUMNS, build_body
 
     body, offset = build_body(rows)
-    if decoder == "aiocql":
+    if decoder in ("aiocql", "aiocql-pure"):
         from aiocql.types.rows import RowDecoder
 
         view = memoryview(body)
-        row_decoder = RowDecoder([t for _, t in COLUMNS])
+        row_decoder = RowDecoder([t for _, t in COLUMNS], compiled=decoder == "aiocql")
 
         def decode() -> int:
             return len(row_decoder.decode_rows(view, offset, rows))
@@ -96,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.high <= args.low:
         parser.error("--high must be more than --low")
-    decoders = ["aiocql", "cython"] + (["python"] if args.all else [])
+    decoders = ["aiocql", "aiocql-pure", "cython"] + (["python"] if args.all else [])
     results = []
     for name in decoders:
         low, high = instructions(name, args.rows, args.low), instructions(name, args.rows, args.high)

@@ -63,10 +63,13 @@ cdef enum:
     K_TEXT = 10
     K_ASCII = 11
     K_BLOB = 12
+    K_DECIMAL = 13
+    K_LIST = 14  # list<e> of a kind e above (its element kind in RowCodec.elems)
 
 # The value size of each fixed kind (-1: variable, or a Python decoder's column).
-cdef Py_ssize_t _SIZES[13]
-_SIZES[:] = [-1, 4, 8, 2, 1, 8, 4, 1, 8, 16, -1, -1, -1]
+cdef Py_ssize_t _SIZES[15]
+_SIZES[:] = [-1, 4, 8, 2, 1, 8, 4, 1, 8, 16, -1, -1, -1, -1, -1]
+cdef object _FALLBACK = object()  # a value the fast path leaves to the column's Python decoder
 
 cdef object _StructError = _struct.error
 cdef int64_t _MS_PER_DAY = 86400000
@@ -82,7 +85,11 @@ cdef class RowCodec:
 
     cdef Py_ssize_t ncols
     cdef bytes kinds
+    cdef bytes elems
     cdef tuple decoders
+    cdef object decimal_type
+    cdef object decimal_context
+    cdef object decimal_limit_of
     cdef object protocol_error
     cdef object timestamp_from_ms
     cdef int64_t timestamp_limit
@@ -92,14 +99,15 @@ cdef class RowCodec:
     cdef Py_ssize_t off_int
     cdef Py_ssize_t off_safe
 
-    def __init__(self, bytes kinds, tuple decoders, tuple helpers):
-        if len(kinds) != len(decoders):
-            raise ValueError("one kind per decoder")
+    def __init__(self, bytes kinds, bytes elems, tuple decoders, tuple helpers):
+        if not len(kinds) == len(elems) == len(decoders):
+            raise ValueError("one kind, element kind and decoder per column")
         self.ncols = len(kinds)
         self.kinds = kinds
+        self.elems = elems
         self.decoders = decoders
         (self.protocol_error, self.timestamp_from_ms, self.timestamp_limit, self.uuid_type, self.safe_unknown,
-         slots) = helpers
+         slots, self.decimal_type, self.decimal_context, self.decimal_limit_of) = helpers
         import datetime
         self.utc = datetime.timezone.utc
         self.off_int = self.off_safe = -1
@@ -128,6 +136,7 @@ cdef class RowCodec:
                        object cls):
         cdef Py_ssize_t n = self.ncols, i = 0, c, size
         cdef const unsigned char *kinds = self.kinds
+        cdef const unsigned char *elems = self.elems
         cdef const unsigned char *p
         cdef unsigned char kind
         cdef object row, value
@@ -178,7 +187,13 @@ cdef class RowCodec:
                         elif kind == K_ASCII:
                             value = PyUnicode_DecodeASCII(<const char *>p, size, NULL)
                         else:
-                            value = self.decoders[c](PyBytes_FromStringAndSize(<const char *>p, size))
+                            value = _FALLBACK
+                            if kind == K_LIST:
+                                value = self._list(p, size, elems[c])
+                            elif kind == K_DECIMAL:
+                                value = self._decimal(p, size)
+                            if value is _FALLBACK:
+                                value = self.decoders[c](PyBytes_FromStringAndSize(<const char *>p, size))
                         at += size
                     Py_INCREF(value)
                     PyTuple_SET_ITEM(row, c, value)
@@ -191,6 +206,84 @@ cdef class RowCodec:
             raise self.protocol_error(f"row {i}: invalid text value: {exc}") from None
         PyObject_GC_Track(rows)
         return rows, at
+
+    cdef object _native(self, unsigned char kind, const unsigned char *p, Py_ssize_t size):
+        # one well-sized value of a native kind (the caller checked fixed sizes)
+        if kind == K_INT:
+            return PyLong_FromLong(aiocql_i32(p))
+        if kind == K_BIGINT:
+            return PyLong_FromLongLong(aiocql_i64(p))
+        if kind == K_TEXT:
+            return PyUnicode_DecodeUTF8(<const char *>p, size, NULL)
+        if kind == K_BLOB:
+            return PyBytes_FromStringAndSize(<const char *>p, size)
+        if kind == K_DOUBLE:
+            return PyFloat_FromDouble(aiocql_f64(p))
+        if kind == K_BOOLEAN:
+            return p[0] != 0
+        if kind == K_TIMESTAMP:
+            return self._timestamp(aiocql_i64(p))
+        if kind == K_UUID:
+            if self.off_int < 0:
+                return _FALLBACK
+            return aiocql_new_uuid(<PyTypeObject *>self.uuid_type, aiocql_uint128(p), self.safe_unknown,
+                                   self.off_int, self.off_safe)
+        if kind == K_SMALLINT:
+            return PyLong_FromLong(aiocql_i16(p))
+        if kind == K_TINYINT:
+            return PyLong_FromLong(<int8_t>p[0])
+        if kind == K_FLOAT:
+            return PyFloat_FromDouble(aiocql_f32(p))
+        if kind == K_ASCII:
+            return PyUnicode_DecodeASCII(<const char *>p, size, NULL)
+        return _FALLBACK
+
+    cdef object _list(self, const unsigned char *p, Py_ssize_t size, unsigned char kind):
+        # A well-formed list<native> (no null or wrongly sized element, no trailing byte, valid text), else
+        # _FALLBACK: the column's Python decoder then gives the value or the error, exactly.
+        cdef Py_ssize_t n, i, at = 4, item
+        cdef list out
+        cdef object v
+        if size < 4:
+            return _FALLBACK
+        n = aiocql_i32(p)
+        if n < 0 or n > (size - 4) // 4:
+            return _FALLBACK
+        out = PyList_New(n)
+        for i in range(n):
+            if size - at < 4:
+                return _FALLBACK
+            item = aiocql_i32(p + at)
+            at += 4
+            if item < 0 or item > size - at or (_SIZES[kind] >= 0 and item != _SIZES[kind]):
+                return _FALLBACK
+            try:
+                v = self._native(kind, p + at, item)
+            except UnicodeDecodeError:
+                return _FALLBACK
+            if v is _FALLBACK:
+                return _FALLBACK
+            at += item
+            Py_INCREF(v)
+            PyList_SET_ITEM(out, i, v)
+        if at != size:
+            return _FALLBACK
+        return out
+
+    cdef object _decimal(self, const unsigned char *p, Py_ssize_t size):
+        # decoders.decimal_from for an unscaled part of 1..8 bytes (the same two operations), else _FALLBACK
+        cdef Py_ssize_t n = size - 4
+        cdef int64_t unscaled
+        cdef Py_ssize_t k
+        if n < 1 or n > 8:
+            return _FALLBACK
+        limit = self.decimal_limit_of()
+        if limit is not None and n > limit:
+            return _FALLBACK
+        unscaled = <int8_t>p[4]  # sign-extended first byte, then the rest
+        for k in range(5, size):
+            unscaled = unscaled * 256 + p[k]
+        return self.decimal_type(PyLong_FromLongLong(unscaled)).scaleb(-<int64_t>aiocql_i32(p), self.decimal_context)
 
     cdef object _timestamp(self, int64_t ms):
         # decoders.timestamp_from_ms, exactly: the aware UTC datetime in the fast range, else the Python path

@@ -46,6 +46,8 @@ _MAX_ORDINAL: Final = _dt.date.max.toordinal()
 #: The longest value a [bytes] can carry (its length is a signed 32-bit int).
 MAX_VALUE_BYTES: Final = 2**31 - 1
 _EXACT: Final = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+#: The unlimited context decimals are scaled in (exact); the compiled row core uses it too.
+EXACT_DECIMAL_CONTEXT: Final = _EXACT
 
 # struct format of the native types that map directly onto one struct code.
 STRUCT_CODES: Final[dict[str, str]] = {

@@ -20,13 +20,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, Final
 
 from aiocql.errors.base import InvalidValueError, ProtocolError
-from aiocql.protocol.cqltypes import CqlType, NativeType
+from aiocql.protocol.cqltypes import CqlType, ListType, NativeType
 from aiocql.types import speedups
 from aiocql.types.codecs import decoder_for, encoder_for
-from aiocql.types.decoders import FAST_TIMESTAMP_LIMIT, UUID_SLOT_SETTERS, Decoder, timestamp_from_ms
+from aiocql.types.decoders import (
+    EXACT_DECIMAL_CONTEXT,
+    FAST_TIMESTAMP_LIMIT,
+    UUID_SLOT_SETTERS,
+    Decoder,
+    decimal_limit,
+    timestamp_from_ms,
+)
 from aiocql.types.record import Row, row_class
 from aiocql.types.rowplan import PADDING, row_function
 from aiocql.types.values import UNSET, Unset
@@ -142,20 +150,31 @@ def _core_or_fail() -> Any:
 # Column kinds the compiled core decodes itself (any other column: its Python decoder, per value).
 _KINDS: Final = {
     "int": 1, "bigint": 2, "counter": 2, "smallint": 3, "tinyint": 4, "double": 5, "float": 6, "boolean": 7,
-    "timestamp": 8, "uuid": 9, "timeuuid": 9, "text": 10, "ascii": 11, "blob": 12,
+    "timestamp": 8, "uuid": 9, "timeuuid": 9, "text": 10, "ascii": 11, "blob": 12, "decimal": 13,
 }  # fmt: skip
+_LIST: Final = 14
+_LIST_ELEMENTS: Final = {k: v for k, v in _KINDS.items() if k != "decimal"}
 
 
-def codec_spec(types: Sequence[CqlType]) -> tuple[bytes, tuple[Decoder, ...], tuple[Any, ...]]:
+def _kind(t: CqlType) -> tuple[int, int]:
+    if isinstance(t, NativeType):
+        return _KINDS.get(t.name, 0), 0
+    if isinstance(t, ListType) and isinstance(t.elem, NativeType) and t.elem.name in _LIST_ELEMENTS:
+        return _LIST, _LIST_ELEMENTS[t.elem.name]
+    return 0, 0
+
+
+def codec_spec(types: Sequence[CqlType]) -> tuple[bytes, bytes, tuple[Decoder, ...], tuple[Any, ...]]:
     """What the compiled core's RowCodec is built from: a kind code per column (0: call the column's Python
-    decoder), every column's Python decoder (also used for a value of unexpected size), and the helpers."""
-    kinds = bytes(_KINDS.get(t.name, 0) if isinstance(t, NativeType) else 0 for t in types)
+    decoder), the element kind of list columns, every column's Python decoder (also used for any value the
+    fast path does not take: unexpected sizes, nulls in lists, ...), and the helpers."""
+    kinds = [_kind(t) for t in types]
     decoders = tuple(decoder_for(t) for t in types)
-    return kinds, decoders, _HELPERS
+    return bytes(k for k, _ in kinds), bytes(e for _, e in kinds), decoders, _HELPERS
 
 
 _HELPERS: Final = (ProtocolError, timestamp_from_ms, FAST_TIMESTAMP_LIMIT, uuid.UUID, uuid.SafeUUID.unknown,
-                   UUID_SLOT_SETTERS is not None)  # fmt: skip
+                   UUID_SLOT_SETTERS is not None, Decimal, EXACT_DECIMAL_CONTEXT, decimal_limit)  # fmt: skip
 
 
 class ValuesEncoder:

@@ -248,3 +248,61 @@ def test_decode_time_is_linear(compiled: bool) -> None:
         return best
 
     assert cpu(large, 4000) < 30 * max(cpu(small, 500), 1e-4)
+
+
+LISTS = [ct.ListType(t) for t in NATIVE]
+
+
+def _list_body(items: list[bytes | None], count: int | None = None, tail: bytes = b"") -> bytes:
+    return struct.pack(">i", len(items) if count is None else count) + b"".join(map(value, items)) + tail
+
+
+@pytest.mark.parametrize("t", LISTS, ids=str)
+@pytest.mark.parametrize(
+    "shape", ["ok", "empty list", "null element", "empty element", "short element", "trailing", "negative count",
+              "count too big", "truncated count", "bad utf8"],
+)  # fmt: skip
+def test_lists_match_the_pure_decoder(t: ct.ListType, shape: str) -> None:
+    if not compiled_available():
+        pytest.skip("the compiled core is not built")
+    good = encoder_for(t.elem, "x")(_SAMPLE[t.elem.name])
+    items: list[bytes | None] = [good, good]
+    body = {
+        "ok": _list_body(items), "empty list": _list_body([]), "null element": _list_body([good, None]),
+        "empty element": _list_body([good, b""]), "short element": _list_body([good, good[:-1] or b"\x00\x00"]),
+        "trailing": _list_body(items, tail=b"\x00"), "negative count": _list_body(items, count=-1),
+        "count too big": _list_body(items, count=3), "truncated count": b"\x00\x00",
+        "bad utf8": _list_body([good, b"\xff"]),
+    }[shape]  # fmt: skip
+    same_outcome([t, ct.INT], value(body) + value(b"\x00\x00\x00\x01"), 1)
+
+
+_SAMPLE: dict[str, object] = {
+    "int": -5, "bigint": 2**40, "counter": 3, "smallint": -2, "tinyint": 7, "double": 0.25, "float": 1.5,
+    "boolean": True, "timestamp": dt.datetime(2021, 3, 4, 5, 6, 7, 8000, tzinfo=dt.UTC), "uuid": uuid.UUID(int=9),
+    "timeuuid": uuid.UUID("00112233-4455-1677-8899-aabbccddeeff"), "text": "héllo", "ascii": "abc", "blob": b"\x01",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("unscaled_bytes", range(0, 12))
+@pytest.mark.parametrize("scale", [0, 2, -3, 2**31 - 1, -(2**31)])
+def test_decimals_match_the_pure_decoder(unscaled_bytes: int, scale: int) -> None:
+    if not compiled_available():
+        pytest.skip("the compiled core is not built")
+    for first in (b"\x00", b"\x7f", b"\x80", b"\xff"):
+        unscaled = (first + bytes(range(1, unscaled_bytes)))[:unscaled_bytes]
+        same_outcome([ct.DECIMAL], value(struct.pack(">i", scale) + unscaled), 1)
+
+
+def test_the_decimal_limit_applies_to_both() -> None:
+    if not compiled_available():
+        pytest.skip("the compiled core is not built")
+    from aiocql.types import set_decimal_limit
+
+    old = set_decimal_limit(2)
+    try:
+        body = value(struct.pack(">i", 1) + b"\x01\x02\x03")
+        same_outcome([ct.DECIMAL], body, 1)
+        assert outcome([ct.DECIMAL], body, 1, True)[0].__name__ == "ValueTooLarge"
+    finally:
+        set_decimal_limit(old)
