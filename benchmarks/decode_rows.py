@@ -3,7 +3,8 @@
 Builds the body of a 5,000-row RESULT (kind Rows, metadata with 10 columns of mixed types, rows) and
 times, on the same bytes:
 
-* aiocql: ``RowDecoder(types).decode_rows(...)`` (decoder built once per metadata, as the driver does),
+* aiocql: ``RowDecoder(types).decode_rows(...)`` (decoder built once per metadata, as the driver does), with
+  its compiled core when built and in pure Python,
 * cassandra-driver's compiled (Cython) protocol handler decoding the whole RESULT body,
 * cassandra-driver's pure-Python protocol handler (for reference).
 
@@ -107,9 +108,13 @@ def main() -> None:
     decoder = RowDecoder([t for _, t in COLUMNS])
     ours = decoder.decode_rows(view, offset, args.rows)
 
+    pure = RowDecoder([t for _, t in COLUMNS], compiled=False)
+    label = "compiled core" if decoder.compiled else "pure Python: the compiled core is not built"
     candidates: list[tuple[str, Callable[[], object]]] = [
-        ("aiocql RowDecoder (pure Python)", lambda: decoder.decode_rows(view, offset, args.rows)),
+        (f"aiocql RowDecoder ({label})", lambda: decoder.decode_rows(view, offset, args.rows)),
     ]
+    if decoder.compiled:
+        candidates.append(("aiocql RowDecoder (pure Python)", lambda: pure.decode_rows(view, offset, args.rows)))
     try:
         from cassandra import protocol as cprotocol
 

@@ -36,13 +36,16 @@ cdef extern from "_core_helpers.h":
     Py_ssize_t aiocql_member_offset(object descr) except? -2
     object aiocql_new_uuid(PyTypeObject *t, object value, object safe, Py_ssize_t off_int, Py_ssize_t off_safe)
     object aiocql_new_row(object cls, Py_ssize_t n)
-    void aiocql_untrack_row(object row, Py_ssize_t n, PyTypeObject *uuid_type)
+    bint aiocql_row_needs_gc(object row, Py_ssize_t n, PyTypeObject *uuid_type)
     void PyObject_GC_UnTrack(object)
     void PyObject_GC_Track(object)
+    int PyGC_Disable()
+    int PyGC_Enable()
     object aiocql_rowbase_type()
     void aiocql_raise_stop(PyObject *stop, PyObject *value)
     ctypedef PyObject *(*iternextfunc)(PyObject *)
-    void aiocql_set_iternext(object type, iternextfunc next)
+    ctypedef PyObject *(*aiocql_ready_take)(PyObject *, int *)
+    void aiocql_set_iternext(object type, iternextfunc next, aiocql_ready_take take)
 
 import_datetime()
 
@@ -121,12 +124,18 @@ cdef class RowCodec:
         """(rows, position after the last row) of ``count`` rows of ``buf`` from ``pos``: tuples, or
         instances of the tuple subclass ``cls``."""
         cdef Py_buffer view
+        cdef int collecting
         PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
+        # No collection while a page is decoded: the allocations of its rows would trigger several, each walking
+        # what is young, for rows that mostly need no collector at all (see aiocql_row_needs_gc). Afterwards, one.
+        collecting = PyGC_Disable()
         try:
             if pos < 0 or pos > view.len:
                 raise self.protocol_error(f"rows start at {pos}, past the body ({view.len} bytes)")
             return self._decode(<const unsigned char *>view.buf, view.len, pos, count, cls)
         finally:
+            if collecting:
+                PyGC_Enable()
             PyBuffer_Release(&view)
 
     cdef _truncated(self, Py_ssize_t row, Py_ssize_t count):
@@ -197,7 +206,11 @@ cdef class RowCodec:
                         at += size
                     Py_INCREF(value)
                     PyTuple_SET_ITEM(row, c, value)
-                aiocql_untrack_row(row, n, <PyTypeObject *>self.uuid_type)
+                if shaped:  # built untracked: tracked only if a value needs the collector
+                    if aiocql_row_needs_gc(row, n, <PyTypeObject *>self.uuid_type):
+                        PyObject_GC_Track(row)
+                elif not aiocql_row_needs_gc(row, n, <PyTypeObject *>self.uuid_type):
+                    PyObject_GC_UnTrack(row)  # PyTuple_New tracks every tuple
                 Py_INCREF(row)
                 PyList_SET_ITEM(rows, i, row)
         except (_StructError, IndexError):
@@ -390,7 +403,21 @@ cdef PyObject *_ready_next(PyObject *self) noexcept:
     return NULL
 
 
-aiocql_set_iternext(RowIter, _ready_next)
+cdef PyObject *_ready_take(PyObject *self, int *done) noexcept:
+    # am_send of RowIter (Python 3.11): the ready row as a new reference; NULL with *done set when none
+    cdef RowIter it = <RowIter>self
+    cdef object value
+    if not it._has_ready:
+        done[0] = 1
+        return NULL
+    value = it._ready
+    it._ready = None
+    it._has_ready = False
+    Py_INCREF(value)
+    return <PyObject *>value
+
+
+aiocql_set_iternext(RowIter, _ready_next, _ready_take)
 
 
 cdef class _Ready:

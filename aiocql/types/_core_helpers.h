@@ -88,27 +88,32 @@ static inline PyObject *aiocql_new_uuid(PyTypeObject *type, PyObject *value, PyO
     return u;
 }
 
-/* Take a filled row out of the garbage collector's lists when none of its values can be part of a reference
- * cycle (as CPython does lazily for plain tuples, but eagerly and for tuple subclasses too): values that are
- * not GC objects (int, str, bytes, float, bool, None, datetime, Decimal, ...), or untracked plain tuples and
- * UUIDs. A row holding a list, set, dict or any other container stays tracked. Without this, every
- * collection walks every live row of the pages being read. */
-static inline void aiocql_untrack_row(PyObject *row, Py_ssize_t n, PyTypeObject *uuid_type) {
+/* Whether a filled row must be tracked by the garbage collector: only if one of its values could be part
+ * of a reference cycle. Not for values that are not GC objects (int, str, bytes, float, bool, None, datetime,
+ * Decimal, ...) nor for untracked plain tuples and UUIDs; a list, set, dict or other container: yes. CPython
+ * does the same lazily for plain tuples, never for tuple subclasses: without this, every collection walks
+ * every live row of the pages being read. */
+static inline int aiocql_row_needs_gc(PyObject *row, Py_ssize_t n, PyTypeObject *uuid_type) {
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *v = PyTuple_GET_ITEM(row, i);
         if (PyObject_IS_GC(v)) {
             if (PyObject_GC_IsTracked(v) || !(PyTuple_CheckExact(v) || Py_TYPE(v) == uuid_type)) {
-                return;
+                return 1;
             }
         }
     }
-    PyObject_GC_UnTrack(row);
+    return 0;
 }
 
-/* An instance of a tuple subclass with n (NULL) items, to be filled with PyTuple_SET_ITEM. */
+/* An instance of the tuple subclass cls with n NULL items, NOT tracked by the garbage collector (the caller
+ * fills it, then tracks it only if a value needs it: aiocql_track_row). */
 static inline PyObject *aiocql_new_row(PyObject *cls, Py_ssize_t n) {
-    PyTypeObject *type = (PyTypeObject *)cls;
-    return type->tp_alloc(type, n);
+    PyVarObject *row = _PyObject_GC_NewVar((PyTypeObject *)cls, n);
+    if (row == NULL) {
+        return NULL;
+    }
+    memset(((PyTupleObject *)row)->ob_item, 0, (size_t)n * sizeof(PyObject *));
+    return (PyObject *)row;
 }
 
 /* ---- the row base type: a tuple whose subscript also takes a column name ---- */
@@ -205,9 +210,33 @@ static inline void aiocql_raise_stop(PyObject *stop, PyObject *value) {
 #endif
 }
 
-static inline void aiocql_set_iternext(PyObject *type, iternextfunc next) {
-    ((PyTypeObject *)type)->tp_iternext = next;
-    PyType_Modified((PyTypeObject *)type);
+/* Python 3.11's SEND (await) asks am_send first: the ready row is returned with no exception at all. From 3.12
+ * SEND calls tp_iternext only, hence the reused StopIteration. */
+typedef PyObject *(*aiocql_ready_take)(PyObject *self, int *done);
+static aiocql_ready_take aiocql_take;
+
+#if PY_VERSION_HEX < 0x030C0000
+static PySendResult aiocql_ready_send(PyObject *self, PyObject *arg, PyObject **result) {
+    int done = 0;
+    PyObject *value = aiocql_take(self, &done);
+    if (value == NULL && !done) {
+        return PYGEN_ERROR;
+    }
+    *result = value != NULL ? value : Py_NewRef(Py_None);
+    return PYGEN_RETURN;
+}
+#endif
+
+static inline void aiocql_set_iternext(PyObject *type, iternextfunc next, aiocql_ready_take take) {
+    PyTypeObject *t = (PyTypeObject *)type;
+    t->tp_iternext = next;
+    aiocql_take = take;
+#if PY_VERSION_HEX < 0x030C0000
+    if (t->tp_as_async != NULL) {
+        t->tp_as_async->am_send = aiocql_ready_send;
+    }
+#endif
+    PyType_Modified(t);
 }
 
 #endif

@@ -306,3 +306,32 @@ def test_the_decimal_limit_applies_to_both() -> None:
         assert outcome([ct.DECIMAL], body, 1, True)[0].__name__ == "ValueTooLarge"
     finally:
         set_decimal_limit(old)
+
+
+def test_garbage_collector_sees_the_rows_that_need_it() -> None:
+    import gc
+
+    if not compiled_available():
+        pytest.skip("the compiled core is not built")
+    types = [ct.INT, ct.TEXT, ct.UUID, ct.ListType(ct.INT)]
+    body = page(types, [(1, "a", uuid.UUID(int=1), [1]), (2, "b", uuid.UUID(int=2), None)])
+    decoder = RowDecoder(types, ("k", "v", "u", "l"), compiled=True)
+    for cls in (None, decoder.row_type):
+        first, second = decoder.decode_rows(memoryview(body), 0, 2, cls)
+        assert gc.is_tracked(first)  # holds a list: could be in a cycle
+        assert not gc.is_tracked(second)  # only atoms and a UUID: cannot
+        first[3].append(first)  # a cycle through the row is collected
+        del first
+        assert gc.collect() >= 2
+    was = gc.isenabled()
+    try:
+        gc.disable()
+        decoder.decode_rows(memoryview(body), 0, 2)
+        assert not gc.isenabled()  # the decoder's pause does not enable what the user disabled
+        gc.enable()
+        decoder.decode_rows(memoryview(body), 0, 2)
+        with pytest.raises(ProtocolError):
+            decoder.decode_rows(memoryview(body[:-1]), 0, 2)
+        assert gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()
