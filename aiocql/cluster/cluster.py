@@ -624,9 +624,16 @@ class Cluster:
         self._hosts.close()
         if self._schema_task is not None:
             self._schema_task.cancel()
-        if self.control is not None:
-            await self.control.close()
-        await asyncio.gather(*(s.close() for s in self.sessions), return_exceptions=True)
+        try:
+            if self.control is not None:
+                await self.control.close()
+            await asyncio.gather(*(s.close() for s in self.sessions), return_exceptions=True)
+        except BaseException:  # cancelled, maybe before a session's close ran: abort what is still open
+            if self.control is not None and self.control.conn is not None:
+                self.control.conn.abort()
+            for session in self.sessions:
+                session.abort()
+            raise
 
     shutdown = close  # cassandra-driver's name
 

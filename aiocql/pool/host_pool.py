@@ -74,6 +74,7 @@ class HostPool:
         self._closed = False
         self._refill: asyncio.Task[None] | None = None
         self._retiring: set[asyncio.Task[None]] = set()
+        self._draining: list[Connection] = []  # handed to close(): abort() still reaches them
         self._wake: asyncio.Event | None = None
         self._on_stream_free: Callable[[], None] | None = None
 
@@ -274,14 +275,22 @@ class HostPool:
         return sum(c.orphaned for c in self.connections)
 
     async def close(self, timeout: float = 5.0) -> None:
-        """Close every connection, draining in-flight requests for at most ``timeout`` seconds."""
+        """Close every connection, draining in-flight requests for at most ``timeout`` seconds.
+
+        Cancelled, it stops draining and aborts every connection at once: none stays open.
+        """
         self._closed = True
         self._up = False
-        if self._refill is not None:
-            self._refill.cancel()
-            await asyncio.wait([self._refill])  # not 'await task': that would swallow our own cancellation
-        conns, self.connections = self.connections, []
-        await asyncio.gather(*(c.close(timeout) for c in conns), return_exceptions=True)
+        try:
+            if self._refill is not None:
+                self._refill.cancel()
+                await asyncio.wait([self._refill])  # not 'await task': that would swallow our own cancellation
+            self._draining, self.connections = self.connections, []
+            await asyncio.gather(*(c.close(timeout) for c in self._draining), return_exceptions=True)
+        except BaseException:  # cancelled, maybe before the close tasks first ran (then they never will)
+            self.abort()
+            raise
+        self._draining = []
 
     def abort(self) -> None:
         """Close at once, without draining: every waiting request fails with a connection error."""
@@ -289,7 +298,7 @@ class HostPool:
         self._up = False
         if self._refill is not None:
             self._refill.cancel()
-        conns, self.connections = self.connections, []
+        conns, self.connections, self._draining = [*self.connections, *self._draining], [], []
         for conn in conns:
             conn.abort()
 

@@ -89,9 +89,17 @@ class SessionPools(Mapping[uuid.UUID, HostPool]):
         return list(self._by_id.values())
 
     async def close(self, timeout: float = 5.0) -> None:
-        """Close every pool (draining for at most ``timeout`` seconds); the registry forgets them."""
+        """Close every pool (draining for at most ``timeout`` seconds); the registry forgets them.
+
+        Cancelled, it aborts every pool at once: no socket stays open.
+        """
         pools = self._detach()
-        await asyncio.gather(*(p.close(timeout) for p in pools), return_exceptions=True)
+        try:
+            await asyncio.gather(*(p.close(timeout) for p in pools), return_exceptions=True)
+        except BaseException:  # cancelled, maybe before a pool's close first ran: abort them all at once
+            for pool in pools:
+                pool.abort()
+            raise
 
     def abort(self) -> None:
         """Close every pool at once, without draining; the registry forgets them."""

@@ -639,6 +639,15 @@ class Session:
         self._closed = True
         await self._pools.close(timeout)
 
+    def abort(self) -> None:
+        """Close at once, without draining: in-flight requests fail with a connection error.
+
+        Example:
+            >>> session.abort()  # doctest: +SKIP
+        """
+        self._closed = True
+        self._pools.abort()
+
     async def __aenter__(self) -> Session:
         return self
 

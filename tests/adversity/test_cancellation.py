@@ -220,3 +220,58 @@ async def test_cancel_session_close_and_cluster_close_still_close(server: FakeSe
     await wait_until(lambda: not server.open_connections, message="cancelled close() left sockets open")
     with pytest.raises(Exception):  # noqa: B017
         await waiting
+
+
+def cancel_when_called(target: object, method: str, closing: list[asyncio.Future[None]]) -> None:
+    """Make ``target.method(...)`` cancel ``closing[0]`` as it is called: the closer is cancelled right
+    after it handed ``target`` its close coroutine and before that coroutine's task first ran."""
+    original = getattr(target, method)
+
+    def call_then_cancel(*args: Any, **kwargs: Any) -> object:
+        coro = original(*args, **kwargs)
+        closing[0].cancel()
+        return coro
+
+    setattr(target, method, call_then_cancel)
+
+
+async def test_cancel_host_pool_close_before_the_connection_closes_run(server: FakeServer) -> None:
+    pool = HostPool(server.host, ConnectionOptions(port=server.port), version=5, size=2)
+    await pool.open()
+    await wait_until(lambda: len(server.open_connections) == 2)
+    closing: list[asyncio.Future[None]] = []
+    for conn in pool.connections:
+        cancel_when_called(conn, "close", closing)
+    closing.append(asyncio.ensure_future(pool.close(timeout=5.0)))
+    with pytest.raises(asyncio.CancelledError):
+        await closing[0]
+    await wait_until(lambda: not server.open_connections, message="cancelled pool.close() left sockets open")
+    assert pool.connections == []
+
+
+async def test_cancel_session_close_before_the_pool_closes_run(server: FakeServer) -> None:
+    async with Cluster([server.host], port=server.port) as cluster:
+        session = await cluster.connect()
+        pools = list(session.pools)
+        opened = sum(p.size for p in pools)
+        await wait_until(lambda: len(server.open_connections) == opened + 1)  # + the control connection
+        closing: list[asyncio.Future[None]] = []
+        for pool in pools:
+            cancel_when_called(pool, "close", closing)
+        closing.append(asyncio.ensure_future(session.close()))
+        with pytest.raises(asyncio.CancelledError):
+            await closing[0]
+        await wait_until(lambda: len(server.open_connections) == 1, message="cancelled session.close() left sockets")
+        assert session.is_closed and all(p.connections == [] for p in pools)
+
+
+async def test_cancel_cluster_close_before_the_session_closes_run(server: FakeServer) -> None:
+    cluster = Cluster([server.host], port=server.port)
+    session = await cluster.connect()
+    await wait_until(lambda: len(server.open_connections) == 1 + sum(p.size for p in session.pools))
+    closing: list[asyncio.Future[None]] = []
+    cancel_when_called(session, "close", closing)
+    closing.append(asyncio.ensure_future(cluster.close()))
+    with pytest.raises(asyncio.CancelledError):
+        await closing[0]
+    await wait_until(lambda: not server.open_connections, message="cancelled cluster.close() left sockets open")
