@@ -100,6 +100,6 @@ class Adapter:
             "version": aiocql.__version__,
             "protocol": sorted({c.version for c in conns})[0] if conns else None,
             "compression": kinds[0] if len(kinds) == 1 else kinds,
-            "row_factory": self.session.defaults.row_factory.__name__,
+            "row_factory": self.session.defaults.profile().row_factory.__name__,
             "connections": len(conns) + (1 if control is not None else 0),
         }
