@@ -90,10 +90,7 @@ class Adapter:
         control = getattr(self.cluster.control, "conn", None)
 
         def compression(conn: Any) -> str:
-            proto = conn.proto
-            encoder = getattr(proto, "frame_encoder", None)
-            compressor = getattr(proto, "compressor", None) or getattr(encoder, "compressor", None)
-            return "lz4" if compressor is not None else "none"
+            return conn.compression or "none"  # the connection's own negotiated compression ("lz4") or None
 
         kinds = sorted({compression(c) for c in conns})
         return {
