@@ -343,11 +343,20 @@ class ControlConnection:
     async def close(self) -> None:
         """Close the control connection and stop its background tasks."""
         self._closed = True
-        for task in (self._refresh_task, self._reconnect_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        try:
+            for task in (self._refresh_task, self._reconnect_task):
+                if task is not None:
+                    task.cancel()
+                    # asyncio.wait, not ``await task``: the task's own end (cancelled, failed) is not this
+                    # caller's, but a cancel of this caller must propagate at once (cancellation contract).
+                    await asyncio.wait([task])
+                    if not task.cancelled():
+                        task.exception()  # retrieved: a failed refresh is not logged as never retrieved
+        except asyncio.CancelledError:
+            if self.conn is not None:  # cancelled mid-close: the socket still closes, without waiting
+                self.conn.abort()
+                self.conn = None
+            raise
         if self.conn is not None:
             await self.conn.close(timeout=1.0)
             self.conn = None

@@ -275,3 +275,42 @@ async def test_cancel_cluster_close_before_the_session_closes_run(server: FakeSe
     with pytest.raises(asyncio.CancelledError):
         await closing[0]
     await wait_until(lambda: not server.open_connections, message="cancelled cluster.close() left sockets open")
+
+
+async def test_cancel_control_connection_close_while_it_stops_a_refresh(server: FakeServer) -> None:
+    """``ControlConnection.close()`` waits for its refresh task to stop; a caller cancelled during that wait
+    returns at once (CancelledError), and the control connection's socket is still closed."""
+    cluster = Cluster([server.host], port=server.port)
+    session = await cluster.connect()
+    control = cluster.control
+    assert control is not None
+    opened = 1 + sum(p.size for p in session.pools)  # the control connection and the session's pools
+    await wait_until(lambda: len(server.open_connections) == opened)
+    release = asyncio.Event()
+    started = asyncio.Event()
+    stopping = asyncio.Event()
+
+    async def slow_to_stop() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            stopping.set()
+            await release.wait()  # a refresh that takes its time to unwind
+            raise
+
+    control._refresh_task = asyncio.ensure_future(slow_to_stop())  # stands in for a refresh in progress
+    await started.wait()  # it must be running to be cancelled in the middle of its work
+    closing = asyncio.ensure_future(control.close())
+    await stopping.wait()  # close() cancelled the refresh and now waits for it
+    closing.cancel()
+    try:
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(closing, timeout=5.0)
+        await wait_until(
+            lambda: len(server.open_connections) == opened - 1,
+            message="a cancelled control-connection close() left its socket open",
+        )
+    finally:
+        release.set()
+        await cluster.close()
