@@ -473,6 +473,17 @@ class Session:
         return list(self._pools.values())
 
     @property
+    def host_pools(self) -> Mapping[uuid.UUID, HostPool]:
+        """This session's pools by host id, read-only (the cluster's pool registry owns them).
+
+        Example:
+            >>> pool = session.host_pools.get(host.host_id)  # doctest: +SKIP
+            >>> pool is None or pool.host.host_id == host.host_id  # doctest: +SKIP
+            True
+        """
+        return self._pools
+
+    @property
     def state(self) -> ClusterState:
         """The cluster state plans are made from."""
         if self.cluster is not None:

@@ -85,7 +85,7 @@ async def test_a_contact_point_known_by_a_stand_in_keeps_its_pool_when_its_real_
         # Re-keyed, not replaced: the same pool and connection, under the real id, and the host is up.
         assert pool_of(session, nodes[1]) is pool and pool.connections == [conn] and not conn.is_closed
         host = cluster.state.get_host(nodes[1].host_id)
-        assert host is not None and cluster.is_up(host) and session._pools.get(host.host_id) is pool
+        assert host is not None and cluster.is_up(host) and session.host_pools.get(host.host_id) is pool
         assert cluster.state.get_host(stand_in_id(nodes[1].host, nodes[1].port)) is None
         # The node's gauges read the cluster's pool registry: they count the re-keyed pool.
         assert cluster.metrics.node(label_of(nodes[1])).gauges()["open_connections"] == 1

@@ -70,7 +70,7 @@ async def test_a_node_back_at_a_new_address_with_its_host_id_gets_a_new_pool() -
 
                 def followed() -> bool:
                     host = cluster.state.get_host(host_id)
-                    pool = session._pools.get(host_id)
+                    pool = session.host_pools.get(host_id)
                     return (
                         host is not None
                         and host.address == moved.host
@@ -141,12 +141,12 @@ async def test_a_node_replaced_at_the_same_address_becomes_a_new_host() -> None:
 
                 def replaced() -> bool:
                     host = cluster.state.host_at(new.host)
-                    pool = session._pools.get(new.host_id)
+                    pool = session.host_pools.get(new.host_id)
                     return (
                         host is not None
                         and host.host_id == new.host_id
                         and cluster.state.get_host(old_id) is None
-                        and old_id not in session._pools
+                        and old_id not in session.host_pools
                         and pool is not None
                         and pool.is_up
                     )

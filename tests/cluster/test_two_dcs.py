@@ -188,10 +188,10 @@ async def test_a_node_replaced_at_the_same_address_is_followed_as_a_new_host(two
 
         def replaced() -> bool:
             host = cluster.state.host_at(dc2)
-            pool = session._pools.get(host.host_id) if host is not None else None
+            pool = session.host_pools.get(host.host_id) if host is not None else None
             return (
                 host is not None and host.host_id != old.host_id and cluster.state.get_host(old.host_id) is None
-                and old.host_id not in session._pools and pool is not None and pool.is_up and cluster.is_up(host)
+                and old.host_id not in session.host_pools and pool is not None and pool.is_up and cluster.is_up(host)
             )  # fmt: skip
 
         await wait_until(replaced, timeout=90.0, message=lambda: f"hosts: {cluster.hosts}")
@@ -214,7 +214,7 @@ async def test_a_node_back_at_a_new_address_with_its_data_is_followed(two_dcs: L
 
         def followed() -> bool:
             host = cluster.state.get_host(moving.host_id)
-            pool = session._pools.get(moving.host_id)
+            pool = session.host_pools.get(moving.host_id)
             return (
                 host is not None and host.address == new_address and cluster.is_up(host)
                 and pool is not None and pool.host == new_address and pool.is_up
