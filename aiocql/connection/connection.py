@@ -288,6 +288,27 @@ class Connection:
         return self.proto.is_closed
 
     @property
+    def is_closing(self) -> bool:
+        """True once :meth:`close` has begun (it may still be draining in-flight requests).
+
+        Example:
+            >>> conn.is_closing  # doctest: +SKIP
+            False
+        """
+        return self._closing
+
+    @property
+    def probing(self) -> bool:
+        """True while a liveness probe (an OPTIONS request asked for by a timed-out request or the
+        heartbeat) is waiting for its answer.
+
+        Example:
+            >>> conn.probing  # doctest: +SKIP
+            False
+        """
+        return self._probing is not None
+
+    @property
     def in_flight(self) -> int:
         """Requests waiting for a reply."""
         return self._streams.in_flight

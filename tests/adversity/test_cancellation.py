@@ -110,7 +110,7 @@ async def test_cancel_connection_close_still_closes_the_socket(server: FakeServe
     waiting = asyncio.ensure_future(conn.send(Query(kv_query(1))))
     await server.wait_for_requests(1, Opcode.QUERY, is_kv)
     closing = asyncio.ensure_future(conn.close(timeout=5.0))  # drains: waits for the request
-    await wait_until(lambda: conn._closing)
+    await wait_until(lambda: conn.is_closing)
     closing.cancel()
     with pytest.raises(asyncio.CancelledError):
         await closing

@@ -196,7 +196,7 @@ async def test_a_slow_but_alive_connection_is_kept(server: FakeServer) -> None:
         with pytest.raises(OperationTimedOut):
             await client.send(Query("SELECT k, v FROM kv WHERE k = 9"), timeout=REQUEST_TIMEOUT)
         await server.wait_for_requests(1, Opcode.OPTIONS)  # the timeout asked for a probe ...
-        await wait_until(lambda: client._probing is None, timeout=BOUND)  # ... which was answered in time
+        await wait_until(lambda: not client.probing, timeout=BOUND)  # ... which was answered in time
         assert not client.is_closed
         assert not isinstance(await client.send(Query("SELECT k, v FROM kv WHERE k = 1"), timeout=2.0), Exception)
     finally:
