@@ -208,6 +208,27 @@ class HostPool:
         self._refill = asyncio.ensure_future(self._refill_loop())
 
     @property
+    def reconnecting(self) -> bool:
+        """True while the pool is refilling: connecting, or backing off between failed attempts.
+
+        Example:
+            >>> pool.reconnecting  # doctest: +SKIP
+            False
+        """
+        return self._refill is not None and not self._refill.done()
+
+    @property
+    def backing_off(self) -> bool:
+        """True while a refill waits out the reconnection policy's delay after a failed attempt
+        (:meth:`reconnect_now` ends the wait).
+
+        Example:
+            >>> pool.backing_off  # doctest: +SKIP
+            False
+        """
+        return self._wake is not None
+
+    @property
     def is_up(self) -> bool:
         """Whether the pool has a usable connection (its connectivity, not its host's status)."""
         return self._up

@@ -56,7 +56,7 @@ async def test_status_up_reconnects_the_pool_at_once() -> None:
         await target.close()  # the node dies...
         await wait_until(lambda: not cluster.is_up(host) and not pool.connections, timeout=3.0)
         # ...its pool tried once at once, failed, and now waits out the schedule's 30 s
-        await wait_until(lambda: pool._wake is not None, timeout=3.0)
+        await wait_until(lambda: pool.backing_off, timeout=3.0)
         revived = await FakeServer(target.host, target.port).start()  # the node restarts
         try:
             revived.host_id = target.host_id
@@ -131,8 +131,8 @@ async def test_a_down_host_reconnects_on_the_policy_schedule_then_waits_for_up()
         refused = target.on(Opcode.STARTUP, reply=ABORT)  # the node is up but drops every new connection
         target.drop_connections(abort=False)  # ...and closes the pool's connection
         # a first attempt at once, then one after each of the schedule's two delays; then it stops
-        await wait_until(lambda: pool._refill is not None and pool._refill.done() and not pool.connections,
-                         timeout=3.0)  # fmt: skip
+        await wait_until(lambda: len(target.received(Opcode.STARTUP)) - startups >= 3 and not pool.reconnecting
+                         and not pool.connections, timeout=3.0)  # fmt: skip
         assert len(target.received(Opcode.STARTUP)) - startups == 3
         assert policy.delays_taken == 2
         host = cluster.state.host_at(target.host)
