@@ -539,6 +539,16 @@ class Cluster:
         if self._schema_task is None or self._schema_task.done():
             self._schema_task = asyncio.ensure_future(self._refresh_schema_quietly())
 
+    @property
+    def refreshing_schema(self) -> bool:
+        """True while the schema metadata is refreshed after schema-change events.
+
+        Example:
+            >>> cluster.refreshing_schema  # doctest: +SKIP
+            False
+        """
+        return self._schema_task is not None and not self._schema_task.done()
+
     async def _refresh_schema_quietly(self) -> None:
         while self._schema_stale and not self._closed:
             self._schema_stale = False

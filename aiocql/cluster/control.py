@@ -160,6 +160,36 @@ class ControlConnection:
         """The node the control connection is on."""
         return self.conn.host if self.conn is not None else None
 
+    @property
+    def refreshing(self) -> bool:
+        """True while a refresh (topology, or schema events passed on after the debounce) is running.
+
+        Example:
+            >>> cluster.control.refreshing  # doctest: +SKIP
+            False
+        """
+        return self._refresh_task is not None and not self._refresh_task.done()
+
+    @property
+    def events_pending(self) -> bool:
+        """True while schema-change events wait for the next (debounced) refresh to pass them on.
+
+        Example:
+            >>> cluster.control.events_pending  # doctest: +SKIP
+            False
+        """
+        return bool(self._pending_schema)
+
+    @property
+    def reconnecting(self) -> bool:
+        """True while the control connection reconnects on the reconnection policy's schedule.
+
+        Example:
+            >>> cluster.control.reconnecting  # doctest: +SKIP
+            False
+        """
+        return self._reconnect_task is not None and not self._reconnect_task.done()
+
     async def connect(self, candidates: Iterable[str]) -> None:
         """Connect to the first candidate that answers, register for events and read the topology."""
         errors: dict[str, BaseException] = {}

@@ -104,9 +104,7 @@ async def test_a_burst_of_schema_events_causes_one_refresh() -> None:
         assert cluster.control is not None
 
         def settled() -> bool:
-            control_task = cluster.control._refresh_task  # type: ignore[union-attr]
-            schema_task = cluster._schema_task
-            return (control_task is None or control_task.done()) and (schema_task is None or schema_task.done())
+            return cluster.control is not None and not cluster.control.refreshing and not cluster.refreshing_schema
 
         await wait_until(settled, timeout=3.0)
         assert len(schema_queries(control)) == baseline + 8
@@ -149,8 +147,8 @@ async def test_a_schema_change_during_a_refresh_is_not_lost() -> None:
             control.push_event(Event.schema_change(SchemaChangeType.CREATED, SchemaChangeTarget.KEYSPACE, "ks3"))
             watcher = cluster.control
             assert watcher is not None
-            await wait_until(lambda: watcher._pending_schema, timeout=2.0)  # the event arrived...
-            await wait_until(lambda: not watcher._pending_schema and watcher._refresh_task.done(),  # type: ignore[union-attr]
+            await wait_until(lambda: watcher.events_pending, timeout=2.0)  # the event arrived...
+            await wait_until(lambda: not watcher.events_pending and not watcher.refreshing,
                              timeout=2.0)  # ...and was passed on (debounced) while the refresh still ran  # fmt: skip
             gate.set()
             await wait_until(
@@ -174,8 +172,7 @@ async def test_a_candidate_that_fails_during_setup_leaves_one_control_connection
             def registered() -> list[object]:
                 return [c for n in nodes for c in n.open_connections if c.id in n.control_connections]
 
-            await wait_until(lambda: (cluster.control is not None and not cluster.control._reconnect_task)
-                             or cluster.control._reconnect_task.done(), timeout=3.0)  # type: ignore[union-attr]  # fmt: skip
+            await wait_until(lambda: cluster.control is not None and not cluster.control.reconnecting, timeout=3.0)
             assert len(registered()) == 1
             assert cluster.control.conn is not None and not cluster.control.conn.is_closed
             assert len(session.pools) == 3
@@ -209,8 +206,8 @@ async def test_the_control_connection_reconnects_on_the_reconnection_policy_sche
             before = len(node.received(Opcode.STARTUP))
             node.on(Opcode.STARTUP, reply=ABORT)  # from now on every attempt fails in its handshake
             node.drop_connections()
-            task = await wait_until(lambda: control._reconnect_task, timeout=2.0)
-            await wait_until(task.done, timeout=5.0)  # the schedule ended: the control connection gave up
+            await wait_until(lambda: control.reconnecting, timeout=2.0)
+            await wait_until(lambda: not control.reconnecting, timeout=5.0)  # the schedule ended: it gave up
             attempts = [r.time for r in node.received(Opcode.STARTUP)[before:]]
             # A first attempt at once, then one after each of the policy's two delays, and no more.
             assert len(attempts) == 3, attempts
