@@ -373,9 +373,10 @@ class ControlConnection:
     async def close(self) -> None:
         """Close the control connection and stop its background tasks."""
         self._closed = True
+        current = asyncio.current_task()
         try:
             for task in (self._refresh_task, self._reconnect_task):
-                if task is not None:
+                if task is not None and task is not current:  # never the task close() itself runs in
                     task.cancel()
                     # asyncio.wait, not ``await task``: the task's own end (cancelled, failed) is not this
                     # caller's, but a cancel of this caller must propagate at once (cancellation contract).
