@@ -25,6 +25,8 @@ from libc.stdint cimport int8_t, int64_t
 
 import struct as _struct
 
+from aiocql.errors import InvalidValueError
+
 cdef extern from "_core_helpers.h":
     int aiocql_i32(const unsigned char *p) nogil
     int aiocql_i16(const unsigned char *p) nogil
@@ -104,7 +106,7 @@ cdef class RowCodec:
 
     def __init__(self, bytes kinds, bytes elems, tuple decoders, tuple helpers):
         if not len(kinds) == len(elems) == len(decoders):
-            raise ValueError("one kind, element kind and decoder per column")
+            raise InvalidValueError("one kind, element kind and decoder per column")  # a ValueError too
         self.ncols = len(kinds)
         self.kinds = kinds
         self.elems = elems
