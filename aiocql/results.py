@@ -27,7 +27,7 @@ from aiocql.protocol.cqltypes import CqlType
 from aiocql.types import speedups
 from aiocql.types.record import clean_name, row_class
 from aiocql.types.rows import ROW, ROW_SHAPES, TUPLE
-from aiocql.types.udt_classes import constructor_fields
+from aiocql.types.udt_classes import constructor_fields, match_fields
 
 #: A row factory turns the column names and a page of decoded tuples into the rows users see.
 #: Same signature as cassandra-driver's: ``factory(column_names, rows) -> list``.
@@ -139,16 +139,17 @@ def _positional(cls: Callable[..., _T], row: tuple[Any, ...]) -> _T:
     return cls(*row)
 
 
+def _column_field(name: str, known: set[str]) -> str:
+    return name if name in known else _clean_name(name)
+
+
 def _row_plan(cls: Callable[..., _T], names: tuple[str, ...]) -> Callable[[tuple[Any, ...]], _T]:
     fields, required, positional = _fields_of(cls)
     cls_name = getattr(cls, "__name__", repr(cls))
     if not fields and not required and not positional:  # accepts **kwargs
         keys = names
     else:
-        known = set(fields)
-        keys = tuple(n if n in known else _clean_name(n) for n in names)
-        unknown = [n for n, k in zip(names, keys, strict=True) if k not in known]
-        missing = sorted(required - set(keys))
+        keys, unknown, missing = match_fields(names, fields, required, _column_field)
         if unknown or missing:
             problems = []
             if unknown:

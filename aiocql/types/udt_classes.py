@@ -52,6 +52,7 @@ __all__ = [
     "bind_classes",
     "check_class",
     "constructor_fields",
+    "match_fields",
     "require_hashable",
     "udt_maker",
 ]
@@ -217,6 +218,23 @@ def constructor_fields(cls: Callable[..., Any], what: str) -> tuple[list[str], s
     return [p.name for p in usable], required, False
 
 
+def match_fields(
+    names: tuple[str, ...], fields: list[str], required: set[str], python_name: Callable[[str, set[str]], str]
+) -> tuple[tuple[str, ...], list[str], list[str]]:
+    """Map CQL names (columns, UDT fields) to a class's fields, once per metadata: ``(the field each name
+    fills, names that fill none, required fields no name fills)``; ``python_name(name, known)`` picks a
+    name's field.
+
+    Example:
+        >>> match_fields(("id", "zip code"), ["id", "zip_code", "city"], {"city"}, _python_name)
+        (('id', 'zip_code'), [], ['city'])
+    """
+    known = set(fields)
+    keys = tuple(python_name(n, known) for n in names)
+    unknown = [n for n, k in zip(names, keys, strict=True) if k not in known]
+    return keys, unknown, sorted(required - set(keys))
+
+
 def _python_name(cql_name: str, known: set[str]) -> str:
     """The class field a UDT field fills: its own name, else its identifier form (``"zip code"`` ->
     ``zip_code``), else that with a trailing ``_`` (PEP 8's way around a keyword: ``from`` -> ``from_``)."""
@@ -260,10 +278,7 @@ def udt_maker(t: ClassUdtType) -> Callable[[list[object]], object]:
     if not fields and not required and not positional:  # **kwargs
         keys: tuple[str, ...] = names
     else:
-        known = set(fields)
-        keys = tuple(_python_name(n, known) for n in names)
-        unknown = [n for n, k in zip(names, keys, strict=True) if k not in known]
-        missing = sorted(required - set(keys))
+        keys, unknown, missing = match_fields(names, fields, required, _python_name)
         if unknown or missing:
             problems = []
             if unknown:
