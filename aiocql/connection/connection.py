@@ -213,7 +213,7 @@ class Connection:
         """
         proto = self.proto
         if proto._writable is not None:
-            await proto.wait_writable()
+            await self._wait_writable(deadline)
         body = msg.encode(self.version)
         if payload:
             body = payload + body
@@ -243,6 +243,21 @@ class Connection:
         if not isinstance(response, replies if replies is not None else expected_replies(msg)):
             self.reject_reply(msg, response, replies)
         return response
+
+    async def _wait_writable(self, deadline: float | None) -> None:
+        """Wait while the transport is paused (the server is not reading), but never past ``deadline``:
+        the request then fails with OperationTimedOut having taken no stream id."""
+        if deadline is None:
+            await self.proto.wait_writable()
+            return
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self.proto.wait_writable()
+        except TimeoutError:
+            raise OperationTimedOut(
+                f"the connection to {self.host} was not writable before the request's deadline "
+                "(the server is not reading): the request was not sent"
+            ) from None
 
     def _expire(self, fut: asyncio.Future[Envelope]) -> None:
         if not fut.done():
