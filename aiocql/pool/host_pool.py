@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from enum import Enum
@@ -73,7 +74,8 @@ class HostPool:
         self.last_error: BaseException | None = None
         self._closed = False
         self._refill: asyncio.Task[None] | None = None
-        self._retiring: set[asyncio.Task[None]] = set()
+        # Worn connections draining before they close: close() and abort() close them too.
+        self._retiring: dict[Connection, asyncio.Task[None]] = {}
         self._draining: list[Connection] = []  # handed to close(): abort() still reaches them
         self._wake: asyncio.Event | None = None
         self._on_stream_free: Callable[[], None] | None = None
@@ -192,8 +194,8 @@ class HostPool:
                 continue
             if conn.needs_replacement and have_healthy:
                 task = asyncio.ensure_future(conn.close())  # drain what is in flight, then close
-                self._retiring.add(task)
-                task.add_done_callback(self._retiring.discard)
+                self._retiring[conn] = task
+                task.add_done_callback(functools.partial(self._retired, conn))
                 continue
             keep.append(conn)
         self.connections = keep
@@ -201,6 +203,10 @@ class HostPool:
             self._set_up(False)
         if len(self._healthy()) < self.size:
             self._schedule_refill()
+
+    def _retired(self, conn: Connection, _task: asyncio.Task[None]) -> None:
+        if self._retiring.get(conn) is _task:
+            del self._retiring[conn]
 
     def _schedule_refill(self) -> None:
         if self._closed or (self._refill is not None and not self._refill.done()):
@@ -307,10 +313,14 @@ class HostPool:
                 self._refill.cancel()
                 await asyncio.wait([self._refill])  # not 'await task': that would swallow our own cancellation
             self._draining, self.connections = self.connections, []
-            await asyncio.gather(*(c.close(timeout) for c in self._draining), return_exceptions=True)
+            closes: list[Awaitable[object]] = [c.close(timeout) for c in self._draining]
+            if self._retiring:  # they drain on their own schedule: within this close's timeout too
+                closes.append(asyncio.wait(list(self._retiring.values()), timeout=timeout))
+            await asyncio.gather(*closes, return_exceptions=True)
         except BaseException:  # cancelled, maybe before the close tasks first ran (then they never will)
             self.abort()
             raise
+        self._abort_retiring()  # those still draining at the timeout: no connection outlives close()
         self._draining = []
 
     def abort(self) -> None:
@@ -321,6 +331,13 @@ class HostPool:
             self._refill.cancel()
         conns, self.connections, self._draining = [*self.connections, *self._draining], [], []
         for conn in conns:
+            conn.abort()
+        self._abort_retiring()
+
+    def _abort_retiring(self) -> None:
+        retiring, self._retiring = self._retiring, {}
+        for conn, task in retiring.items():
+            task.cancel()  # Connection.close closes its socket when cancelled while draining
             conn.abort()
 
     def __repr__(self) -> str:
