@@ -1,12 +1,16 @@
 """Speculative executions against one slow node: three fake nodes form one cluster (discovered from one
-contact point through the peers tables); node A answers kv reads after 200 ms, the others at once.
-Idempotent reads speculated after 20 ms cut the tail; non-idempotent requests are never speculated; the
-losing execution is cancelled and its stream id orphaned until the late reply; metrics count it all."""
+contact point through the peers tables); node A answers kv reads late, the others at once. Idempotent
+reads speculated after 20 ms cut the tail; non-idempotent requests are never speculated; the losing
+execution is cancelled and its stream id orphaned until the late reply; metrics count it all.
+
+Where a test is about "no read waited for the slow node", that node holds its replies behind a gate until
+the reads are done rather than for a fixed delay: a read that completed did not wait for it, however
+slow (loaded) the machine is, and no wall-clock bound has to stand in for that.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 
 from aiocql import (
@@ -15,18 +19,17 @@ from aiocql import (
     InvalidRequest,
     RequestInfo,
     RoundRobinPolicy,
-    Session,
 )
 from aiocql.testing.fakeserver import Error, FakeServer, Opcode, ReceivedRequest
 from aiocql.testing.polling import wait_until
-from tests.helpers.looplag import LoopLag
 
-from .conftest import echo_row, is_kv
-from .fakecluster import cluster_of, fake_nodes, kv_requests, label_of, pool_of
+from .conftest import echo_row, is_kv, key_of
+from .fakecluster import Gate, cluster_of, fake_nodes, kv_requests, label_of, pool_of
 
 SLOW = 0.2
 READS = 300
 CONCURRENCY = 10
+DELAY = 0.02
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -34,70 +37,102 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def read_latencies(session: Session, count: int = READS) -> list[float]:
-    """``count`` idempotent reads, ``CONCURRENCY`` at a time; each checks it got its own row."""
-    latencies: list[float] = []
-    keys = iter(range(count))
-
-    async def worker() -> None:
-        for k in keys:
-            started = time.perf_counter()
-            rs = await session.execute(f"SELECT k, v FROM kv WHERE k = {k}", is_idempotent=True)
-            latencies.append(time.perf_counter() - started)
-            assert rs.one() == (k, f"value-{k}")
-
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    assert len(latencies) == count
-    return latencies
-
-
 def slow_down(node: FakeServer, delay: float = SLOW) -> None:
     node.on(Opcode.QUERY, match=is_kv, reply=echo_row, delay=delay)
 
 
-async def measure(policy: ConstantSpeculativeExecutionPolicy | None) -> tuple[float, float, float]:
-    """p50 and p99 of READS reads with one node at SLOW, and the worst loop lag meanwhile."""
+def hold(node: FakeServer) -> Gate:
+    """``node`` holds every kv read until the returned gate is opened."""
+    gate = Gate()
+    node.on(Opcode.QUERY, match=is_kv, reply=gate.hold)
+    return gate
+
+
+def kv(k: int) -> str:
+    return f"SELECT k, v FROM kv WHERE k = {k}"
+
+
+async def test_without_speculation_a_read_waits_for_its_slow_node() -> None:
+    """The baseline of the next test: without a policy, the reads round robin starts on the slow node
+    wait for it (and run nowhere else) while the others are answered."""
     async with fake_nodes(3) as nodes:
-        slow_down(nodes[0])
+        gate = hold(nodes[0])
+        async with cluster_of(nodes, load_balancing_policy=RoundRobinPolicy()) as cluster:
+            session = await cluster.connect()
+            tasks = [asyncio.ensure_future(session.execute(kv(k), is_idempotent=True)) for k in range(30)]
+            await wait_until(
+                lambda: gate.held == 10 and sum(t.done() for t in tasks) == 20,
+                timeout=8.0,  # under the 10 s request timeout of the held reads
+                message=lambda: f"{gate.held} held, {sum(t.done() for t in tasks)} of 30 done",
+            )
+            slow_keys = {key_of(r) for r in gate.order}
+            assert len(slow_keys) == 10 and not [k for k in slow_keys if tasks[k].done()]
+            gate.open()
+            rows = await asyncio.gather(*tasks)
+            assert [rs.one() for rs in rows] == [(k, f"value-{k}") for k in range(30)]
+            assert {rows[k].coordinator for k in slow_keys} == {nodes[0].host}
+            assert sum(cluster.metrics.node(label_of(n)).speculative_executions for n in nodes) == 0
+            assert len(kv_requests(nodes)) == 30
+
+
+async def test_speculation_cuts_the_tail_of_a_slow_node() -> None:
+    """READS idempotent reads, CONCURRENCY at a time, while the slow node holds every reply until all of
+    them are done: each read round robin started there completed through a speculative execution on a
+    fast node, sent no earlier than the policy's delay after the read started and, on the median, within
+    10 delays (the timer fires; nothing waits for the slow node). Then the losers' late replies come and
+    are dropped."""
+    policy = ConstantSpeculativeExecutionPolicy(delay=DELAY, max_executions=2)
+    async with fake_nodes(3) as nodes:
+        slow = nodes[0]
+        gate = hold(slow)
         async with cluster_of(
             nodes, load_balancing_policy=RoundRobinPolicy(), speculative_execution_policy=policy
         ) as cluster:
             session = await cluster.connect()
             assert sorted(p.host for p in session.pools) == [n.host for n in nodes]  # discovered
-            async with LoopLag() as lag:
-                latencies = await read_latencies(session)
-            # the slow node got its share of first executions either way
-            assert len(nodes[0].received(Opcode.QUERY, is_kv)) >= READS // 3 - 5
+            loop = asyncio.get_running_loop()
+            started: dict[int, float] = {}
+            latencies: list[float] = []
+            keys = iter(range(READS))
+
+            async def worker() -> None:
+                for k in keys:
+                    started[k] = loop.time()
+                    rs = await session.execute(kv(k), is_idempotent=True)
+                    latencies.append(loop.time() - started[k])
+                    assert rs.one() == (k, f"value-{k}")
+                    assert rs.coordinator != slow.host
+
+            async with asyncio.timeout(60):  # a read waiting for the held node would hang: fail instead
+                await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+            assert len(latencies) == READS
+
+            arrivals: dict[int, list[tuple[float, FakeServer]]] = {}
+            for node in nodes:
+                for req in node.received(Opcode.QUERY, is_kv):
+                    arrivals.setdefault(key_of(req), []).append((req.time, node))
+            first_on_slow = [k for k, seen in arrivals.items() if min(seen, key=lambda a: a[0])[1] is slow]
+            assert len(first_on_slow) >= READS // 3 - 5  # the slow node got its share of first executions
             speculated = sum(cluster.metrics.node(label_of(n)).speculative_executions for n in nodes)
-            if policy is None:
-                assert speculated == 0
-                assert len(kv_requests(nodes)) == READS
-            else:
-                assert speculated >= READS // 3 - 5  # at least every read that started on the slow node
-                assert len(kv_requests(nodes)) == READS + speculated
-    return percentile(latencies, 0.5), percentile(latencies, 0.99), lag.worst
-
-
-async def test_speculation_cuts_the_tail_of_a_slow_node() -> None:
-    p50_without, p99_without, lag_without = await measure(None)
-    policy = ConstantSpeculativeExecutionPolicy(delay=0.02, max_executions=2)
-    runs = 0
-    while True:
-        runs += 1
-        p50_with, p99_with, lag_with = await measure(policy)
-        # A run during which the machine stalled the loop for 25 ms or more (other processes on the CPU)
-        # says little about a 100 ms bound: measure again, three runs at most. A slow p99 on an
-        # undisturbed loop fails at once.
-        if p99_with < 0.1 or lag_with < 0.025 or runs == 3:
-            break
-    print(
-        f"\nspeculative execution, {READS} reads ({CONCURRENCY} at a time), 1 of 3 nodes at {SLOW * 1000:.0f} ms: "
-        f"p50/p99 without {p50_without * 1000:.1f}/{p99_without * 1000:.1f} ms, "
-        f"with (delay 20 ms, max 2) {p50_with * 1000:.1f}/{p99_with * 1000:.1f} ms "
-        f"(worst loop lag {lag_without * 1000:.0f} / {lag_with * 1000:.0f} ms; run {runs} with speculation)"
-    )
-    assert p99_without > 0.15
-    assert p99_with < 0.1, f"p99 {p99_with * 1000:.0f} ms with speculation; the loop lagged {lag_with * 1000:.0f} ms"
+            assert speculated >= len(first_on_slow)
+            assert len(kv_requests(nodes)) == READS + speculated
+            # When each of those reads' speculative execution reached a fast node, from the read's start.
+            waited = sorted(min(t for t, node in arrivals[k] if node is not slow) - started[k] for k in first_on_slow)
+            assert waited[0] >= DELAY * 0.95, f"a speculative execution was sent {waited[0] * 1000:.1f} ms in"
+            median = waited[len(waited) // 2]
+            print(
+                f"\nspeculative execution, {READS} reads ({CONCURRENCY} at a time), 1 of 3 nodes holding its "
+                f"replies, delay {DELAY * 1000:.0f} ms: p50/p99 {percentile(latencies, 0.5) * 1000:.1f}/"
+                f"{percentile(latencies, 0.99) * 1000:.1f} ms; speculative executions reached a fast node "
+                f"{waited[0] * 1000:.1f}/{median * 1000:.1f}/{waited[-1] * 1000:.1f} ms (min/median/max) in"
+            )
+            assert median < 10 * DELAY, f"speculative executions reached a fast node {median * 1000:.0f} ms in"
+            # The losers' stream ids stay orphaned until their late replies, which are then dropped.
+            slow_pool = pool_of(session, slow)
+            # (Also those of reads started on a fast node that a loaded machine made speculate to the slow one.)
+            await wait_until(lambda: slow_pool.orphaned == gate.held == len(slow.received(Opcode.QUERY, is_kv)))
+            gate.open()
+            await wait_until(lambda: slow_pool.orphaned == 0 and slow_pool.in_flight == 0, timeout=10.0)
 
 
 class AlwaysSpeculate:
@@ -138,28 +173,30 @@ async def test_non_idempotent_requests_are_never_speculated() -> None:
 async def test_the_losing_execution_is_cancelled_and_its_stream_released_by_the_late_reply() -> None:
     async with fake_nodes(3) as nodes:
         slow = nodes[0]
-        slow_down(slow, 0.5)
-        policy = ConstantSpeculativeExecutionPolicy(delay=0.02, max_executions=2)
+        gate = hold(slow)
+        # A delay no fast read comes near on a loaded machine, so only the held read speculates.
+        policy = ConstantSpeculativeExecutionPolicy(delay=0.5, max_executions=2)
         async with cluster_of(
             nodes, load_balancing_policy=RoundRobinPolicy(), speculative_execution_policy=policy
         ) as cluster:
             session = await cluster.connect()
             slow_pool = pool_of(session, slow)
-            # Round robin: of three consecutive reads exactly one starts on the slow node.
-            started = time.perf_counter()
-            rows = [await session.execute(f"SELECT k, v FROM kv WHERE k = {k}", is_idempotent=True) for k in range(3)]
-            assert time.perf_counter() - started < 0.4  # none waited for the slow node
+            # Round robin: of three consecutive reads exactly one starts on the slow node, which holds its
+            # reply until after all three are done: none waited for it.
+            async with asyncio.timeout(30):
+                rows = [await session.execute(kv(k), is_idempotent=True) for k in range(3)]
             assert [rs.one() for rs in rows] == [(k, f"value-{k}") for k in range(3)]
             assert {rs.coordinator for rs in rows} <= {n.host for n in nodes[1:]}
-            assert len(slow.received(Opcode.QUERY, is_kv)) == 1
+            assert len(slow.received(Opcode.QUERY, is_kv)) == 1 and gate.held == 1
             # its execution was cancelled: the stream id stays reserved (orphaned) for the late reply...
-            await wait_until(lambda: slow_pool.orphaned == 1, timeout=2.0)
+            await wait_until(lambda: slow_pool.orphaned == 1, timeout=10.0)
             node = cluster.metrics.node(label_of(slow))
             assert node.cancelled == 1 and node.latency.count == 0
             assert cluster.metrics.as_dict()[label_of(slow)]["gauges"]["orphaned_streams"] == 1
             # ...and the late reply releases it.
-            await wait_until(lambda: slow.replies_sent and slow.pending == 0, timeout=2.0)
-            await wait_until(lambda: slow_pool.orphaned == 0 and slow_pool.in_flight == 0, timeout=2.0)
+            gate.open()
+            await wait_until(lambda: slow.pending == 0, timeout=10.0)
+            await wait_until(lambda: slow_pool.orphaned == 0 and slow_pool.in_flight == 0, timeout=10.0)
             assert cluster.metrics.as_dict()[label_of(slow)]["gauges"]["orphaned_streams"] == 0
             speculated = sum(cluster.metrics.node(label_of(n)).speculative_executions for n in nodes)
             assert speculated == 1
@@ -182,24 +219,30 @@ async def test_the_real_error_wins_over_an_exhausted_plan() -> None:
 
 
 async def test_each_delay_counts_from_the_start_of_the_previous_execution() -> None:
-    # Three executions 0.3 s apart: the first hangs, the second fails after 0.25 s (no retry), the third
-    # answers. The second's failure must not push the third back: it starts 0.6 s after the first.
+    # Three executions EVERY seconds apart: the first hangs, the second fails HOLD seconds after it arrived
+    # (no retry), the third answers. The second's failure must not push the third back: the third is sent
+    # EVERY after the second, not EVERY after the failure (that would be EVERY + HOLD). The spacing is
+    # large so that a loaded machine's timer lateness (well under HOLD / 2) cannot blur the two.
+    every, hold_for = 1.0, 0.5
     arrivals: list[float] = []
+    failed_at: list[float] = []
     hang = asyncio.Event()
+    loop = asyncio.get_running_loop()
 
     async def by_arrival(req: ReceivedRequest) -> object:
         arrivals.append(req.time)
         if len(arrivals) == 1:
             await hang.wait()
         elif len(arrivals) == 2:
-            await asyncio.sleep(0.25)  # the second execution's scripted latency, then its error
+            await asyncio.sleep(hold_for)  # the second execution's scripted latency, then its error
+            failed_at.append(loop.time())
             return Error(InvalidRequest("early failure"))
         return echo_row(req)
 
     async with fake_nodes(3) as nodes:
         for node in nodes:
             node.on(Opcode.QUERY, match=is_kv, reply=by_arrival)
-        policy = ConstantSpeculativeExecutionPolicy(delay=0.3, max_executions=2)
+        policy = ConstantSpeculativeExecutionPolicy(delay=every, max_executions=2)
         async with cluster_of(
             nodes,
             load_balancing_policy=RoundRobinPolicy(),
@@ -207,10 +250,15 @@ async def test_each_delay_counts_from_the_start_of_the_previous_execution() -> N
             retry_policy=FallthroughRetryPolicy(),
         ) as cluster:
             session = await cluster.connect()
-            rs = await session.execute("SELECT k, v FROM kv WHERE k = 7", is_idempotent=True)
+            began = loop.time()
+            rs = await session.execute(kv(7), is_idempotent=True)
             hang.set()
             assert rs.one() == (7, "value-7")
-            assert len(arrivals) == 3
-            second, third = arrivals[1] - arrivals[0], arrivals[2] - arrivals[0]
-            assert 0.25 < second < 0.45, second
-            assert 0.55 < third < 0.75, third  # 0.3 + 0.3; not 0.3 + 0.25 + 0.3
+            assert len(arrivals) == 3 and len(failed_at) == 1
+            assert failed_at[0] < arrivals[2]  # the second failed before the third was sent: the case at hand
+            # No execution starts before its delay from the previous one's start...
+            assert arrivals[1] - began >= every * 0.99 and arrivals[2] - began >= 2 * every * 0.99, arrivals
+            # ...and the third is not pushed back by the second's failure (that would put it EVERY + HOLD after).
+            second, third = arrivals[1] - arrivals[0], arrivals[2] - arrivals[1]
+            assert second < every + hold_for / 2, second
+            assert third < every + hold_for / 2, third
