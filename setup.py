@@ -1,4 +1,5 @@
-"""Builds the optional compiled core (aiocql/types/_core.pyx) with Cython; everything else is in pyproject.toml.
+"""Builds the optional compiled core (aiocql/types/_core.pyx, aiocql/protocol/_wire.pyx) with Cython; everything
+else is in pyproject.toml.
 
 Where Cython or a C compiler is missing, or the build fails, the package installs without it (a warning says
 so) and aiocql runs its pure-Python implementation of the same behaviour (see aiocql/types/speedups.py).
@@ -53,11 +54,13 @@ def _extensions() -> list[Extension]:
         print("WARNING: Cython is not installed: aiocql's compiled core is not built (pure-Python fallback)",
               file=sys.stderr)  # fmt: skip
         return []
+    flags = ["-O2"] if os.name != "nt" else []
     ext = Extension(
         "aiocql.types._core", ["aiocql/types/_core.pyx"], depends=["aiocql/types/_core_helpers.h"],
-        include_dirs=["aiocql/types"], extra_compile_args=["-O2"] if os.name != "nt" else [],
+        include_dirs=["aiocql/types"], extra_compile_args=flags,
     )  # fmt: skip
-    return list(cythonize([ext], compiler_directives={"language_level": "3"}, quiet=True))
+    wire = Extension("aiocql.protocol._wire", ["aiocql/protocol/_wire.pyx"], extra_compile_args=flags)
+    return list(cythonize([ext, wire], compiler_directives={"language_level": "3"}, quiet=True))
 
 
 setup(ext_modules=_extensions(), cmdclass={"build_ext": OptionalBuildExt})

@@ -35,6 +35,7 @@ from aiocql.protocol.primitives import (
     write_string_map,
 )
 from aiocql.protocol.unset import UNSET
+from aiocql.protocol.wire import fast as _fast
 
 __all__ = [
     "AuthResponse",
@@ -63,6 +64,10 @@ _UINT = struct.Struct(">I")
 _LONG = struct.Struct(">q")
 _SHORT_UINT = struct.Struct(">HI")  # consistency + v5 flags
 _SHORT_BYTE = struct.Struct(">HB")  # consistency + v4 flags
+
+# The compiled bodies of EXECUTE and QUERY (None: an input the pure code below must encode, or reject).
+_execute_body = _fast.execute_body if _fast is not None else None
+_query_body = _fast.query_body if _fast is not None else None
 
 _NULL = b"\xff\xff\xff\xff"
 _NOT_SET = b"\xff\xff\xff\xfe"
@@ -354,6 +359,10 @@ class Query(_PerRequest):
 
     def encode(self, version: int) -> bytes:
         """Encode the body."""
+        if _query_body is not None:
+            body: bytes | None = _query_body(self.query, self.params, version)
+            if body is not None:
+                return body
         parts = [write_long_string(self.query)]
         self.params.append_to(parts, version)
         return b"".join(parts)
@@ -405,6 +414,10 @@ class Execute(_PerRequest):
 
     def encode(self, version: int) -> bytes:
         """Encode the body; v5 requires ``result_metadata_id`` (from the PREPARED result)."""
+        if _execute_body is not None:
+            body: bytes | None = _execute_body(self.query_id, self.result_metadata_id, self.params, version)
+            if body is not None:
+                return body
         query_id = self.query_id
         if version >= 5:
             metadata_id = self.result_metadata_id
