@@ -179,6 +179,57 @@ class DnsFormatError(DriverError):
     """A DNS reply that does not follow RFC 1035 (or does not answer the query sent)."""
 
 
+class TestingError(CqlError, RuntimeError):
+    """The test harness (:mod:`aiocql.testing`: the local Cassandra launcher, the fake server, the proxies,
+    the polling helpers) could not do what it was asked; the message says what and why.
+
+    Still a ``RuntimeError``, as the harness's errors were before they derived from :class:`CqlError`.
+
+    Example:
+        >>> issubclass(LauncherError, TestingError), issubclass(TestingError, CqlError)
+        (True, True)
+    """
+
+
+class LauncherError(TestingError):
+    """The local Cassandra could not be fetched, started or stopped; the message says which and why.
+
+    Example:
+        >>> from aiocql.testing.launcher import LocalCluster
+        >>> LocalCluster(nodes=12)
+        Traceback (most recent call last):
+        ...
+        aiocql.errors.base.LauncherError: nodes must be between 1 and 9, not 12
+    """
+
+
+class WaitTimeout(TestingError, TimeoutError):
+    """:func:`aiocql.testing.polling.wait_until` gave up: its condition was still false at its timeout.
+
+    Also a ``TimeoutError``, so ``pytest.raises(TimeoutError)`` still matches.
+
+    Example:
+        >>> import asyncio
+        >>> from aiocql.testing.polling import wait_until
+        >>> asyncio.run(wait_until(lambda: False, timeout=0.01, message="never true"))
+        Traceback (most recent call last):
+        ...
+        aiocql.errors.base.WaitTimeout: never true
+    """
+
+
+class BadClientHello(TestingError, ValueError):
+    """Bytes the SNI proxy (:mod:`aiocql.testing.sniproxy`) read are not a TLS ClientHello it can route.
+
+    Example:
+        >>> from aiocql.testing.sniproxy import server_name
+        >>> server_name(b"GET / HTTP/1.1")
+        Traceback (most recent call last):
+        ...
+        aiocql.errors.base.BadClientHello: not a TLS handshake record
+    """
+
+
 class CliError(CqlError):
     """A problem the ``aiocql`` command line tools report in one line (bad arguments, bad input) before
     exiting with ``EXIT_FAILED``."""

@@ -20,6 +20,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiocql.errors import LauncherError
+
 #: Versions tried in order when none is pinned with ``AIOCQL_CASSANDRA_VERSION``.
 DEFAULT_VERSIONS = ("5.0.9", "5.0.8", "5.0.7", "5.0.6")
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1"
@@ -41,8 +43,7 @@ _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
 """
 
 
-class LauncherError(RuntimeError):
-    """The local Cassandra could not be fetched, started or stopped; the message says which and why."""
+__all__ = ["DEFAULT_VERSIONS", "Distribution", "LauncherError", "cache_dir", "fetch"]
 
 
 def cache_dir() -> Path:

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from aiocql.errors import TestingError
 from aiocql.net.dnsmsg import (
     CLASS_IN,
     RCODE_NOERROR,
@@ -129,7 +130,7 @@ class DnsServer:
                 continue
             self._udp, self.port = transport, port
             return self
-        raise OSError("no port free for both UDP and TCP")
+        raise TestingError(f"no port free on {self.host} for both UDP and TCP after 20 tries")
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -37,7 +37,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, cast
 
-from aiocql.errors.base import ProtocolError
+from aiocql.errors.base import ProtocolError, TestingError
 from aiocql.errors.server import BadCredentials, InternalServerError, ProtocolErrorFromServer, Unprepared
 from aiocql.protocol.constants import HeaderFlag, Opcode
 from aiocql.protocol.core import ConnectionBroken, ServerCore
@@ -656,7 +656,7 @@ async def start_fake_servers(count: int, **kwargs: Any) -> list[FakeServer]:
                 await server.close()
             continue
         return servers
-    raise OSError(f"could not find a port free on 127.0.0.1..{count}")
+    raise TestingError(f"could not find a port free on every address 127.0.0.1..127.0.0.{count} after 20 tries")
 
 
 def introduce(servers: Sequence[FakeServer]) -> None:

@@ -16,6 +16,8 @@ import asyncio
 from collections.abc import Callable
 from typing import TypeVar
 
+from aiocql.errors import WaitTimeout
+
 __all__ = ["wait_until"]
 
 T = TypeVar("T")
@@ -28,8 +30,9 @@ async def wait_until(
     interval: float = 0.005,
     message: str | Callable[[], str] = "",
 ) -> T:
-    """Poll ``condition`` until it returns something truthy, and return that; raise ``TimeoutError``
-    (with ``message``, or a description of the condition) when ``timeout`` seconds pass first.
+    """Poll ``condition`` until it returns something truthy, and return that; raise
+    :class:`~aiocql.errors.WaitTimeout` (a ``TimeoutError`` and a :class:`~aiocql.CqlError`, with
+    ``message`` or a description of the condition) when ``timeout`` seconds pass first.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -39,7 +42,7 @@ async def wait_until(
             return result
         if loop.time() >= deadline:
             text = message() if callable(message) else message
-            raise TimeoutError(
+            raise WaitTimeout(
                 text or f"condition {getattr(condition, '__name__', condition)!r} still false after {timeout}s"
             )
         await asyncio.sleep(interval)

@@ -20,6 +20,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from aiocql.errors import InvalidValueError
 from aiocql.errors.server import ServerError
 from aiocql.protocol.constants import (
     EventType,
@@ -317,7 +318,7 @@ class Rows(Reply):
         parts.append(write_int(len(rows)))
         for row in rows:
             if len(row) != len(self.columns):
-                raise ValueError(f"row {row!r} has {len(row)} values for {len(self.columns)} columns")
+                raise InvalidValueError(f"row {row!r} has {len(row)} values for {len(self.columns)} columns")
             for (name, ctype), value in zip(self.columns, row, strict=True):
                 parts.append(_cell(ctype, name, value))
         return b"".join([write_int(ResultKind.ROWS), write_int(int(flags)), write_int(len(self.columns)), *parts])

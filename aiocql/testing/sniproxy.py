@@ -21,6 +21,8 @@ import struct
 from collections import Counter
 from collections.abc import Mapping
 
+from aiocql.errors import BadClientHello
+
 __all__ = ["SniProxy", "server_name"]
 
 _MAX_HELLO = 64 * 1024
@@ -29,13 +31,13 @@ _MAX_HELLO = 64 * 1024
 def server_name(hello: bytes) -> str | None:
     """The SNI host name in a TLS ClientHello (the record's bytes), or None when it sends none.
 
-    Raises ValueError for bytes that are not a ClientHello.
+    Raises :class:`~aiocql.errors.BadClientHello` (a ValueError) for bytes that are not a ClientHello.
     """
     if len(hello) < 5 or hello[0] != 22:
-        raise ValueError("not a TLS handshake record")
+        raise BadClientHello("not a TLS handshake record")
     body = hello[5:]
     if not body or body[0] != 1:
-        raise ValueError("not a ClientHello")
+        raise BadClientHello("not a ClientHello")
     at = 4 + 2 + 32  # handshake header, client_version, random
     at += 1 + body[at]  # session id
     (suites,) = struct.unpack_from("!H", body, at)
@@ -126,7 +128,7 @@ class SniProxy:
         header = await reader.readexactly(5)
         (length,) = struct.unpack_from("!H", header, 3)
         if length > _MAX_HELLO:
-            raise ValueError("ClientHello too long")
+            raise BadClientHello("ClientHello too long")
         hello = header + await reader.readexactly(length)
         name = server_name(hello)
         self.routed[name] += 1

@@ -24,7 +24,6 @@ BUILTIN_EXCEPTIONS = {
 CLASSES_ELSEWHERE: dict[str, set[str]] = {
     "session/executor.py": {"_Exhausted"},  # private control flow, always caught inside the executor
     "session/schema_agreement.py": {"_Expired"},  # private control flow (a CqlError), caught inside the wait
-    "testing/distribution.py": {"LauncherError"},  # the test harness's launcher, not the driver
 }
 # Builtin exceptions raised on purpose, by module.
 BUILTIN_RAISES: dict[str, set[str]] = {
@@ -35,6 +34,8 @@ BUILTIN_RAISES: dict[str, set[str]] = {
     "protocol/cqltypes.py": {"NotImplementedError"},  # abstract property of the CqlType base
     "types/speedups.py": {"ImportError"},  # AIOCQL_REQUIRE_EXTENSIONS without the compiled core fails the import
     "protocol/wire.py": {"ImportError"},  # the same for the compiled wire module
+    "testing/launcher.py": {"OSError"},  # a closed socket in the readiness probe, caught beside it: keep waiting
+    "testing/replies.py": {"NotImplementedError"},  # abstract body() of the Reply base
 }
 # Not errors: the ways to exit a program and end an iteration.
 CONTROL_FLOW = {"SystemExit", "KeyboardInterrupt", "GeneratorExit", "StopIteration", "StopAsyncIteration"}
@@ -44,7 +45,6 @@ def _modules() -> list[tuple[str, ast.Module]]:
     return [
         (str(path.relative_to(PACKAGE)), ast.parse(path.read_text(encoding="utf-8")))
         for path in sorted(PACKAGE.rglob("*.py"))
-        if "testing" not in path.parts or path.name == "distribution.py"
     ]
 
 
@@ -108,3 +108,43 @@ def test_the_scanners_catch_a_violation() -> None:
     tree = ast.parse("class Oops(ValueError):\n    pass\n\ndef f():\n    raise TypeError('x')\n")
     assert _exception_classes(tree) == {"Oops"}
     assert _builtin_raises(tree) == {"TypeError"}
+
+
+def test_the_test_harness_errors_are_cql_errors() -> None:
+    """aiocql.testing's errors derive from CqlError and keep the builtin they were (callers catching those still do)."""
+    from aiocql.errors import BadClientHello, LauncherError, TestingError, WaitTimeout
+    from aiocql.testing import distribution
+
+    assert distribution.LauncherError is LauncherError  # still importable where it was
+    assert issubclass(TestingError, CqlError) and issubclass(TestingError, RuntimeError)
+    assert issubclass(LauncherError, TestingError) and issubclass(LauncherError, RuntimeError)
+    assert issubclass(WaitTimeout, TestingError) and issubclass(WaitTimeout, TimeoutError)
+    assert issubclass(BadClientHello, TestingError) and issubclass(BadClientHello, ValueError)
+
+
+async def test_wait_until_raises_a_cql_error_naming_its_condition() -> None:
+    from aiocql.errors import WaitTimeout
+    from aiocql.testing.polling import wait_until
+
+    def never() -> bool:
+        return False
+
+    try:
+        await wait_until(never, timeout=0.01)
+    except CqlError as exc:
+        assert isinstance(exc, WaitTimeout) and isinstance(exc, TimeoutError)
+        assert "never" in str(exc) and "0.01s" in str(exc)
+    else:
+        raise AssertionError("wait_until returned on a condition that is never true")
+
+
+def test_the_launcher_refuses_a_bad_node_count_with_a_cql_error() -> None:
+    from aiocql.errors import LauncherError
+    from aiocql.testing.launcher import LocalCluster
+
+    try:
+        LocalCluster(nodes=12)
+    except CqlError as exc:
+        assert isinstance(exc, LauncherError) and "nodes must be between 1 and 9, not 12" in str(exc)
+    else:
+        raise AssertionError("LocalCluster(nodes=12) was accepted")
