@@ -95,8 +95,10 @@ async def test_heartbeat_detects_a_hung_server_under_write_load(server: FakeServ
 async def test_heartbeat_through_the_session_pool_reconnects(server: FakeServer) -> None:
     """The pool replaces a connection closed by its heartbeat."""
     server.on(Opcode.QUERY, match=is_kv, reply=echo_row)
-    async with Cluster([server.host], port=server.port, protocol_version=5, heartbeat_interval=INTERVAL) as cluster:
-        cluster.options = dataclasses.replace(cluster.options, heartbeat_timeout=TIMEOUT)  # not a Cluster argument
+    cluster = Cluster(
+        [server.host], port=server.port, protocol_version=5, heartbeat_interval=INTERVAL, heartbeat_timeout=TIMEOUT
+    )
+    async with cluster:
         session = await cluster.connect()
         pool = session.pools[0]
         old = pool.connections[0]

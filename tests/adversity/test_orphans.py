@@ -4,7 +4,6 @@ without failing the requests that arrive meanwhile."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
 import pytest
 
@@ -25,8 +24,8 @@ def slow(req: object) -> bool:
 async def test_connection_is_replaced_past_max_orphans(server: FakeServer, version: int) -> None:
     server.on(Opcode.QUERY, match=is_kv, reply=echo_row)
     server.on(Opcode.QUERY, match=slow, reply=echo_row, delay=1.0)
-    async with Cluster([server.host], port=server.port, protocol_version=version) as cluster:
-        cluster.options = dataclasses.replace(cluster.options, max_orphans=MAX_ORPHANS)  # not a Cluster argument
+    cluster = Cluster([server.host], port=server.port, protocol_version=version, max_orphans_per_connection=MAX_ORPHANS)
+    async with cluster:
         session = await cluster.connect()
         pool = session.pools[0]
         old = pool.connections[0]
@@ -53,8 +52,7 @@ async def test_connection_is_replaced_past_max_orphans(server: FakeServer, versi
 async def test_below_the_threshold_the_connection_is_kept(server: FakeServer) -> None:
     server.on(Opcode.QUERY, match=is_kv, reply=echo_row)
     server.on(Opcode.QUERY, match=slow, reply=echo_row, delay=0.3)
-    async with Cluster([server.host], port=server.port) as cluster:
-        cluster.options = dataclasses.replace(cluster.options, max_orphans=MAX_ORPHANS)
+    async with Cluster([server.host], port=server.port, max_orphans_per_connection=MAX_ORPHANS) as cluster:
         session = await cluster.connect()
         conn = session.pools[0].connections[0]
         for k in range(1, MAX_ORPHANS):
