@@ -345,27 +345,6 @@ def check_statement_options(kind: str, options: Mapping[str, Any]) -> None:
 
 
 _CLUSTER_CHECKS: dict[str, Callable[[str, Any], None]] | None = None
-_REGISTERED_CHECKS: dict[str, Callable[[str, Any], None]] = {}
-
-
-def register_cluster_check(name: str, check: Callable[[str, Any], None]) -> None:
-    """Add the check of a ``Cluster(...)`` argument whose type lives in a package above this one.
-
-    This module sits low in the layers (it imports only ``errors`` and ``protocol``), so the owner of
-    such a type passes its check in when it is imported: ``session/profiles.py`` registers the check of
-    ``execution_profiles``. ``import aiocql`` imports every owner, so the table is whole before any
-    ``Cluster(...)`` is built.
-
-    Example:
-        >>> import aiocql  # imports session/profiles.py, which registers its check
-        >>> check_cluster_arguments({"execution_profiles": {"fast": 1}})
-        Traceback (most recent call last):
-        ...
-        aiocql.errors.base.InvalidValueError: execution_profiles['fast'] must be an ExecutionProfile, not 1 (int)
-    """
-    _REGISTERED_CHECKS[name] = check
-    if _CLUSTER_CHECKS is not None:
-        _CLUSTER_CHECKS[name] = check
 
 
 def check_cluster_arguments(
@@ -375,6 +354,9 @@ def check_cluster_arguments(
 
     This one table of checks serves the ``Cluster(...)`` keywords and the fields of the config objects
     they build: ``prefix`` and ``names`` (keyword -> field) make the error name the field as written.
+    An argument whose type lives above this layer is checked by the caller, explicitly: the cluster's
+    shim (:meth:`aiocql.cluster.config.ClusterSettings.build`) checks ``execution_profiles``,
+    ``slow_query_threshold``, ``connection`` and ``pool`` itself. No import adds a check here.
 
     Example:
         >>> check_cluster_arguments({"port": "9042"})
@@ -384,7 +366,7 @@ def check_cluster_arguments(
     """
     global _CLUSTER_CHECKS
     if _CLUSTER_CHECKS is None:
-        _CLUSTER_CHECKS = _checks() | _REGISTERED_CHECKS
+        _CLUSTER_CHECKS = _checks()
     for name, value in arguments.items():
         check = _CLUSTER_CHECKS.get(name)
         if check is not None:

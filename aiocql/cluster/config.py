@@ -33,7 +33,7 @@ from aiocql.errors import InvalidValueError, UsageError
 from aiocql.observability.slow_queries import check_threshold
 from aiocql.policies.load_balancing import LoadBalancingPolicy, default_load_balancing_policy
 from aiocql.pool.config import POOL_KEYWORDS, PoolConfig
-from aiocql.session.profiles import EXEC_PROFILE_DEFAULT, ExecutionProfile, ResolvedProfile
+from aiocql.session.profiles import EXEC_PROFILE_DEFAULT, ExecutionProfile, ResolvedProfile, check_profiles
 from aiocql.session.session import SessionDefaults
 from aiocql.validation import check_cluster_arguments, describe_value
 
@@ -163,6 +163,9 @@ class ClusterSettings:
             _refuse_unknown(unsupported, [name for name in arguments if name != "unsupported"])
         given = _given({name: value for name, value in arguments.items() if name != "unsupported"})
         check_cluster_arguments(given)  # each keyword by its own name, before anything is built
+        # The checks of types above validation's layer, called here explicitly (no import registers them).
+        if "execution_profiles" in given:
+            check_profiles("execution_profiles", given["execution_profiles"])
         if "slow_query_threshold" in given:
             check_threshold(given["slow_query_threshold"])
         connection = _config_of(given, "connection", ConnectionConfig, CONNECTION_KEYWORDS)

@@ -23,7 +23,7 @@ from aiocql.policies.retry import DefaultRetryPolicy, RetryPolicy
 from aiocql.policies.speculative import SpeculativeExecutionPolicy
 from aiocql.protocol.constants import Consistency
 from aiocql.results import RowFactory, named_tuple_factory
-from aiocql.validation import NoPaging, check_cluster_arguments, describe_value, register_cluster_check
+from aiocql.validation import NoPaging, check_cluster_arguments, describe_value
 
 #: The name of the profile plain calls use, as cassandra-driver's ``EXEC_PROFILE_DEFAULT``:
 #: ``Cluster(execution_profiles={EXEC_PROFILE_DEFAULT: profile})`` replaces the defaults for every call.
@@ -123,7 +123,8 @@ def as_profile(resolved: ResolvedProfile) -> ExecutionProfile:
 def check_profiles(name: str, value: object) -> None:
     """The check of ``Cluster(execution_profiles=...)``: None or a mapping of names to profiles.
 
-    Registered with :func:`aiocql.validation.register_cluster_check` (validation sits below this package).
+    Called by the cluster's shim (:meth:`aiocql.cluster.config.ClusterSettings.build`), explicitly:
+    ``aiocql.validation`` sits below this package and cannot know an ExecutionProfile.
 
     Example:
         >>> check_profiles("execution_profiles", {"fast": ExecutionProfile(request_timeout=1.0)})
@@ -145,6 +146,3 @@ def check_profiles(name: str, value: object) -> None:
             raise refuse(f"{name} key", "a str", key)
         if not isinstance(profile, ExecutionProfile):
             raise refuse(f"{name}[{key!r}]", "an ExecutionProfile", profile)
-
-
-register_cluster_check("execution_profiles", check_profiles)
