@@ -244,7 +244,7 @@ class ResultSet(Generic[RowT]):
         """
         if self.paging_state is None or self._next_page is None:
             raise UsageError("no more pages: this is the last page (check has_more_pages)")
-        return await self._next_page(self.paging_state)
+        return await _page_after(self)
 
     async def pages(self) -> AsyncIterator[list[RowT]]:
         """Every page's rows, in order, from this one on; the next page is fetched while one is used.
@@ -503,9 +503,19 @@ class _Pager:
 def _prefetch(page: ResultSet[_T]) -> asyncio.Future[ResultSet[_T]] | None:
     if page.paging_state is None or page._next_page is None:
         return None
-    task = asyncio.ensure_future(page._next_page(page.paging_state))
+    task = asyncio.ensure_future(_page_after(page))
     task.add_done_callback(_retrieve)
     return task
+
+
+async def _page_after(page: ResultSet[_T]) -> ResultSet[_T]:
+    # The next page learns the trace ids of the pages before it here, from ``page`` itself: the session's
+    # next-page function must not hold its own ResultSet (a reference cycle per page, which kept every page
+    # and its rows alive until a full collection).
+    assert page._next_page is not None and page.paging_state is not None
+    following = await page._next_page(page.paging_state)
+    following._earlier_traces = page.tracing_ids  # get_all_query_traces() sees every page's trace
+    return following
 
 
 def _retrieve(task: asyncio.Future[ResultSet[Any]]) -> None:

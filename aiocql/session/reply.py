@@ -54,11 +54,9 @@ async def _result(
         rs.paging_state = response.metadata.paging_state
         if rs.paging_state is not None:
 
-            async def next_page(state: bytes) -> ResultSet[Any]:
+            async def next_page(state: bytes) -> ResultSet[Any]:  # holds no ResultSet: no cycle per page
                 session._check_open()
-                page = await session._execute(stmt, call, state)
-                page._earlier_traces = rs.tracing_ids  # get_all_query_traces() sees every page's trace
-                return page
+                return await session._execute(stmt, call, state)
 
             rs._next_page = next_page
     elif isinstance(response, SetKeyspaceResult):
