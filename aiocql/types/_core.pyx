@@ -34,6 +34,7 @@ cdef extern from "_core_helpers.h":
     double aiocql_f64(const unsigned char *p) nogil
     double aiocql_f32(const unsigned char *p) nogil
     object aiocql_uint128(const unsigned char *p)
+    object aiocql_text(const unsigned char *p, Py_ssize_t size, int ascii_column)
     void aiocql_civil(int64_t days, int *year, int *month, int *day) nogil
     Py_ssize_t aiocql_member_offset(object descr) except? -2
     object aiocql_new_uuid(PyTypeObject *t, object value, object safe, Py_ssize_t off_int, Py_ssize_t off_safe)
@@ -44,6 +45,7 @@ cdef extern from "_core_helpers.h":
     int PyGC_Disable()
     int PyGC_Enable()
     object aiocql_rowbase_type()
+    int aiocql_lean_row_type(object cls) except -1
     void aiocql_raise_stop(PyObject *stop, PyObject *value)
     ctypedef PyObject *(*iternextfunc)(PyObject *)
     ctypedef PyObject *(*aiocql_ready_take)(PyObject *, int *)
@@ -53,6 +55,13 @@ import_datetime()
 
 #: The base class of aiocql.Row (a tuple whose subscript also takes a column name).
 RowBase = aiocql_rowbase_type()
+
+
+def lean_row_type(cls):
+    """Give the row class ``cls`` (built by :func:`aiocql.types.record.row_class`) the lean deallocator of
+    rows; False if the class does not qualify (it has a finalizer, weak references, a __dict__, ...)."""
+    return aiocql_lean_row_type(cls) == 1
+
 
 # Column kinds (aiocql.types.rows._KINDS gives them from the types); 0: the column's Python decoder.
 cdef enum:
@@ -152,6 +161,7 @@ cdef class RowCodec:
         cdef unsigned char kind
         cdef object row, value
         cdef bint shaped = cls is not None
+        cdef bint check_gc
         cdef list rows = PyList_New(count)
         # Out of the collector's lists while it fills: the collections its own allocations trigger would walk
         # every row decoded so far (tracked again below, as every list is).
@@ -159,6 +169,7 @@ cdef class RowCodec:
         try:
             for i in range(count):
                 row = aiocql_new_row(cls, n) if shaped else PyTuple_New(n)
+                check_gc = False  # set by any value not built here from a fixed, collector-free type
                 for c in range(n):
                     if length - at < 4:
                         raise self._truncated(i, count)
@@ -173,22 +184,19 @@ cdef class RowCodec:
                         kind = kinds[c]
                         if size != _SIZES[kind] and kind < K_TEXT:
                             value = self.decoders[c](PyBytes_FromStringAndSize(<const char *>p, size))
+                            check_gc = True
                         elif kind == K_INT:
                             value = PyLong_FromLong(aiocql_i32(p))
                         elif kind == K_BIGINT:
                             value = PyLong_FromLongLong(aiocql_i64(p))
                         elif kind == K_TEXT:
-                            value = PyUnicode_DecodeUTF8(<const char *>p, size, NULL)
+                            value = aiocql_text(p, size, 0)
                         elif kind == K_BLOB:
                             value = PyBytes_FromStringAndSize(<const char *>p, size)
                         elif kind == K_DOUBLE:
                             value = PyFloat_FromDouble(aiocql_f64(p))
                         elif kind == K_BOOLEAN:
                             value = p[0] != 0
-                        elif kind == K_TIMESTAMP:
-                            value = self._timestamp(aiocql_i64(p))
-                        elif kind == K_UUID:
-                            value = self._uuid(p, c)
                         elif kind == K_SMALLINT:
                             value = PyLong_FromLong(aiocql_i16(p))
                         elif kind == K_TINYINT:
@@ -196,22 +204,28 @@ cdef class RowCodec:
                         elif kind == K_FLOAT:
                             value = PyFloat_FromDouble(aiocql_f32(p))
                         elif kind == K_ASCII:
-                            value = PyUnicode_DecodeASCII(<const char *>p, size, NULL)
+                            value = aiocql_text(p, size, 1)
                         else:
-                            value = _FALLBACK
-                            if kind == K_LIST:
-                                value = self._list(p, size, elems[c])
-                            elif kind == K_DECIMAL:
-                                value = self._decimal(p, size)
-                            if value is _FALLBACK:
-                                value = self.decoders[c](PyBytes_FromStringAndSize(<const char *>p, size))
+                            check_gc = True
+                            if kind == K_TIMESTAMP:
+                                value = self._timestamp(aiocql_i64(p))
+                            elif kind == K_UUID:
+                                value = self._uuid(p, c)
+                            else:
+                                value = _FALLBACK
+                                if kind == K_LIST:
+                                    value = self._list(p, size, elems[c])
+                                elif kind == K_DECIMAL:
+                                    value = self._decimal(p, size)
+                                if value is _FALLBACK:
+                                    value = self.decoders[c](PyBytes_FromStringAndSize(<const char *>p, size))
                         at += size
                     Py_INCREF(value)
                     PyTuple_SET_ITEM(row, c, value)
                 if shaped:  # built untracked: tracked only if a value needs the collector
-                    if aiocql_row_needs_gc(row, n, <PyTypeObject *>self.uuid_type):
+                    if check_gc and aiocql_row_needs_gc(row, n, <PyTypeObject *>self.uuid_type):
                         PyObject_GC_Track(row)
-                elif not aiocql_row_needs_gc(row, n, <PyTypeObject *>self.uuid_type):
+                elif not check_gc or not aiocql_row_needs_gc(row, n, <PyTypeObject *>self.uuid_type):
                     PyObject_GC_UnTrack(row)  # PyTuple_New tracks every tuple
                 Py_INCREF(row)
                 PyList_SET_ITEM(rows, i, row)
@@ -229,7 +243,7 @@ cdef class RowCodec:
         if kind == K_BIGINT:
             return PyLong_FromLongLong(aiocql_i64(p))
         if kind == K_TEXT:
-            return PyUnicode_DecodeUTF8(<const char *>p, size, NULL)
+            return aiocql_text(p, size, 0)
         if kind == K_BLOB:
             return PyBytes_FromStringAndSize(<const char *>p, size)
         if kind == K_DOUBLE:
@@ -250,7 +264,7 @@ cdef class RowCodec:
         if kind == K_FLOAT:
             return PyFloat_FromDouble(aiocql_f32(p))
         if kind == K_ASCII:
-            return PyUnicode_DecodeASCII(<const char *>p, size, NULL)
+            return aiocql_text(p, size, 1)
         return _FALLBACK
 
     cdef object _list(self, const unsigned char *p, Py_ssize_t size, unsigned char kind):

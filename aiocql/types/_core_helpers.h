@@ -32,6 +32,32 @@ static inline double aiocql_f32(const unsigned char *p) {
     return (double)f;
 }
 
+/* The str of size bytes of text: ASCII (the common case) copied straight into a new compact str, anything else
+ * through CPython's strict decoder (UTF-8, or ASCII for an ascii column), which gives the same str or raises
+ * UnicodeDecodeError. Sizes 0 and 1 also go to the decoder, which returns its cached strings. */
+static inline PyObject *aiocql_text(const unsigned char *p, Py_ssize_t size, int ascii_column) {
+    if (size > 1) {
+        uint64_t seen = 0, word;
+        Py_ssize_t i = 0;
+        for (; i + 8 <= size; i += 8) {
+            memcpy(&word, p + i, 8);
+            seen |= word;
+        }
+        for (; i < size; i++) {
+            seen |= p[i];
+        }
+        if (!(seen & 0x8080808080808080ULL)) {
+            PyObject *s = PyUnicode_New(size, 127);
+            if (s != NULL) {
+                memcpy(PyUnicode_1BYTE_DATA(s), p, (size_t)size);
+            }
+            return s;
+        }
+    }
+    return ascii_column ? PyUnicode_DecodeASCII((const char *)p, size, NULL)
+                        : PyUnicode_DecodeUTF8((const char *)p, size, NULL);
+}
+
 /* The 128-bit unsigned integer of 16 big-endian bytes (a UUID's int). */
 static inline PyObject *aiocql_uint128(const unsigned char *p) {
 #if PY_VERSION_HEX >= 0x030D0000
@@ -192,6 +218,52 @@ static PyObject *aiocql_rowbase_type(void) {
     }
     Py_INCREF(&aiocql_RowBase_Type);
     return (PyObject *)&aiocql_RowBase_Type;
+}
+
+/* ---- a lean deallocator for the row classes (one per set of column names, built by record.row_class) ----
+ *
+ * A class built with type() gets subtype_dealloc, which handles what a row class never has: __del__, weak
+ * references, a __dict__, __slots__ members, and a base other than tuple to find. A row class made only of
+ * empty __slots__ over RowBase frees a row as a tuple subclass: untrack, release the items, free, release
+ * the class. aiocql_lean_row_type installs it only on a class that has none of those (checked), so any
+ * other class, a user's subclass of a row class included (type() gives it subtype_dealloc again), keeps the
+ * generic path. */
+static void aiocql_row_dealloc(PyObject *op) {
+    PyTypeObject *type = Py_TYPE(op);
+    PyObject_GC_UnTrack(op); /* a no-op on a row never tracked (see aiocql_row_needs_gc) */
+    Py_TRASHCAN_BEGIN(op, aiocql_row_dealloc)
+    PyObject **items = ((PyTupleObject *)op)->ob_item;
+    for (Py_ssize_t i = Py_SIZE(op); --i >= 0;) {
+        Py_XDECREF(items[i]);
+    }
+    type->tp_free(op);
+    Py_TRASHCAN_END
+    Py_DECREF(type);
+}
+
+/* Install aiocql_row_dealloc on the row class cls; 1 if installed, 0 if cls does not qualify. */
+static int aiocql_lean_row_type(PyObject *cls) {
+    PyTypeObject *t = (PyTypeObject *)cls;
+    if (!PyType_Check(cls) || !(t->tp_flags & Py_TPFLAGS_HEAPTYPE) || !PyType_IsSubtype(t, &aiocql_RowBase_Type)) {
+        return 0;
+    }
+    if (t->tp_basicsize != aiocql_RowBase_Type.tp_basicsize || t->tp_itemsize != aiocql_RowBase_Type.tp_itemsize ||
+        t->tp_dictoffset != 0 || t->tp_weaklistoffset != 0 || t->tp_finalize != NULL || t->tp_del != NULL ||
+        t->tp_free != PyObject_GC_Del || !(t->tp_flags & Py_TPFLAGS_HAVE_GC)) {
+        return 0;
+    }
+    /* every class between cls and RowBase must be as plain (no finalizer, nothing to clear) */
+    for (PyTypeObject *b = t->tp_base; b != NULL && b != &aiocql_RowBase_Type; b = b->tp_base) {
+        if (b->tp_dictoffset != 0 || b->tp_weaklistoffset != 0 || b->tp_finalize != NULL || b->tp_del != NULL ||
+            b->tp_basicsize != aiocql_RowBase_Type.tp_basicsize) {
+            return 0;
+        }
+    }
+    if (t->tp_dealloc != aiocql_row_dealloc) {
+        t->tp_dealloc = aiocql_row_dealloc;
+        PyType_Modified(t);
+    }
+    return 1;
 }
 
 /* ---- the row iterator's awaitable: complete with a value without a new StopIteration per row ---- */

@@ -177,6 +177,14 @@ class Row(_RowMethods, _compiled_base() or PyRowBase):  # type: ignore[misc]
     __slots__ = ()
 
 
+def _compiled_lean_row_type() -> Any:
+    from aiocql.types import speedups
+
+    return None if speedups.core is None else speedups.core.lean_row_type
+
+
+_lean_row_type = _compiled_lean_row_type()
+
 #: The same Row on the pure-Python base (what :class:`Row` is without the compiled core), for tests.
 PyRow: type[Row] = (
     Row
@@ -206,7 +214,10 @@ def row_class(names: tuple[str, ...], root: type[Row] = Row) -> type[Row]:
     for i, f in enumerate(fields):
         doc = f"Column {names[i]!r}"
         namespace[f] = _tuplegetter(i, doc) if _tuplegetter is not None else property(itemgetter(i), doc=doc)
-    return type("Row", (root,), namespace)
+    cls = type("Row", (root,), namespace)
+    if _lean_row_type is not None:
+        _lean_row_type(cls)  # the compiled core frees these rows as tuples (no subtype_dealloc walk)
+    return cls
 
 
 def make_row(names: tuple[str, ...], values: Iterable[Any]) -> Row:

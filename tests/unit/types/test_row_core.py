@@ -155,6 +155,23 @@ def test_invalid_text_is_the_same_protocol_error(compiled: bool, text: bytes) ->
         same_outcome([ct.INT, ct.TEXT], body, 1)
 
 
+@pytest.mark.parametrize("size", [2, 7, 8, 9, 15, 16, 17, 40])
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_text_of_any_length_matches_the_pure_decoder(size: int, where: str) -> None:
+    """ASCII text is copied into the str directly; one byte >= 0x80 anywhere (in a whole 8-byte word or in the
+    tail) sends it to the strict decoder: valid UTF-8 gives the same str, invalid the same error."""
+    if not compiled_available():
+        pytest.skip("the compiled core is not built")
+    at = {"first": 0, "middle": size // 2, "last": size - 1}[where]
+    ascii_text = bytes(0x41 + i % 26 for i in range(size))
+    for text in (ascii_text, b"\x00" * size, ascii_text[:at] + b"\xff" + ascii_text[at + 1 :]):
+        for t in (ct.TEXT, ct.ASCII, ct.VARCHAR):
+            same_outcome([t, ct.INT], value(text) + value(b"\x00\x00\x00\x01"), 1)
+    utf8 = (ascii_text[:at] + "é".encode() + ascii_text[at:])[: max(size, 2) + 1]
+    same_outcome([ct.TEXT], value(utf8), 1)
+    same_outcome([ct.ASCII], value(utf8), 1)
+
+
 def test_every_truncation_is_the_same_protocol_error() -> None:
     if not compiled_available():
         pytest.skip("the compiled core is not built")
@@ -306,6 +323,37 @@ def test_the_decimal_limit_applies_to_both() -> None:
         assert outcome([ct.DECIMAL], body, 1, True)[0].__name__ == "ValueTooLarge"
     finally:
         set_decimal_limit(old)
+
+
+def test_row_classes_free_their_rows_and_a_subclass_keeps_its_finalizer() -> None:
+    import sys
+
+    if not compiled_available():
+        pytest.skip("the compiled core is not built")
+    assert speedups.core is not None
+    cls = row_class(("lean_a", "lean_b"))
+    assert speedups.core.lean_row_type(cls)  # row_class gave it the lean deallocator (idempotent)
+    held = object()
+    refs, class_refs = sys.getrefcount(held), sys.getrefcount(cls)
+    rows = [cls((held, [i])) for i in range(100)] + [cls((held, None)) for _ in range(100)]
+    assert sys.getrefcount(held) == refs + 200
+    del rows
+    assert (sys.getrefcount(held), sys.getrefcount(cls)) == (refs, class_refs)
+    finalized = []
+
+    class Finalized(cls):  # type: ignore[misc,valid-type]
+        __slots__ = ()
+
+        def __del__(self) -> None:
+            finalized.append(tuple(self))
+
+    assert not speedups.core.lean_row_type(Finalized)  # a finalizer: the generic deallocator stays
+    Finalized((1, 2))
+    assert finalized == [(1, 2)]
+    row = None
+    for _ in range(100_000):  # deep nesting: freed without exhausting the C stack
+        row = cls((row, None))
+    del row
 
 
 def test_garbage_collector_sees_the_rows_that_need_it() -> None:
