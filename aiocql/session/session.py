@@ -466,6 +466,40 @@ class Session:
         """
         self._own_udt_classes = self._own_udt_classes.with_class(keyspace, user_type, klass)
 
+    # -- read-only views of what the session was set up with -----------------------------------------
+    @property
+    def throttle(self) -> RequestThrottle | None:
+        """The session's request throttle (``Cluster(max_requests_in_flight=...)``), or None when it has none:
+        read its ``in_flight``, ``queued``, ``max_in_flight`` and ``max_queued``; the session drives it.
+
+        Example:
+            >>> session.throttle.in_flight, session.throttle.queued  # doctest: +SKIP
+            (0, 0)
+        """
+        return self._throttle
+
+    @property
+    def builds_operation_info(self) -> bool:
+        """True when a request builds an :class:`~aiocql.OperationInfo` (the request tracker reads it); with
+        the built-in metrics alone it does not, so plain requests pay nothing for it.
+
+        Example:
+            >>> (await cluster.connect()).builds_operation_info  # doctest: +SKIP
+            False
+        """
+        return self._describe
+
+    @property
+    def calls_request_hooks(self) -> bool:
+        """True when the request tracker has request-level hooks (``on_request_start``/``on_request_end``)
+        that each request calls; the built-in metrics have none.
+
+        Example:
+            >>> (await cluster.connect()).calls_request_hooks  # doctest: +SKIP
+            False
+        """
+        return self._request_hooks is not None
+
     # -- routing (the executor's Router) ------------------------------------------------------------
     @property
     def pools(self) -> list[HostPool]:

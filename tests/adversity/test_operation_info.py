@@ -78,6 +78,7 @@ async def test_a_query_carries_its_resolved_settings_and_its_coordinator(server:
     tracker = OpRecorder()
     async with Cluster([server.host], port=server.port, request_tracker=tracker, fetch_size=321) as cluster:
         session = await cluster.connect("ks")
+        assert session.builds_operation_info and session.calls_request_hooks  # a tracker with request hooks
         await session.execute(select(1), consistency_level=ConsistencyLevel.QUORUM, fetch_size=100)
         await session.execute(select(2))
         [first] = tracker.ops(select(1))
@@ -203,12 +204,13 @@ async def test_the_built_in_metrics_alone_build_no_operation_info(server: FakeSe
     tracker = AttemptsOnly()
     async with Cluster([server.host], port=server.port, request_tracker=tracker) as cluster:
         session = await cluster.connect()
-        assert not session._describe and session._request_hooks is None
+        assert not session.builds_operation_info and not session.calls_request_hooks
         await session.execute(select(1))
         assert [a.operation for a in tracker.attempts if a.query == select(1)] == [None]
     async with Cluster([server.host], port=server.port) as cluster:
         session = await cluster.connect()
-        assert not session._describe and session._request_hooks is None  # the default cluster: metrics only
+        # The default cluster: the built-in metrics only.
+        assert not session.builds_operation_info and not session.calls_request_hooks
 
 
 async def test_a_failing_request_hook_does_not_fail_the_request(
@@ -242,7 +244,7 @@ async def test_slow_queries_are_logged_without_values_per_profile(
         [server.host], port=server.port, slow_query_threshold=0.15, execution_profiles=profiles
     ) as cluster:
         session = await cluster.connect()
-        assert session._request_hooks is None  # no tracker hooks: the slow log alone
+        assert not session.calls_request_hooks  # no tracker hooks: the slow log alone
         await session.execute(select(1))  # fast: not logged
         await session.execute(select(101))  # slow: logged
         await session.execute(select(102), execution_profile="quiet")  # slow but off for this profile

@@ -33,7 +33,7 @@ def throttled_cluster(server: FakeServer, in_flight: int, queued: int, **kwargs:
 
 
 def queued(session: Session) -> int:
-    throttle = session._throttle
+    throttle = session.throttle
     assert throttle is not None
     return throttle.queued
 
@@ -56,7 +56,7 @@ async def test_never_more_than_n_requests_at_the_server(server: FakeServer) -> N
         rows = await asyncio.gather(*(session.execute(select(k)) for k in range(200)))
         assert [rs.one() for rs in rows] == [(k, f"value-{k}") for k in range(200)]
         assert in_server["peak"] == 4  # reached, never passed
-        assert queued(session) == 0 and session._throttle.in_flight == 0  # type: ignore[union-attr]
+        assert queued(session) == 0 and session.throttle.in_flight == 0  # type: ignore[union-attr]
 
 
 async def test_queued_requests_leave_in_fifo_order(server: FakeServer) -> None:
@@ -134,4 +134,4 @@ async def test_a_cancelled_queued_request_frees_its_place(server: FakeServer) ->
         assert (await first).one() == (0, "value-0")
         assert (await third).one() == (3, "value-3")
         assert [key_of(r) for r in gate.order] == [0, 3]  # the cancelled request never reached the server
-        assert session._throttle.in_flight == 0  # type: ignore[union-attr]
+        assert session.throttle.in_flight == 0  # type: ignore[union-attr]
