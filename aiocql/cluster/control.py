@@ -161,6 +161,18 @@ class ControlConnection:
         return self.conn.host if self.conn is not None else None
 
     @property
+    def contact_addresses(self) -> tuple[str, ...]:
+        """The addresses the control connection looks for a node at when it has none left to try: the
+        contact points as resolved (every address of a name, in its order), resolved again when no
+        known host answers; empty before the first connect.
+
+        Example:
+            >>> cluster.control.contact_addresses  # doctest: +SKIP
+            ('127.0.0.1',)
+        """
+        return tuple(self._contact_points)
+
+    @property
     def refreshing(self) -> bool:
         """True while a refresh (topology, or schema events passed on after the debounce) is running.
 

@@ -47,5 +47,5 @@ async def test_a_name_with_several_addresses_gives_several_contact_points(cassan
             # Both addresses became contact points (in the name's order): the control connection got past
             # the dead first one to the node, which only the second address reaches.
             assert cluster.control is not None and cluster.control.address == node
-            assert cluster.control._contact_points == [unreachable, node]
+            assert cluster.control.contact_addresses == (unreachable, node)
             assert [h.address for h in cluster.contact_hosts] == [node]  # the ring does not list the dead one
