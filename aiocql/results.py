@@ -208,6 +208,33 @@ class ResultSet(Generic[RowT]):
     _session: TraceReader | None = field(default=None, repr=False)  # the session whose request this answers
     _earlier_traces: tuple[uuid.UUID, ...] = field(default=(), repr=False)  # of the pages before this one
 
+    @classmethod
+    def from_rows(
+        cls,
+        rows: Sequence[RowT],
+        *,
+        paging_state: bytes | None = None,
+        next_page: NextPage | None = None,
+        column_names: Sequence[str] = (),
+    ) -> ResultSet[RowT]:
+        """A result set not read from a server, to test code that consumes results (``async for``,
+        :meth:`pages`, :meth:`fetch_next_page`) without one: ``rows`` is its page, and while
+        ``paging_state`` is set, ``await next_page(paging_state)`` gives the next page (a ResultSet).
+
+        Example:
+            >>> import asyncio
+            >>> async def page_two(state: bytes) -> ResultSet[int]:
+            ...     return ResultSet.from_rows([3])
+            >>> rs = ResultSet.from_rows([1, 2], paging_state=b"2", next_page=page_two)
+            >>> asyncio.run(rs.all())
+            [1, 2, 3]
+        """
+        if paging_state is not None and next_page is None:
+            raise InvalidValueError("ResultSet.from_rows(paging_state=...) needs next_page= to fetch that page")
+        return cls(
+            current_rows=list(rows), column_names=tuple(column_names), paging_state=paging_state, _next_page=next_page
+        )
+
     @property
     def has_more_pages(self) -> bool:
         """True while the server says more pages follow (only the absence of a paging state ends paging)."""

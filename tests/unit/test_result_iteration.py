@@ -37,19 +37,16 @@ def iterator_kind(rs: ResultSet[Any]) -> str:
 def chain(pages: list[list[int]], started: list[int], gate: asyncio.Event | None = None) -> ResultSet:
     """A first page whose next pages come from ``pages``; ``started`` records each fetch."""
 
+    async def next_page(state: bytes) -> ResultSet:
+        started.append(int(state))
+        if gate is not None:
+            await gate.wait()
+        return page_at(int(state))
+
     def page_at(index: int) -> ResultSet:
-        rs = ResultSet(current_rows=pages[index])
         if index + 1 < len(pages):
-            rs.paging_state = str(index + 1).encode()
-
-            async def next_page(state: bytes) -> ResultSet:
-                started.append(int(state))
-                if gate is not None:
-                    await gate.wait()
-                return page_at(int(state))
-
-            rs._next_page = next_page
-        return rs
+            return ResultSet.from_rows(pages[index], paging_state=str(index + 1).encode(), next_page=next_page)
+        return ResultSet.from_rows(pages[index])
 
     return page_at(0)
 
@@ -110,12 +107,10 @@ async def test_anext_calls_awaited_out_of_order_each_get_one_row() -> None:
 
 
 async def test_an_error_fetching_a_page_reaches_the_loop() -> None:
-    rs = ResultSet(current_rows=[1, 2], paging_state=b"x")
-
     async def broken(state: bytes) -> ResultSet[Any]:
         raise ConnectionResetError("gone")
 
-    rs._next_page = broken
+    rs = ResultSet.from_rows([1, 2], paging_state=b"x", next_page=broken)
     seen = []
     with pytest.raises(ConnectionResetError, match="gone"):
         async for row in rs:
@@ -149,3 +144,10 @@ async def test_rows_as_tasks() -> None:
     rs = chain([[1, 2], [3]], [])
     it = aiter(rs)
     assert [await asyncio.ensure_future(anext(it)) for _ in range(3)] == [1, 2, 3]
+
+
+def test_a_paging_state_without_a_next_page_is_refused() -> None:
+    from aiocql import InvalidValueError
+
+    with pytest.raises(InvalidValueError, match="needs next_page"):
+        ResultSet.from_rows([1], paging_state=b"x")
