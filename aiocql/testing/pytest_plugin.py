@@ -39,7 +39,7 @@ import asyncio
 import contextlib
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,6 +177,51 @@ class _ServerManager:
 
 _MANAGER = _ServerManager()
 
+#: Where the fixtures get a server for a mode from (by default: start or reuse local nodes).
+ServerGetter = Callable[[ServerMode], ServerInfo]
+#: How the ``keyspace`` fixture runs its DDL on a server (by default: through an aiocql Cluster).
+DdlRunner = Callable[[ServerInfo, list[str]], Coroutine[Any, Any, None]]
+
+
+@dataclass(slots=True)
+class _Source:
+    get: ServerGetter
+    run_ddl: DdlRunner
+
+
+def use_server_source(*, get: ServerGetter | None = None, run_ddl: DdlRunner | None = None) -> None:
+    """Make the fixtures take their servers from ``get(mode)`` and run the ``keyspace`` fixture's DDL
+    through ``await run_ddl(info, statements)``, instead of starting local nodes: for testing a project's
+    markers and conftest without Cassandra, or for servers provisioned another way. Call it from a
+    conftest.py; an argument left out (or None) restores the plugin's own.
+
+    Example:
+        >>> from aiocql.testing import pytest_plugin as plugin
+        >>> asked = []
+        >>> def get(mode):
+        ...     asked.append(str(mode))
+        ...     return plugin.ServerInfo(("127.0.0.1",), port=19042)
+        >>> async def run_ddl(info, statements):
+        ...     asked.extend(statements)
+        >>> plugin.use_server_source(get=get, run_ddl=run_ddl)
+        >>> plugin.server_for(plugin.ServerMode(auth=True)).port, asked
+        (19042, ['1 node+auth'])
+        >>> plugin.use_server_source()  # the plugin's own again
+    """
+    _SOURCE.get = get if get is not None else _MANAGER.get
+    _SOURCE.run_ddl = run_ddl if run_ddl is not None else _run_ddl
+
+
+def server_for(mode: ServerMode) -> ServerInfo:
+    """The server the fixtures use for ``mode`` (started on demand, or from :func:`use_server_source`).
+
+    Example:
+        >>> info = server_for(ServerMode(nodes=3))  # doctest: +SKIP
+        >>> len(info.contact_points)  # doctest: +SKIP
+        3
+    """
+    return _SOURCE.get(mode)
+
 
 def _mode_of(item: pytest.Item | pytest.Collector) -> ServerMode | None:
     """The server mode a test's markers ask for (function, class or module markers), None for none."""
@@ -225,7 +270,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def cassandra(request: pytest.FixtureRequest) -> ServerInfo:
     """The server for this test's mode (``server`` / ``cluster3`` markers); started on demand."""
     mode = _mode_of(request.node) or ServerMode()
-    return _MANAGER.get(mode)
+    return server_for(mode)
 
 
 def cluster_kwargs(info: ServerInfo, **extra: Any) -> dict[str, Any]:
@@ -265,6 +310,9 @@ async def _run_ddl(info: ServerInfo, statements: list[str]) -> None:
             await asyncio.sleep(1)
 
 
+_SOURCE = _Source(_MANAGER.get, _run_ddl)
+
+
 def _module_mode(request: pytest.FixtureRequest) -> ServerMode:
     """The mode of the test that set the module's keyspace up (its own markers count), else the module's."""
     item = getattr(request, "_pyfuncitem", None)  # the test whose set-up instantiates this module fixture
@@ -290,13 +338,13 @@ def keyspace(request: pytest.FixtureRequest) -> Iterator[str]:
     Made on the server of the first test of the module that uses it, markers on the test function included.
     """
     mode = _module_mode(request)
-    info = _MANAGER.get(mode)
+    info = server_for(mode)
     name = "ks_" + request.module.__name__.rsplit(".", 1)[-1].lower()[:40]
     rf = 3 if mode.nodes >= 3 else 1
     create = f"CREATE KEYSPACE {name} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': {rf}}}"
-    asyncio.run(_run_ddl(info, [f"DROP KEYSPACE IF EXISTS {name}", create]))
+    asyncio.run(_SOURCE.run_ddl(info, [f"DROP KEYSPACE IF EXISTS {name}", create]))
     yield name
     still_up = _external() is not None or (_MANAGER.current and _MANAGER.current[0] == mode)
     if still_up:  # never restart a server just to drop a keyspace: a fresh start wipes it anyway
         with contextlib.suppress(Exception):
-            asyncio.run(_run_ddl(_MANAGER.get(mode), [f"DROP KEYSPACE IF EXISTS {name}"]))
+            asyncio.run(_SOURCE.run_ddl(server_for(mode), [f"DROP KEYSPACE IF EXISTS {name}"]))

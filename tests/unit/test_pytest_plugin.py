@@ -70,8 +70,7 @@ SAMPLE_CONFTEST = """
     async def no_ddl(info, statements):
         asked.append("ddl")
 
-    plugin._MANAGER.get = fake_get
-    plugin._run_ddl = no_ddl
+    plugin.use_server_source(get=fake_get, run_ddl=no_ddl)
 
     def pytest_sessionfinish(session):
         with open(os.environ["ASKED_FILE"], "w") as out:
