@@ -59,7 +59,10 @@ def _extensions() -> list[Extension]:
         "aiocql.types._core", ["aiocql/types/_core.pyx"], depends=["aiocql/types/_core_helpers.h"],
         include_dirs=["aiocql/types"], extra_compile_args=flags,
     )  # fmt: skip
-    wire = Extension("aiocql.protocol._wire", ["aiocql/protocol/_wire.pyx"], extra_compile_args=flags)
+    wire = Extension(
+        "aiocql.protocol._wire", ["aiocql/protocol/_wire.pyx"], depends=["aiocql/protocol/_wire_helpers.h"],
+        include_dirs=["aiocql/protocol"], extra_compile_args=flags,
+    )  # fmt: skip
     return list(cythonize([ext, wire], compiler_directives={"language_level": "3"}, quiet=True))
 
 

@@ -14,7 +14,7 @@ This module never imports asyncio, socket or ssl.
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.list cimport PyList_CheckExact, PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_Check
-from cpython.object cimport PyObject
+from cpython.object cimport PyObject, PyTypeObject
 from cpython.tuple cimport PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_CheckExact
 from libc.stdint cimport INT64_MAX, INT64_MIN, int64_t, uint32_t
@@ -278,3 +278,222 @@ def query_body(object query, object params, int version):
     memcpy(out + 4, q, q_len)
     write_params(out + 4 + q_len, p, version)
     return body
+
+
+# -- objects built per reply ---------------------------------------------------------------------------
+
+cdef extern from "_wire_helpers.h":
+    Py_ssize_t aiocql_wire_slot_offset(object descr) except? -2
+    object aiocql_wire_new(PyTypeObject *type, Py_ssize_t n, const Py_ssize_t *offsets, PyObject **values)
+
+cdef enum:
+    MAX_SLOTS = 8
+
+
+cdef class Slots:
+    """Builds instances of a slotted class (every slot set) without running its ``__init__``: the per-reply
+    envelopes and results are plain value holders whose ``__init__`` only stores its arguments. Where the
+    class is not such a holder (a slot is not a plain writable member), ``make`` sets the attributes
+    through ``object.__new__`` and ``setattr`` instead: the same object, slower."""
+
+    cdef object cls
+    cdef tuple names
+    cdef Py_ssize_t n
+    cdef Py_ssize_t offsets[MAX_SLOTS]
+    cdef readonly bint direct
+
+    def __init__(self, cls, names):
+        cdef Py_ssize_t i, off
+        self.cls = cls
+        self.names = tuple(names)
+        self.n = len(self.names)
+        self.direct = self.n <= MAX_SLOTS and type(cls) is type and getattr(cls, "__new__") is object.__new__
+        # every slot of the class is one of the names (none left NULL)
+        slots = set()
+        for klass in cls.__mro__:
+            slots.update(klass.__dict__.get("__slots__", ()))
+        if slots != set(self.names):
+            self.direct = False
+        for i in range(min(self.n, MAX_SLOTS)):
+            off = aiocql_wire_slot_offset(getattr(cls, self.names[i]))
+            if off < 0:
+                self.direct = False
+            self.offsets[i] = off
+
+    cdef object make(self, PyObject **values):
+        cdef Py_ssize_t i
+        if self.direct:
+            return aiocql_wire_new(<PyTypeObject *>self.cls, self.n, self.offsets, values)
+        obj = object.__new__(self.cls)
+        for i in range(self.n):
+            setattr(obj, self.names[i], <object>values[i])
+        return obj
+
+    def __call__(self, *values):
+        """``cls(*values)`` with the names' order (for tests)."""
+        cdef PyObject *vals[MAX_SLOTS]
+        cdef Py_ssize_t i
+        if len(values) != self.n or self.n > MAX_SLOTS:
+            raise TypeError(f"{self.n} values expected")
+        for i in range(self.n):
+            vals[i] = <PyObject *>values[i]
+        return self.make(vals)
+
+
+# -- replies ------------------------------------------------------------------------------------------
+
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.memoryview cimport PyMemoryView_Check
+
+from aiocql.protocol.results import RowsMetadata as _RowsMetadata
+from aiocql.protocol.results import RowsResult as _RowsResult
+from aiocql.protocol.results import VoidResult as _VoidResult
+
+cdef Slots RowsMetadata = Slots(_RowsMetadata, ("flags", "column_count", "columns", "paging_state", "new_metadata_id"))
+cdef Slots RowsResult = Slots(
+    _RowsResult, ("metadata", "rows_count", "buffer", "offset", "tracing_id", "warnings", "custom_payload")
+)
+cdef Slots VoidResult = Slots(_VoidResult, ("tracing_id", "warnings", "custom_payload"))
+cdef tuple NO_WARNINGS = ()
+
+cdef enum:
+    KIND_VOID = 1
+    KIND_ROWS = 2
+    R_HAS_MORE_PAGES = 0x02
+    R_NO_METADATA = 0x04
+    R_METADATA_CHANGED = 0x08
+
+
+cdef inline int get32(const unsigned char *p) noexcept nogil:
+    return <int>((<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8) | <uint32_t>p[3])
+
+
+def decode_result(object body, int version):
+    """The RESULT in ``body`` (an envelope body with no tracing id, warnings or custom payload) when it is a
+    Void or a Rows page without metadata (a prepared statement's page); None for anything else (the pure
+    ``decode_result`` reads it, or raises), malformed bytes included."""
+    cdef Py_buffer view
+    cdef const unsigned char *p
+    cdef Py_ssize_t n, pos
+    cdef int kind, flags, count, length, rows_count
+    cdef object paging_state = None
+    cdef object buf, metadata, py_flags, py_count, py_rows, py_pos
+    cdef PyObject *vals[7]
+    PyObject_GetBuffer(body, &view, PyBUF_SIMPLE)
+    try:
+        p = <const unsigned char *>view.buf
+        n = view.len
+        if n < 4:
+            return None
+        kind = get32(p)
+        if kind == KIND_VOID:
+            vals[0] = <PyObject *>None
+            vals[1] = <PyObject *>NO_WARNINGS
+            vals[2] = <PyObject *>None
+            return VoidResult.make(vals)
+        if kind != KIND_ROWS or n < 12:
+            return None
+        flags = get32(p + 4)
+        count = get32(p + 8)
+        if count < 0 or not flags & R_NO_METADATA or (version >= 5 and flags & R_METADATA_CHANGED):
+            return None
+        pos = 12
+        if flags & R_HAS_MORE_PAGES:
+            if n - pos < 4:
+                return None
+            length = get32(p + pos)
+            pos += 4
+            if length >= 0:
+                if n - pos < length:
+                    return None
+                paging_state = PyBytes_FromStringAndSize(<const char *>(p + pos), length)
+                pos += length
+        if n - pos < 4:
+            return None
+        rows_count = get32(p + pos)
+        if rows_count < 0:
+            return None
+        pos += 4
+    finally:
+        PyBuffer_Release(&view)
+    buf = body if PyMemoryView_Check(body) else memoryview(body)
+    py_flags, py_count, py_rows, py_pos = flags, count, rows_count, pos
+    vals[0] = <PyObject *>py_flags
+    vals[1] = <PyObject *>py_count
+    vals[2] = <PyObject *>None
+    vals[3] = <PyObject *>paging_state
+    vals[4] = <PyObject *>None
+    metadata = RowsMetadata.make(vals)
+    vals[0] = <PyObject *>metadata
+    vals[1] = <PyObject *>py_rows
+    vals[2] = <PyObject *>buf
+    vals[3] = <PyObject *>py_pos
+    vals[4] = <PyObject *>None
+    vals[5] = <PyObject *>NO_WARNINGS
+    vals[6] = <PyObject *>None
+    return RowsResult.make(vals)
+
+
+# -- envelopes ----------------------------------------------------------------------------------------
+
+from aiocql.protocol.envelope import Envelope as _Envelope
+
+cdef Slots Envelope = Slots(_Envelope, ("version", "flags", "stream", "opcode", "body", "is_response"))
+cdef object TRUE = True
+cdef object FALSE = False
+
+
+def split_envelopes(object data, Py_ssize_t pos, Py_ssize_t end, list out, tuple opcodes, int direction,
+                    Py_ssize_t max_size, bint compressed_ok):
+    """Append to ``out`` the whole envelopes of ``data[pos:end]`` whose 9-byte header is valid; stop at the
+    first header that is not (or an envelope that is not complete) and return its offset, where the pure
+    decoder carries on (and raises, or waits for more bytes).
+
+    ``opcodes`` has 256 entries: the :class:`Opcode` of each opcode byte accepted, None for the others;
+    ``direction`` 1 accepts replies only, 0 requests only, -1 both; ``compressed_ok`` False stops at an
+    envelope flagged COMPRESSION (a v4 body the pure decoder decompresses). The body is a copy (``bytes``).
+    """
+    cdef Py_buffer view
+    cdef const unsigned char *p
+    cdef unsigned char vbyte, flags, version
+    cdef int stream
+    cdef Py_ssize_t length
+    cdef object op, body, py_version, py_flags, py_stream
+    cdef PyObject *vals[6]
+    if len(opcodes) != 256:
+        return pos  # not the table this function reads: the pure decoder does everything
+    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+    try:
+        if end > view.len:
+            end = view.len
+        p = <const unsigned char *>view.buf
+        while end - pos >= 9:
+            vbyte = p[pos]
+            version = vbyte & 0x7F
+            flags = p[pos + 1]
+            if version < 3 or version > 5:
+                break
+            if direction >= 0 and (vbyte >> 7) != direction:
+                break
+            if not compressed_ok and flags & 0x01:
+                break
+            op = <object>PyTuple_GET_ITEM(opcodes, p[pos + 4])
+            if op is None:
+                break
+            length = get32(p + pos + 5)
+            if length < 0 or length > max_size or end - pos - 9 < length:
+                break
+            stream = <short>((p[pos + 2] << 8) | p[pos + 3])
+            body = PyBytes_FromStringAndSize(<const char *>(p + pos + 9), length)
+            py_version, py_flags, py_stream = version, flags, stream
+            vals[0] = <PyObject *>py_version
+            vals[1] = <PyObject *>py_flags
+            vals[2] = <PyObject *>py_stream
+            vals[3] = <PyObject *>op
+            vals[4] = <PyObject *>body
+            vals[5] = <PyObject *>(TRUE if vbyte & 0x80 else FALSE)
+            out.append(Envelope.make(vals))
+            pos += 9 + length
+    finally:
+        PyBuffer_Release(&view)
+    return pos

@@ -49,6 +49,7 @@ from aiocql.protocol.constants import MAX_ENVELOPE_BODY, RESPONSE_BIT, HeaderFla
 from aiocql.protocol.crc import crc32
 from aiocql.protocol.envelope import HEADER, HEADER_SIZE, OPCODES, Envelope
 from aiocql.protocol.frames import LZ4_HEADER_SIZE, TRAILER_SIZE, UNCOMPRESSED_HEADER_SIZE, decode_frame_header
+from aiocql.protocol.wire import fast as _fast
 
 __all__ = ["DecodeError", "FrameDecoder"]
 
@@ -70,6 +71,9 @@ _RESPONSE_OPCODES: frozenset[int] = frozenset(
     )
 )
 _REQUEST_OPCODES: frozenset[int] = frozenset(int(op) for op in Opcode) - _RESPONSE_OPCODES
+# The compiled splitter of the envelopes whose header is valid (None: not built): the loops below carry on
+# where it stops, so every error is theirs.
+_split = _fast.split_envelopes if _fast is not None else None
 
 
 class FrameDecoder:
@@ -96,6 +100,8 @@ class FrameDecoder:
         "_large",
         "_large_total",
         "_opcodes",
+        "_opcode_table",
+        "_direction",
         "_switch_after",
         "_switch_compressor",
         "compressor",
@@ -117,6 +123,8 @@ class FrameDecoder:
         self._opcodes = (
             frozenset(OPCODES) if responses is None else _RESPONSE_OPCODES if responses else _REQUEST_OPCODES
         )
+        self._opcode_table = tuple(OPCODES.get(b) if b in self._opcodes else None for b in range(256))
+        self._direction = -1 if responses is None else int(responses)
         self._buf = bytearray()
         self._framed = False
         self._frame_compressor: Compressor | None = None
@@ -259,8 +267,14 @@ class FrameDecoder:
         buf = self._buf
         end_of_data = len(buf)
         pos = 0
+        fast = _split if not self._switch_after else None  # the v5 switch is checked envelope by envelope
         with memoryview(buf) as view:
-            while end_of_data - pos >= HEADER_SIZE:
+            while True:
+                if fast is not None:  # all it can take; stops before a compressed body (decompressed below)
+                    pos = fast(buf, pos, end_of_data, out, self._opcode_table, self._direction,
+                               self.max_envelope_size, False)  # fmt: skip
+                if end_of_data - pos < HEADER_SIZE:
+                    break
                 vbyte, flags, stream, opcode, length = HEADER.unpack_from(buf, pos)
                 self._check_header(vbyte, stream, opcode, length, pos)
                 end = pos + HEADER_SIZE + length
@@ -332,6 +346,8 @@ class FrameDecoder:
     def _split_envelopes(self, payload: bytes | memoryview, out: list[Envelope]) -> None:
         p = 0
         n = len(payload)
+        if _split is not None:
+            p = _split(payload, 0, n, out, self._opcode_table, self._direction, self.max_envelope_size, True)
         while p < n:
             if n - p < HEADER_SIZE:
                 raise ProtocolError(f"truncated envelope header at offset {p} of a self-contained v5 frame")

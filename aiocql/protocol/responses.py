@@ -53,6 +53,7 @@ from aiocql.protocol.results import (
     VoidResult,
     decode_result,
 )
+from aiocql.protocol.wire import fast as _fast
 
 __all__ = [
     "AuthChallenge",
@@ -81,6 +82,10 @@ __all__ = [
 _TRACING = int(HeaderFlag.TRACING)
 _WARNING = int(HeaderFlag.WARNING)
 _CUSTOM_PAYLOAD = int(HeaderFlag.CUSTOM_PAYLOAD)
+_PREFIXES = _TRACING | _WARNING | _CUSTOM_PAYLOAD
+_RESULT = Opcode.RESULT
+# The compiled decoder of the commonest RESULTs (Void, a page without metadata); None: not built.
+_fast_result = _fast.decode_result if _fast is not None else None
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -171,7 +176,12 @@ def decode_response(envelope: Envelope, version: int | None = None) -> Response:
         >>> decode_response(env)
         VoidResult(tracing_id=None, warnings=(), custom_payload=None)
     """
-    decoder = _DECODERS.get(envelope.opcode)
+    opcode = envelope.opcode
+    if opcode is _RESULT and _fast_result is not None and not envelope.flags & _PREFIXES:
+        result: Response | None = _fast_result(envelope.body, envelope.version if version is None else version)
+        if result is not None:
+            return result  # else a RESULT of another kind, or malformed: the pure decoder reads it (or raises)
+    decoder = _DECODERS.get(opcode)
     if decoder is None:
         raise ProtocolError(f"opcode {envelope.opcode.name} is not a response (stream {envelope.stream})")
     body = envelope.body
