@@ -94,14 +94,14 @@ class FrameDecoder:
 
     __slots__ = (
         "_buf",
+        "_direction",
         "_failed",
         "_frame_compressor",
         "_framed",
         "_large",
         "_large_total",
-        "_opcodes",
         "_opcode_table",
-        "_direction",
+        "_opcodes",
         "_switch_after",
         "_switch_compressor",
         "compressor",
