@@ -2,7 +2,7 @@
 typed keyword arguments of ``execute()``, and what it needs from its cluster.
 
 Example:
-    >>> SessionDefaults().request_timeout
+    >>> SessionDefaults().default_profile.request_timeout
     10.0
 """
 
