@@ -26,6 +26,8 @@ from typing import Any, Final
 
 from aiocql.errors import InvalidValueError
 from aiocql.metrics.histogram import DEFAULT_LATENCY_BUCKETS, LatencyHistogram, bounds_us
+from aiocql.metrics.operations import node_label
+from aiocql.model.host import Host
 
 __all__ = ["MetricFamily", "Metrics", "NodeMetrics"]
 
@@ -171,7 +173,7 @@ class Metrics:
         aiocql_requests_total{node="10.0.0.1:9042"} 2
     """
 
-    __slots__ = ("_nodes", "latency_buckets", "prefix")
+    __slots__ = ("_by_host", "_nodes", "latency_buckets", "prefix")
 
     def __init__(self, prefix: str = "aiocql", latency_buckets: Sequence[float] = DEFAULT_LATENCY_BUCKETS) -> None:
         if not _METRIC_NAME.match(prefix):
@@ -180,6 +182,26 @@ class Metrics:
         self.prefix = prefix
         self.latency_buckets = tuple(latency_buckets)
         self._nodes: dict[str, NodeMetrics] = {}
+        # id(host) -> (host, its node's metrics): the label of a Host object is made once, not per attempt.
+        self._by_host: dict[int, tuple[Host, NodeMetrics]] = {}
+
+    def node_of(self, host: Host) -> NodeMetrics:
+        """The metrics of ``host``'s node (:meth:`node` of its :func:`~aiocql.metrics.operations.node_label`).
+
+        Example:
+            >>> import uuid
+            >>> m = Metrics(); h = Host(uuid.UUID(int=1), "10.0.0.1")
+            >>> m.node_of(h) is m.node("10.0.0.1:9042")
+            True
+        """
+        entry = self._by_host.get(id(host))
+        if entry is not None and entry[0] is host:
+            return entry[1]
+        if len(self._by_host) >= 4096:  # Host objects replaced by topology changes: start again
+            self._by_host.clear()
+        found = self.node(node_label(host))
+        self._by_host[id(host)] = (host, found)  # the entry keeps the host, so its id is not reused meanwhile
+        return found
 
     def node(self, label: str) -> NodeMetrics:
         """The metrics of node ``label``, created on first use.
@@ -196,6 +218,7 @@ class Metrics:
     def remove_node(self, label: str) -> None:
         """Forget a node (after it left the cluster)."""
         self._nodes.pop(label, None)
+        self._by_host = {key: entry for key, entry in self._by_host.items() if entry[1].node != label}
 
     @property
     def nodes(self) -> Mapping[str, NodeMetrics]:

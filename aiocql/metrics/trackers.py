@@ -25,8 +25,9 @@ from __future__ import annotations
 import logging
 from typing import Protocol, TypeGuard
 
-from aiocql.metrics.nodes import Metrics
-from aiocql.metrics.operations import AttemptInfo, OperationInfo, node_label
+from aiocql.metrics.nodes import Metrics, NodeMetrics
+from aiocql.metrics.operations import AttemptInfo, OperationInfo
+from aiocql.model.host import Host
 
 __all__ = [
     "CompositeTracker",
@@ -147,24 +148,37 @@ class MetricsTracker:
         self.metrics = metrics
 
     def on_start(self, info: AttemptInfo) -> None:
-        node = self.metrics.node(node_label(info.host))
-        node.requests += 1
-        if info.speculative:
-            node.speculative_executions += 1
-        elif info.attempt:
-            node.retries += 1
+        self.start(info.host, info.attempt, info.speculative)
 
     def on_success(self, info: AttemptInfo, latency: float) -> None:
-        self.metrics.node(node_label(info.host)).latency.record(latency)
+        self.end(self.metrics.node_of(info.host), None, latency)
 
     def on_error(self, info: AttemptInfo, error: BaseException, latency: float) -> None:
-        node = self.metrics.node(node_label(info.host))
-        if not isinstance(error, Exception):
+        self.end(self.metrics.node_of(info.host), error, latency)
+
+    # The executor calls these two directly (it builds no AttemptInfo for this tracker: it reads only the host).
+    def start(self, host: Host, attempt: int, speculative: bool) -> NodeMetrics:
+        """Count an attempt on ``host`` (the ``attempt``-th of its request); return its node's metrics, for
+        :meth:`end`."""
+        node = self.metrics.node_of(host)
+        node.requests += 1
+        if speculative:
+            node.speculative_executions += 1
+        elif attempt:
+            node.retries += 1
+        return node
+
+    @staticmethod
+    def end(node: NodeMetrics, error: BaseException | None, latency: float) -> None:
+        """The attempt counted on ``node`` ended: its latency (a success, ``error`` None), or its error."""
+        if error is None:
+            node.latency.record(latency)
+        elif not isinstance(error, Exception):
             node.cancelled += 1
-            return
-        node.count_error(type(error).__name__)
-        if isinstance(error, TimeoutError):
-            node.timeouts += 1
+        else:
+            node.count_error(type(error).__name__)
+            if isinstance(error, TimeoutError):
+                node.timeouts += 1
 
 
 class CompositeTracker:

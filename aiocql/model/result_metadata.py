@@ -31,12 +31,14 @@ class ResultMetadata:
 
     columns: tuple[ColumnSpec, ...]
     names: tuple[str, ...] = field(init=False)
+    types: tuple[CqlType, ...] = field(init=False)
     decoder: RowDecoder = field(init=False, repr=False)
     _bound: tuple[UdtClasses, RowDecoder] | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         self.names = tuple(c.name for c in self.columns)
-        self.decoder = RowDecoder([c.type for c in self.columns], self.names)
+        self.types = tuple(c.type for c in self.columns)
+        self.decoder = RowDecoder(list(self.types), self.names)
 
     def decoder_for(self, classes: UdtClasses) -> RowDecoder:
         """The row decoder that builds the UDTs registered in ``classes`` as their classes (the plain

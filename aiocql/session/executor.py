@@ -21,7 +21,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
@@ -30,8 +30,9 @@ from aiocql.connection.protocol import StreamsExhausted
 from aiocql.connection.replies import Replies
 from aiocql.errors import ConnectionError_, NoHostAvailable, OperationTimedOut
 from aiocql.errors.server import ServerError, Unprepared
+from aiocql.metrics.nodes import NodeMetrics
 from aiocql.metrics.operations import AttemptInfo, OperationInfo
-from aiocql.metrics.trackers import RequestTracker
+from aiocql.metrics.trackers import MetricsTracker, RequestTracker
 from aiocql.policies.load_balancing import LoadBalancingPolicy
 from aiocql.policies.request import RequestInfo
 from aiocql.policies.retry import RetryDecision, RetryInfo, RetryPolicy
@@ -40,7 +41,7 @@ from aiocql.pool.stream_waiters import StreamWaiters
 from aiocql.protocol.message import Response
 from aiocql.protocol.requests import Request
 from aiocql.protocol.results import VoidResult
-from aiocql.session.deadlines import DeadlineWheel
+from aiocql.session.deadlines import Deadline, DeadlineWheel
 from aiocql.session.throttle import RequestThrottle
 
 if TYPE_CHECKING:
@@ -177,6 +178,7 @@ async def run(
     spec: RequestSpec,
     info: RequestInfo,
     options: ExecutionOptions,
+    timeout: float | None = None,
 ) -> tuple[Response, Connection]:
     """Run ``spec`` on the plan's hosts until it succeeds or the retry policy gives up.
 
@@ -184,22 +186,39 @@ async def run(
     another execution starts on the next host of the same plan; the first success wins and the
     others are cancelled (their stream ids stay reserved until the late replies). Non-idempotent
     requests are never retried after a write timeout, a lost connection or an overloaded/server
-    error, whatever the policy says. The caller applies the one deadline.
+    error, whatever the policy says.
+
+    ``timeout`` (seconds) is one deadline over every attempt, kept on the router's ``deadlines`` wheel
+    (a session's: one loop timer per slot of time, not one per request); it raises
+    :class:`OperationTimedOut`. Without a timeout the caller applies its own deadline, if any. This is
+    one coroutine for the whole request (no wrapper around it), as the common path must be.
     """
-    waiters: StreamWaiters | None = getattr(router, "stream_waiters", None)
-    if waiters is not None and waiters.waiting:
-        await waiters.wait()  # requests already wait for a stream id: queue behind them, in order
-    hosts = router.plan(info, options.load_balancing_policy)
-    request_id = next(_request_ids)
-    if info.is_idempotent and options.speculative_policy is not None:
-        delays = iter(options.speculative_policy.new_plan(info))
-        return await _speculate(router, hosts, spec, info, options, request_id, delays)
-    counter = _Counter()
-    try:  # the common case, one coroutine less than _execution
-        return await _walk(hosts, spec, info, options, request_id, counter, False, waiters)
-    except _Exhausted as exc:
-        assert waiters is not None
-        return await _walk_again(router, waiters, spec, info, options, request_id, counter, exc.errors)
+    deadline: Deadline | None = None
+    if timeout is not None:
+        wheel: DeadlineWheel = router.deadlines  # type: ignore[attr-defined]
+        deadline = options.deadline = wheel.start(timeout)
+    try:
+        waiters: StreamWaiters | None = getattr(router, "stream_waiters", None)
+        if waiters is not None and waiters.waiting:
+            await waiters.wait()  # requests already wait for a stream id: queue behind them, in order
+        hosts = router.plan(info, options.load_balancing_policy)
+        request_id = next(_request_ids)
+        if info.is_idempotent and options.speculative_policy is not None:
+            delays = iter(options.speculative_policy.new_plan(info))
+            return await _speculate(router, hosts, spec, info, options, request_id, delays)
+        counter = _Counter()
+        try:  # the common case, one coroutine less than _execution
+            return await _walk(hosts, spec, info, options, request_id, counter, False, waiters)
+        except _Exhausted as exc:
+            assert waiters is not None
+            return await _walk_again(router, waiters, spec, info, options, request_id, counter, exc.errors)
+    except asyncio.CancelledError as exc:
+        if deadline is not None and deadline.owns(exc):
+            raise _timed_out(timeout, options) from None
+        raise
+    finally:
+        if deadline is not None:
+            deadline.stop()
 
 
 class _Counter:
@@ -365,13 +384,12 @@ async def _walk(
             op.attempts += 1
             op.speculative_executions += speculative
             op.last_host = host_info
-        attempt: AttemptInfo | None = None
+        attempt: _Attempt | None = None  # the tracker's record of this attempt
+        started = 0.0
         if tracker is not None and host_info is not None:
-            attempt = AttemptInfo(info, host_info, request_id, counter.attempts, speculative, options.query, op)
-            counter.attempts += 1
-            tracker.on_start(attempt)
+            attempt = _start(tracker, info, host_info, request_id, counter, speculative, options)
+            started = time.perf_counter()
         speculative = False  # only an execution's first attempt counts as speculative
-        started = time.perf_counter()
         try:
             try:
                 # _attempt, inlined: the common path awaits one coroutine less
@@ -380,14 +398,14 @@ async def _walk(
                 if op is not None and op.coordinator is None:
                     op.coordinator = host_info  # the first host that answered (a lost race answers late)
                 if attempt is not None:
-                    tracker.on_success(attempt, time.perf_counter() - started)  # type: ignore[union-attr]
+                    _end(tracker, attempt, None, time.perf_counter() - started)
                 return response, conn
             except Unprepared as exc:
                 if spec.reprepare is None or reprepares > 2:
                     raise
                 reprepares += 1
                 if attempt is not None:
-                    tracker.on_error(attempt, exc, time.perf_counter() - started)  # type: ignore[union-attr]
+                    _end(tracker, attempt, exc, time.perf_counter() - started)
                     attempt = None
                 # The node lost the statement (restart, cache eviction): prepare it again there, through
                 # this same core. Its failure is judged below, like the attempt's.
@@ -396,8 +414,7 @@ async def _walk(
                 continue  # same host, same connection's node
         except BaseException as exc:
             if attempt is not None:
-                latency = time.perf_counter() - started
-                tracker.on_error(attempt, _reported(exc, options), latency)  # type: ignore[union-attr]
+                _end(tracker, attempt, _reported(exc, options), time.perf_counter() - started)
             if isinstance(exc, asyncio.CancelledError) and options.deadline is not None and options.deadline.expired():
                 conn.suspect()  # timed out with no reply: probe the connection (dropped if it does not answer)
             if isinstance(exc, StreamsExhausted):
@@ -423,6 +440,42 @@ async def _walk(
     if exhausted and waiters is not None:
         raise _Exhausted(errors)
     raise _exhausted(errors)
+
+
+#: What a tracker is told of one attempt: an :class:`AttemptInfo`, or for the built-in :class:`MetricsTracker`
+#: (which reads only the host) the metrics of the attempt's node, so that no AttemptInfo is built per attempt.
+_Attempt = AttemptInfo | NodeMetrics
+
+
+def _start(
+    tracker: RequestTracker,
+    info: RequestInfo,
+    host: Host,
+    request_id: int,
+    counter: _Counter,
+    speculative: bool,
+    options: ExecutionOptions,
+) -> _Attempt:
+    """Tell ``tracker`` that an attempt starts on ``host``."""
+    number = counter.attempts
+    counter.attempts = number + 1
+    if type(tracker) is MetricsTracker:
+        return tracker.start(host, number, speculative)
+    attempt = AttemptInfo(info, host, request_id, number, speculative, options.query, options.operation)
+    tracker.on_start(attempt)
+    return attempt
+
+
+def _end(tracker: RequestTracker | None, attempt: _Attempt, error: BaseException | None, latency: float) -> None:
+    """Tell ``tracker`` that the attempt :func:`_start` reported ended: a success (``error`` None) or a failure."""
+    if isinstance(attempt, NodeMetrics):
+        MetricsTracker.end(attempt, error, latency)
+        return
+    assert tracker is not None
+    if error is None:
+        tracker.on_success(attempt, latency)
+    else:
+        tracker.on_error(attempt, error, latency)
 
 
 def _exhausted(errors: dict[str, BaseException]) -> BaseException:
@@ -461,37 +514,23 @@ def _unsafe_to_retry(exc: BaseException) -> bool:
     return not isinstance(exc, (Unavailable, ReadTimeout))
 
 
-async def run_with_deadline(
+def run_with_deadline(
     router: Router,
     spec: RequestSpec,
     info: RequestInfo,
     options: ExecutionOptions,
     timeout: float | None,
     throttle: RequestThrottle | None = None,
-) -> tuple[Response, Connection]:
-    """:func:`run` under one deadline covering the throttle queue and every attempt.
+) -> Coroutine[Any, Any, tuple[Response, Connection]]:
+    """:func:`run` under one deadline covering the throttle queue and every attempt (await the result).
 
     Raises :class:`OperationTimedOut` when the deadline passes. A router with a ``deadlines`` wheel (a
-    session) keeps the deadline there (one loop timer per slot of time, not one per request).
+    session) keeps the deadline there, and the request is the one coroutine of :func:`run`; otherwise
+    (or behind a throttle) an ``asyncio.timeout`` wraps it.
     """
-    if timeout is None and throttle is None:
-        return await run(router, spec, info, options)
-    wheel: DeadlineWheel | None = getattr(router, "deadlines", None)
-    if wheel is None or timeout is None:
-        return await _run_with_timeout(router, spec, info, options, timeout, throttle)
-    deadline = wheel.start(timeout)
-    options.deadline = deadline
-    try:
-        if throttle is None:
-            return await run(router, spec, info, options)
-        async with throttle:
-            return await run(router, spec, info, options)
-    except asyncio.CancelledError as exc:
-        if deadline.owns(exc):
-            raise _timed_out(timeout, options) from None
-        raise
-    finally:
-        deadline.stop()
+    if throttle is None and (timeout is None or hasattr(router, "deadlines")):
+        return run(router, spec, info, options, timeout)
+    return _run_with_timeout(router, spec, info, options, timeout, throttle)
 
 
 async def _run_with_timeout(
@@ -502,16 +541,33 @@ async def _run_with_timeout(
     timeout: float | None,
     throttle: RequestThrottle | None,
 ) -> tuple[Response, Connection]:
-    deadline = asyncio.timeout(timeout)
-    options.deadline = deadline
+    if timeout is None:
+        assert throttle is not None
+        async with throttle:
+            return await run(router, spec, info, options)
+    wheel: DeadlineWheel | None = getattr(router, "deadlines", None)
+    if wheel is not None and throttle is not None:
+        # The wheel's deadline covers the wait in the throttle's queue too.
+        deadline = options.deadline = wheel.start(timeout)
+        try:
+            async with throttle:
+                return await run(router, spec, info, options)
+        except asyncio.CancelledError as exc:
+            if deadline.owns(exc):
+                raise _timed_out(timeout, options) from None
+            raise
+        finally:
+            deadline.stop()
+    timer = asyncio.timeout(timeout)
+    options.deadline = timer
     try:
-        async with deadline:
+        async with timer:
             if throttle is None:
                 return await run(router, spec, info, options)
             async with throttle:
                 return await run(router, spec, info, options)
     except TimeoutError as exc:
-        if deadline.expired():
+        if timer.expired():
             raise _timed_out(timeout, options) from exc
         raise
 

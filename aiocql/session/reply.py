@@ -33,33 +33,57 @@ async def _result(
 ) -> ResultSet[Any]:
     """The :class:`ResultSet` of a reply: its rows decoded (and its next page wired to ``session``), a
     ``USE`` followed by every connection, or, after DDL, schema agreement awaited and the schema refreshed."""
-    rs: ResultSet[Any] = ResultSet(
-        warnings=response.warnings,
-        tracing_id=response.tracing_id,
-        custom_payload=dict(response.custom_payload) if response.custom_payload else None,  # type: ignore[arg-type]
-        coordinator=conn.host,
-        _session=session,
-    )
-    if response.warnings:
-        for warning in response.warnings:  # as cassandra-driver: the server's words and the statement's text
-            log.warning("server warning from %s: %s; query: %s", conn.host, warning, _statement_text(stmt))
-    if isinstance(response, RowsResult):
+    rs = _result_set(session, response, conn, stmt, call)
+    if needs_follow_up(response):
+        await _follow_up(session, response, conn, stmt, rs)
+    return rs
+
+
+def needs_follow_up(response: Response) -> bool:
+    """Whether a reply needs :func:`_follow_up` (a ``USE`` or a schema change) after :func:`_result_set`."""
+    return isinstance(response, (SetKeyspaceResult, SchemaChangeResult))
+
+
+def _result_set(session: Session, response: Response, conn: Connection, stmt: Statement, call: _Call) -> ResultSet[Any]:
+    """The :class:`ResultSet` of a reply, built at once (rows decoded, next page wired); no await, so the
+    common reply (rows, or a write's void) costs no coroutine."""
+    extra = response.custom_payload
+    payload: dict[str, bytes] | None = dict(extra) if extra else None  # type: ignore[arg-type]
+    warnings = response.warnings
+    if not isinstance(response, RowsResult):
+        rs: ResultSet[Any] = ResultSet(
+            warnings=warnings, tracing_id=response.tracing_id, custom_payload=payload, coordinator=conn.host,
+            _session=session,
+        )  # fmt: skip
+    else:
         meta = _rows_metadata(response, stmt, call)
-        # the default rows and tuples are built by the decoder; any other factory gets the tuples
-        rs.current_rows = meta.decoder_for(session.udt_classes).decode_page(
-            response.buffer, response.offset, response.rows_count, call.row_factory
-        )
-        rs.column_names = meta.names
-        rs.column_types = tuple(c.type for c in meta.columns)
-        rs.paging_state = response.metadata.paging_state
-        if rs.paging_state is not None:
+        udt_classes = session.udt_classes
+        decoder = meta.decoder_for(udt_classes) if udt_classes else meta.decoder
+        paging_state = response.metadata.paging_state
+        rs = ResultSet(
+            # the default rows and tuples are built by the decoder; any other factory gets the tuples
+            current_rows=decoder.decode_page(response.buffer, response.offset, response.rows_count, call.row_factory),
+            column_names=meta.names, column_types=meta.types, paging_state=paging_state, warnings=warnings,
+            tracing_id=response.tracing_id, custom_payload=payload, coordinator=conn.host, _session=session,
+        )  # fmt: skip
+        if paging_state is not None:
 
             async def next_page(state: bytes) -> ResultSet[Any]:  # holds no ResultSet: no cycle per page
                 session._check_open()
                 return await session._execute(stmt, call, state)
 
             rs._next_page = next_page
-    elif isinstance(response, SetKeyspaceResult):
+    if warnings:
+        for warning in warnings:  # as cassandra-driver: the server's words and the statement's text
+            log.warning("server warning from %s: %s; query: %s", conn.host, warning, _statement_text(stmt))
+    return rs
+
+
+async def _follow_up(
+    session: Session, response: Response, conn: Connection, stmt: Statement, rs: ResultSet[Any]
+) -> None:
+    """What a ``USE`` or a schema change needs after its result set is built."""
+    if isinstance(response, SetKeyspaceResult):
         # USE through execute(): every connection (and every one opened later) must follow, or
         # the next statement would run in whichever keyspace its connection happens to be in.
         conn.keyspace = response.keyspace
@@ -77,7 +101,6 @@ async def _result(
             # The caller sees its own DDL in cluster.metadata as soon as execute() returns.
             with contextlib.suppress(CqlError):
                 await session.cluster.refresh_schema(response.keyspace)  # that keyspace's rows only
-    return rs
 
 
 def _rows_metadata(response: RowsResult, stmt: Statement, call: _Call) -> ResultMetadata:

@@ -46,7 +46,7 @@ from aiocql.session.describe import _log_failure, _operation_of, _query_text
 from aiocql.session.executor import ExecutionOptions, Fixed, RequestSpec, run_with_deadline
 from aiocql.session.internal import use_keyspace
 from aiocql.session.profiles import ExecutionProfile, ResolvedProfile, as_profile, clone_update
-from aiocql.session.reply import _result
+from aiocql.session.reply import _follow_up, _result, _result_set, needs_follow_up
 from aiocql.session.settings import _DEFAULT, _DRIVER_HABITS, ClusterView, ExecuteOptions, SessionDefaults
 from aiocql.session.specs import _check_keyspace, _is_lwt, _prepared_from, _routing_keyspace, _spec_for
 from aiocql.session.targeting import TargetHostPolicy, resolve_target
@@ -385,13 +385,13 @@ class Session:
         spec = _spec_for(stmt, call, paging_state, self._prepared, self.keyspace)
         profile = call.profile
         info = RequestInfo(
-            keyspace=spec.routing_keyspace or _routing_keyspace(stmt, call, self.keyspace),
-            routing_key=stmt.routing_key or spec.routing_key,
-            token=stmt.routing_token,
-            is_idempotent=call.idempotent,
-            statement=stmt,
-            is_lwt=_is_lwt(stmt),
-        )
+            spec.routing_keyspace or _routing_keyspace(stmt, call, self.keyspace),  # keyspace
+            stmt.routing_key or spec.routing_key,  # routing_key
+            stmt.routing_token,  # token
+            call.idempotent,  # is_idempotent
+            stmt,  # statement
+            _is_lwt(stmt),  # is_lwt
+        )  # positional: a frozen dataclass's keyword arguments cost more than its fields
         options = ExecutionOptions(
             profile.retry_policy,
             profile.load_balancing_policy,
@@ -406,7 +406,10 @@ class Session:
             except CqlError as exc:
                 _log_failure(exc, stmt)
                 raise
-            return await _result(self, response, conn, stmt, call)
+            rs = _result_set(self, response, conn, stmt, call)
+            if needs_follow_up(response):
+                await _follow_up(self, response, conn, stmt, rs)
+            return rs
         op = options.operation = _operation_of(stmt, call, info.keyspace)
 
         async def run() -> ResultSet[Any]:
