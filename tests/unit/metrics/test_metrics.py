@@ -112,6 +112,35 @@ def test_metrics_tracker_counts_per_node() -> None:
     assert (n2.requests, n2.retries, n2.speculative_executions, n2.latency.count) == (1, 0, 1, 1)
 
 
+def test_node_of_follows_the_label_and_a_removed_node() -> None:
+    m = Metrics()
+    same_address = Host(uuid.UUID(int=9), "10.0.0.1")  # another Host object, same node label as H1
+    node = m.node_of(H1)
+    assert node is m.node("10.0.0.1:9042") and m.node_of(same_address) is node and m.node_of(H1) is node
+    node.requests = 5
+    m.remove_node("10.0.0.1:9042")  # the node left: a later attempt starts a fresh node, not the removed one
+    fresh = m.node_of(H1)
+    assert fresh is not node and fresh.requests == 0 and m.nodes["10.0.0.1:9042"] is fresh
+    assert m.node_of(same_address) is fresh
+
+
+def test_metrics_tracker_start_and_end_count_as_its_tracker_methods() -> None:
+    # The executor calls start/end directly (no AttemptInfo): they count what on_start/on_error/on_success count.
+    via_info, direct = Metrics(), Metrics()
+    t1, t2 = MetricsTracker(via_info), MetricsTracker(direct)
+    cases = [(0, False, None), (1, False, _read_timeout()), (2, True, OperationTimedOut("x")), (0, False, None)]
+    for n, speculative, error in cases:
+        a = attempt(n=n, speculative=speculative)
+        t1.on_start(a)
+        if error is None:
+            t1.on_success(a, 0.002)
+        else:
+            t1.on_error(a, error, 0.002)
+        t2.end(t2.start(H1, n, speculative), error, 0.002)
+    assert via_info.as_dict() == direct.as_dict()
+    assert direct.node("10.0.0.1:9042").requests == 4 and direct.node("10.0.0.1:9042").latency.count == 2
+
+
 def test_cancellation_is_not_an_error() -> None:
     import asyncio  # only to get the real CancelledError class
 
