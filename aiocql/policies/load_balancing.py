@@ -315,32 +315,46 @@ class TokenAwarePolicy:
 
     def plan(self, info: RequestInfo, state: ClusterStateView) -> Iterator[Host]:
         """Local up replicas (shuffled), then the child's plan minus those."""
-        child_plan = self.child.plan(info, state)
         token_map = state.token_map
-        if token_map is None or info.keyspace is None:
-            return child_plan
+        keyspace = info.keyspace
+        if token_map is None or keyspace is None:
+            return self.child.plan(info, state)
         token = info.token
         if token is None:
             if info.routing_key is None:
-                return child_plan
+                return self.child.plan(info, state)
             token = token_map.token_for(info.routing_key)
-        replicas = token_map.replicas(info.keyspace, token)
+        replicas = token_map.replicas(keyspace, token)
         if not replicas:
-            return child_plan
-        distance, is_up, local = self.child.distance, state.is_up, HostDistance.LOCAL
-        first = [r for r in replicas if is_up(r) and distance(r, state) is local]
-        if not first:
-            return child_plan
-        # LWT: always the same order (the primary replica first), so Paxos rounds do not contend.
-        if self.shuffle_replicas and len(first) > 1 and not info.is_lwt:
-            self._rng.shuffle(first)
-        return self._plan(first, child_plan)
+            return self.child.plan(info, state)
+        return self._plan(replicas, info, state)
 
-    @staticmethod
-    def _plan(first: list[Host], rest: Iterator[Host]) -> Iterator[Host]:
-        yield from first
-        seen = {h.host_id for h in first}
-        for host in rest:
+    def _plan(self, replicas: Sequence[Host], info: RequestInfo, state: ClusterStateView) -> Iterator[Host]:
+        # Lazy: most requests take only the first host, which in a healthy cluster costs one look at one
+        # replica. The other replicas and the child's plan are worked out only when a second host is asked for.
+        child = self.child
+        distance, is_up, local = child.distance, state.is_up, HostDistance.LOCAL
+        # LWT: always the same order (the primary replica first), so Paxos rounds do not contend.
+        shuffle = self.shuffle_replicas and len(replicas) > 1 and not info.is_lwt
+        first: Host | None = None
+        if shuffle:
+            # A replica drawn at random goes first if it is a local up one: that choice is uniform over the
+            # local up replicas (a draw that is not one is not used, and the shuffle below decides).
+            pick = replicas[int(self._rng.random() * len(replicas))]
+            if is_up(pick) and distance(pick, state) is local:
+                first = pick
+                yield pick
+        rest = [r for r in replicas if r is not first and is_up(r) and distance(r, state) is local]
+        if first is None and not rest:
+            yield from child.plan(info, state)  # no local up replica: the child's plan as it is
+            return
+        if shuffle and len(rest) > 1:
+            self._rng.shuffle(rest)
+        yield from rest
+        seen = {h.host_id for h in rest}
+        if first is not None:
+            seen.add(first.host_id)
+        for host in child.plan(info, state):
             if host.host_id not in seen:
                 yield host
 

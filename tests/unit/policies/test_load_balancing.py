@@ -212,6 +212,47 @@ def test_token_aware_replicas_first_then_child_without_repeats() -> None:
     assert seen_first == {2, 3}  # shuffled
 
 
+KS3 = {"rf3": KeyspaceMetadata.create("rf3", {"class": "SimpleStrategy", "replication_factor": "3"})}
+
+
+def test_token_aware_first_host_is_uniform_over_the_local_up_replicas() -> None:
+    hosts = [host(i, "dc1", i * 100) for i in range(1, 5)]
+    s = state(3, keyspaces=KS3, hosts=hosts)  # replicas of 150: 2, 3, 4; host 3 down
+    p = TokenAwarePolicy(DCAwareRoundRobinPolicy("dc1", rng=random.Random(0)), rng=random.Random(2))
+    firsts = Counter(ids(itertools.islice(p.plan(RequestInfo(keyspace="rf3", token=150), s), 1))[0]
+                     for _ in range(3000))  # fmt: skip
+    assert set(firsts) == {2, 4}  # never the down replica
+    assert 0.44 < firsts[2] / 3000 < 0.56  # a drawn replica that is down must not double its neighbour's share
+    plan = ids(p.plan(RequestInfo(keyspace="rf3", token=150), s))
+    assert sorted(plan[:2]) == [2, 4] and plan[2:] == [1, 3]  # then the child's plan without them (3 down: last)
+
+
+class _CountingPolicy(RoundRobinPolicy):
+    """A child policy that counts the plans asked of it."""
+
+    __slots__ = ("plans",)
+
+    def __init__(self) -> None:
+        super().__init__(rng=random.Random(0))
+        self.plans = 0
+
+    def plan(self, info: RequestInfo, state: ClusterStateView) -> Iterator[Host]:
+        self.plans += 1
+        return super().plan(info, state)
+
+
+def test_token_aware_first_host_needs_no_child_plan() -> None:
+    # The first host of a token-aware plan is a replica: the child's plan is made only if more hosts are asked for.
+    child = _CountingPolicy()
+    p = TokenAwarePolicy(child, rng=random.Random(3))
+    plan = p.plan(RequestInfo(keyspace="rf2", token=150), state(keyspaces=KS))
+    first = next(plan).host_id.int
+    assert first in (2, 3) and child.plans == 0
+    rest = ids(plan)
+    assert rest[0] == 5 - first and child.plans == 1  # the other replica, then the child's plan without both
+    assert sorted([first, *rest]) == [1, 2, 3, 4, 5, 6]
+
+
 def test_token_aware_without_shuffle_keeps_ring_order() -> None:
     s = state(keyspaces=KS)
     p = TokenAwarePolicy(RoundRobinPolicy(rng=random.Random(0)), shuffle_replicas=False)
