@@ -32,6 +32,13 @@ EventCallback = Callable[[Envelope], None]
 __all__ = ["CqlProtocol", "EventCallback", "StreamsExhausted"]
 
 
+#: The most bytes one socket read takes. asyncio's selector transport reads up to its ``max_size`` (256 KiB) into
+#: a new bytes object each time: an allocation over glibc's mmap threshold, so one mmap, mremap and munmap per
+#: read, which at low concurrency (a read per reply) cost more system time than the request itself. 64 KiB
+#: comes from the heap; a large page just takes more reads.
+READ_SIZE = 64 * 1024
+
+
 class CqlProtocol(asyncio.Protocol):
     """One connection's transport, its core, the futures of waiting requests and write coalescing."""
 
@@ -69,6 +76,8 @@ class CqlProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing asyncio.Transport.
         self.transport = cast(asyncio.Transport, transport)
+        if isinstance(getattr(transport, "max_size", None), int):
+            transport.max_size = READ_SIZE  # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:
         core = self.core
