@@ -71,11 +71,16 @@ class DeadlineWheel:
 
     def start(self, timeout: float) -> Deadline:
         """A deadline ``timeout`` seconds from now for the current task: when it passes, the task is cancelled."""
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # first use, or a new loop: the old one's slots are gone with it
-            self._loop, self._slots = loop, {}
-        task = asyncio.current_task(loop)
-        assert task is not None, "a deadline is started from a task"
+        # current_task(loop) of the wheel's loop: None unless that loop runs us. Asking for the running loop
+        # instead would cost a getpid() system call per request (asyncio checks the loop's process).
+        loop = self._loop
+        task = asyncio.current_task(loop) if loop is not None else None
+        if loop is None or task is None:
+            loop = asyncio.get_running_loop()
+            if loop is not self._loop:  # first use, or a new loop: the old one's slots are gone with it
+                self._loop, self._slots = loop, {}
+            task = asyncio.current_task(loop)
+            assert task is not None, "a deadline is started from a task"
         when = loop.time() + timeout
         key = math.ceil(when / RESOLUTION)
         slot = self._slots.get(key)

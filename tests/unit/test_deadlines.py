@@ -86,3 +86,20 @@ async def test_many_deadlines_share_one_timer_per_slot() -> None:
         w.set_result(None)
     assert await asyncio.gather(*tasks) == ["done"] * 200
     assert wheel.pending == 0
+
+
+def test_one_wheel_serves_a_new_loop_after_the_old_one_closed() -> None:
+    # The wheel keeps its loop to find the current task without asking for the running loop; on another
+    # loop it starts again there (the old loop's slots and timers are gone with it).
+    wheel = DeadlineWheel()
+
+    async def one_run() -> tuple[str, str, int]:
+        loop = asyncio.get_running_loop()
+        fast = loop.create_future()
+        loop.call_later(0.01, fast.set_result, None)
+        done = await _guarded(wheel, 5.0, fast)
+        timed_out = await _guarded(wheel, 0.02, loop.create_future())
+        return done, timed_out, wheel.pending
+
+    assert asyncio.run(one_run()) == ("done", "timed out", 0)
+    assert asyncio.run(one_run()) == ("done", "timed out", 0)
