@@ -137,7 +137,7 @@ class PreparedStatement(StatementOptions):
         """The encoded bind values, checked against the bind markers."""
         if values is None:
             values = ()
-        if isinstance(values, (str, bytes)):
+        elif type(values) is not tuple and isinstance(values, (str, bytes)):
             raise InvalidValueError(
                 f"parameters must be a sequence or a mapping, not {type(values).__name__}: wrap it in a tuple"
             )
@@ -162,9 +162,13 @@ class PreparedStatement(StatementOptions):
 
     def routing_key_from(self, encoded: Sequence[EncodedValue]) -> bytes | None:
         """The partition key bytes from encoded bind values (composite keys too), or None if unknown."""
-        if not self.pk_indexes:
+        pk_indexes = self.pk_indexes
+        if len(pk_indexes) == 1:  # the common case: one partition key column
+            key = encoded[pk_indexes[0]]
+            return key if isinstance(key, bytes) else None
+        if not pk_indexes:
             return None
-        parts = [encoded[i] for i in self.pk_indexes]
+        parts = [encoded[i] for i in pk_indexes]
         if any(not isinstance(p, bytes) for p in parts):
             return None
         keys = [p for p in parts if isinstance(p, bytes)]

@@ -205,7 +205,10 @@ class ValuesEncoder:
 
     def encode(self, values: Sequence[object] | Mapping[str, object]) -> list[bytes | Unset | None]:
         """Encode one set of bound values; raises InvalidValueError naming the column at fault."""
-        if isinstance(values, Mapping):
+        kind = type(values)
+        if kind is tuple or kind is list:  # the common case, without the (slow) ABC checks below
+            ordered: Sequence[object] = values  # type: ignore[assignment]
+        elif isinstance(values, Mapping):
             unknown = [k for k in values if k not in self._index]
             if unknown:
                 raise InvalidValueError(
@@ -218,7 +221,7 @@ class ValuesEncoder:
                     f"missing value for column(s) {', '.join(map(repr, missing))} "
                     "(pass None for null or UNSET to leave a column unchanged)"
                 )
-            ordered: Sequence[object] = [values[n] for n in self.column_names]
+            ordered = [values[n] for n in self.column_names]
         elif isinstance(values, (str, bytes, bytearray, memoryview)) or not isinstance(values, Sequence):
             raise InvalidValueError(f"expected a sequence or mapping of values, got {type(values).__name__}")
         else:
