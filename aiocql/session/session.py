@@ -384,21 +384,13 @@ class Session:
     async def _execute(self, stmt: Statement, call: _Call, paging_state: bytes | None) -> ResultSet[Any]:
         spec = _spec_for(stmt, call, paging_state, self._prepared, self.keyspace)
         profile = call.profile
-        info = RequestInfo(
-            spec.routing_keyspace or _routing_keyspace(stmt, call, self.keyspace),  # keyspace
-            stmt.routing_key or spec.routing_key,  # routing_key
-            stmt.routing_token,  # token
-            call.idempotent,  # is_idempotent
-            stmt,  # statement
-            _is_lwt(stmt),  # is_lwt
-        )  # positional: a frozen dataclass's keyword arguments cost more than its fields
-        options = ExecutionOptions(
-            profile.retry_policy,
-            profile.load_balancing_policy,
-            profile.speculative_execution_policy,
-            self.defaults.request_tracker,
-            _query_text(stmt),
-        )
+        # keyspace, routing_key, token, is_idempotent, statement, is_lwt: positional (keywords cost more)
+        info = RequestInfo(spec.routing_keyspace or _routing_keyspace(stmt, call, self.keyspace),
+                           stmt.routing_key or spec.routing_key, stmt.routing_token, call.idempotent, stmt,
+                           _is_lwt(stmt))  # fmt: skip
+        options = ExecutionOptions(profile.retry_policy, profile.load_balancing_policy,
+                                   profile.speculative_execution_policy, self.defaults.request_tracker,
+                                   _query_text(stmt))  # fmt: skip
         threshold = profile.slow_query_threshold
         if not self._describe and threshold is None:
             try:
