@@ -237,8 +237,8 @@ static void aiocql_row_dealloc(PyObject *op) {
         Py_XDECREF(items[i]);
     }
     type->tp_free(op);
+    Py_DECREF(type); /* inside: a dealloc the trashcan defers (deep nesting) runs this later, once */
     Py_TRASHCAN_END
-    Py_DECREF(type);
 }
 
 /* Install aiocql_row_dealloc on the row class cls; 1 if installed, 0 if cls does not qualify. */
