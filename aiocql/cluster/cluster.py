@@ -290,6 +290,12 @@ class Cluster:
         """Whether ``host`` is currently considered up."""
         return self._state.is_up(host)
 
+    def reported_down(self, host: Host) -> bool:
+        """Whether the server reported ``host`` DOWN and not UP since (a pool reconnecting does not make it up).
+
+        Example: ``cluster.reported_down(cluster.hosts[0])``, False unless a STATUS_CHANGE DOWN came."""
+        return self._hosts.status.down_by_event(host.host_id)
+
     def add_listener(self, listener: HostStateListener) -> None:
         """Call ``listener``'s ``on_add`` / ``on_remove`` / ``on_up`` / ``on_down`` on every host change."""
         self._hosts.listeners.append(listener)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Hashable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from aiocql.metrics.nodes import Metrics
 from aiocql.metrics.operations import node_label
@@ -70,6 +70,17 @@ def _loop_time() -> float:
     return asyncio.get_running_loop().time()
 
 
+class StatusClock(Protocol):
+    """What the host-status machine's timers run on: the event loop (the default) is one, and so is
+    :class:`aiocql.testing.clock.ManualClock`, which a test steps instead of sleeping."""
+
+    def time(self) -> float:
+        """The current time, in seconds."""
+
+    def call_at(self, when: float, callback: Callable[[], None], /) -> object:
+        """Call ``callback()`` once :meth:`time` reads ``when`` or later."""
+
+
 class ClusterHosts:
     """The hosts of one cluster, their status and their pools (see the module docs).
 
@@ -104,6 +115,12 @@ class ClusterHosts:
         self._on_pool_connected = on_pool_connected
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
+        self._timers: StatusClock | None = None  # None: the running loop
+
+    def use_clock(self, clock: StatusClock) -> None:
+        """Read the time and run the status machine's timers on ``clock`` instead of the event loop."""
+        self.status.clock = clock.time
+        self._timers = clock
 
     # -- inputs ---------------------------------------------------------------------------------------
     def set_topology(self, hosts: Sequence[Host], partitioner: str | None) -> None:
@@ -183,8 +200,8 @@ class ClusterHosts:
                 for pool in self.registry.for_host(action.host_id):
                     pool.reconnect_now()
             elif isinstance(action, WakeAt):
-                loop = asyncio.get_running_loop()
-                loop.call_at(action.at, self._tick)
+                timers = self._timers if self._timers is not None else asyncio.get_running_loop()
+                timers.call_at(action.at, self._tick)
 
     def open_pool(self, pools: SessionPools, host: Host) -> HostPool | None:
         """Give ``host`` a pool in ``pools`` (unless it has one or the policy ignores it), opened in the

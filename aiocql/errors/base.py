@@ -190,6 +190,8 @@ class TestingError(CqlError, RuntimeError):
         (True, True)
     """
 
+    __test__ = False  # not a test class, though its name starts with "Test" (pytest would try to collect it)
+
 
 class LauncherError(TestingError):
     """The local Cassandra could not be fetched, started or stopped; the message says which and why.

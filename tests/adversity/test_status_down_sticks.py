@@ -2,16 +2,16 @@
 but accepts connections for a few more seconds (seen on real Cassandra 5.0 nodes: tests/cluster), and a pool
 reconnecting meanwhile must not mark it up again. The node's UP event does; so does a new control connection,
 on which the UP event may have been missed. The pool reconnects at once, often before the DOWN event comes:
-a connection replacing a lost one counts only after ``UP_SETTLE`` seconds without a DOWN event."""
+a connection replacing a lost one counts only after ``UP_SETTLE`` seconds without a DOWN event. The settle
+time runs on a :class:`~aiocql.testing.clock.ManualClock` the tests step, not on the wall clock."""
 
 from __future__ import annotations
-
-import asyncio
 
 from aiocql import Host
 from aiocql.cluster.cluster import HostStateListener
 from aiocql.model.host_status import UP_SETTLE
 from aiocql.protocol.constants import StatusChangeType
+from aiocql.testing.clock import ManualClock
 from aiocql.testing.fakeserver import Event
 from aiocql.testing.polling import wait_until
 
@@ -61,13 +61,14 @@ async def test_a_new_control_connection_trusts_the_pools_again() -> None:
 
 
 class Transitions(HostStateListener):
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, clock: ManualClock) -> None:
         self.address = address
+        self.clock = clock
         self.seen: list[tuple[float, str]] = []
 
     def _add(self, host: Host, kind: str) -> None:
         if host.address == self.address:
-            self.seen.append((asyncio.get_running_loop().time(), kind))
+            self.seen.append((self.clock.time(), kind))
 
     def on_up(self, host: Host) -> None:
         self._add(host, "up")
@@ -78,6 +79,7 @@ class Transitions(HostStateListener):
 
 async def test_a_down_event_arriving_after_the_pool_reconnected_leaves_no_up_in_between() -> None:
     async with fake_nodes(3) as nodes, cluster_of(nodes) as cluster:
+        clock = ManualClock().install(cluster)
         session = await cluster.connect()
         control = control_node(cluster, nodes)
         target = next(n for n in nodes if n is not control)
@@ -85,14 +87,16 @@ async def test_a_down_event_arriving_after_the_pool_reconnected_leaves_no_up_in_
         assert host is not None
         pool = pool_of(session, target)
         first = pool.connections[0]
-        transitions = Transitions(target.host)
+        transitions = Transitions(target.host, clock)
         cluster.add_listener(transitions)
 
         target.drop_connections()  # the shutdown begins: clients dropped, new ones still accepted
-        await wait_until(lambda: pool.is_up and pool.connections and pool.connections[0] is not first, timeout=3.0)
-        await asyncio.sleep(0.1)  # the DOWN event comes a moment after the pool has reconnected
+        await wait_until(lambda: pool.is_up and pool.connections and pool.connections[0] is not first, timeout=10.0)
+        clock.advance(UP_SETTLE / 2)  # the DOWN event comes a moment after the pool has reconnected
+        assert not cluster.is_up(host)  # settling: the reconnected pool does not count yet
         control.push_event(Event.status_change(StatusChangeType.DOWN, target.host, target.port))
-        await asyncio.sleep(UP_SETTLE + 0.5)
+        await wait_until(lambda: cluster.reported_down(host), timeout=10.0)
+        clock.advance(UP_SETTLE)  # well past the settle time
         # Fails without the settle time: the reconnected pool marked the host up before the DOWN event.
         assert [kind for _, kind in transitions.seen] == ["down"]
         assert not cluster.is_up(host)
@@ -100,17 +104,23 @@ async def test_a_down_event_arriving_after_the_pool_reconnected_leaves_no_up_in_
 
 async def test_a_dropped_connection_without_a_down_event_is_up_again_after_the_settle_time() -> None:
     async with fake_nodes(3) as nodes, cluster_of(nodes) as cluster:
+        clock = ManualClock().install(cluster)
         session = await cluster.connect()
         control = control_node(cluster, nodes)
         target = next(n for n in nodes if n is not control)
         host = cluster.state.host_at(target.host)
         assert host is not None
-        transitions = Transitions(target.host)
+        pool = pool_of(session, target)
+        first = pool.connections[0]
+        transitions = Transitions(target.host, clock)
         cluster.add_listener(transitions)
         target.drop_connections()
-        await wait_until(lambda: cluster.is_up(host) and len(transitions.seen) == 2, timeout=UP_SETTLE + 2.0)
+        await wait_until(lambda: pool.is_up and pool.connections and pool.connections[0] is not first, timeout=10.0)
+        assert [kind for _, kind in transitions.seen] == ["down"] and not cluster.is_up(host)
+        clock.advance(UP_SETTLE * 0.99)
+        assert not cluster.is_up(host)  # fails if the host came back at once (no settle)
+        clock.advance(UP_SETTLE * 0.02)
+        assert cluster.is_up(host)  # fails if it did not come back once the settle time passed
         (down_at, down), (up_at, up) = transitions.seen
-        assert (down, up) == ("down", "up")
-        # Fails if the host came back at once (no settle), or not soon after the settle time.
-        assert UP_SETTLE - 0.05 <= up_at - down_at <= UP_SETTLE + 1.0
-        assert pool_of(session, target).is_up
+        assert (down, up) == ("down", "up") and up_at - down_at == UP_SETTLE
+        assert pool.is_up and not cluster.reported_down(host)
