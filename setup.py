@@ -1,5 +1,5 @@
-"""Builds the optional compiled core (aiocql/types/_core.pyx, aiocql/protocol/_wire.pyx) with Cython; everything
-else is in pyproject.toml.
+"""Builds the optional compiled core (aiocql/types/_core.pyx, aiocql/protocol/_wire.pyx,
+aiocql/types/_murmur3.pyx) with Cython; everything else is in pyproject.toml.
 
 Where Cython or a C compiler is missing, or the build fails, the package installs without it (a warning says
 so) and aiocql runs its pure-Python implementation of the same behaviour (see aiocql/types/speedups.py).
@@ -63,7 +63,8 @@ def _extensions() -> list[Extension]:
         "aiocql.protocol._wire", ["aiocql/protocol/_wire.pyx"], depends=["aiocql/protocol/_wire_helpers.h"],
         include_dirs=["aiocql/protocol"], extra_compile_args=flags,
     )  # fmt: skip
-    return list(cythonize([ext, wire], compiler_directives={"language_level": "3"}, quiet=True))
+    murmur3 = Extension("aiocql.types._murmur3", ["aiocql/types/_murmur3.pyx"], extra_compile_args=flags)
+    return list(cythonize([ext, wire, murmur3], compiler_directives={"language_level": "3"}, quiet=True))
 
 
 setup(ext_modules=_extensions(), cmdclass={"build_ext": OptionalBuildExt})

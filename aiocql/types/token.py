@@ -16,8 +16,10 @@ Example:
 
 from __future__ import annotations
 
+import importlib
+import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from aiocql.errors.base import InvalidValueError
@@ -49,6 +51,24 @@ def _tail_word(tail: bytes) -> int:
     return word
 
 
+def _compiled() -> Callable[[object], int | None] | None:
+    # The compiled hash (aiocql/types/_murmur3.pyx), selected by the same variables as the compiled core.
+    if os.environ.get("AIOCQL_NO_EXTENSIONS", "").strip() not in ("", "0"):
+        return None
+    try:
+        return importlib.import_module("aiocql.types._murmur3").murmur3_token  # type: ignore[no-any-return]
+    except ImportError as exc:
+        if os.environ.get("AIOCQL_REQUIRE_EXTENSIONS", "").strip() not in ("", "0"):
+            raise ImportError(
+                f"AIOCQL_REQUIRE_EXTENSIONS is set but aiocql.types._murmur3 is not built ({exc})"
+            ) from exc
+        return None
+
+
+#: The compiled :func:`murmur3_token` for ``bytes`` keys (None when not built or turned off).
+_fast: Final = _compiled()
+
+
 def murmur3_token(key: bytes | bytearray | memoryview) -> int:
     """The Murmur3Partitioner token of a routing key (a signed 64-bit int).
 
@@ -56,6 +76,15 @@ def murmur3_token(key: bytes | bytearray | memoryview) -> int:
         >>> murmur3_token(b"\\x00\\x00\\x00\\x01")
         -4069959284402364209
     """
+    if _fast is not None:
+        token = _fast(key)
+        if token is not None:
+            return token
+    return _murmur3_python(key)
+
+
+def _murmur3_python(key: bytes | bytearray | memoryview) -> int:
+    """:func:`murmur3_token` in Python (the reference; used for keys that are not ``bytes`` or without the build)."""
     data = bytes(key)
     length = len(data)
     h1 = h2 = 0

@@ -64,9 +64,25 @@ def test_minimum_token_maps_to_maximum(monkeypatch: pytest.MonkeyPatch) -> None:
     import aiocql.types.token as token
 
     monkeypatch.setattr(token, "_fmix", lambda k: 2**62)
-    assert token.murmur3_token(b"any") == 2**63 - 1
+    assert token._murmur3_python(b"any") == 2**63 - 1
     monkeypatch.setattr(token, "_fmix", lambda k: 2**62 + 1)
-    assert token.murmur3_token(b"any") == -(2**63) + 2
+    assert token._murmur3_python(b"any") == -(2**63) + 2
+
+
+def test_the_compiled_hash_is_the_python_one() -> None:
+    import aiocql.types.token as token
+
+    if token._fast is None:
+        pytest.skip("aiocql.types._murmur3 is not built here (or AIOCQL_NO_EXTENSIONS is set)")
+    rng = random.Random(7)
+    keys = [bytes(rng.getrandbits(8) for _ in range(n)) for n in range(0, 71) for _ in range(60)]
+    keys += [b"\xff" * n for n in range(40)] + [b"\x80" * n for n in range(40)]
+    for key in keys:
+        assert token._fast(key) == token._murmur3_python(key), key.hex()
+        assert murmur3_token(key) == token._murmur3_python(key)
+    # Only exactly bytes take the compiled path; the others are hashed by the Python one, to the same token.
+    assert token._fast(bytearray(b"abc")) is None and token._fast(memoryview(b"abc")) is None
+    assert murmur3_token(bytearray(b"abc")) == murmur3_token(b"abc")
 
 
 def test_composite_routing_key() -> None:
