@@ -16,9 +16,10 @@ from .conftest import ddl, load_rows
 pytestmark = pytest.mark.server
 
 LAG_ROWS = 100_000
-#: Generous: the server shares this machine's cores with the test, and CI machines are slow. A driver
-#: that decoded a whole page of 5000 rows in one go measures a few tens of ms here; one that blocked
-#: (threads joined, sync I/O) would show whole seconds.
+#: Generous: CI machines are slow. A driver that decoded a whole page of 5000 rows in one go measures a
+#: few tens of ms here; one that blocked (threads joined, sync I/O) would show whole seconds. The bound
+#: applies to the loop's own lag (LoopLag.own: the wall-clock lag less the time the loop's thread waited
+#: for a CPU that other processes, the server included, had), so a loaded machine does not fail it.
 MAX_LAG = 0.25
 
 
@@ -65,6 +66,10 @@ async def test_loop_lag_while_streaming(cassandra: ServerInfo, keyspace: str, ve
     assert checksum == 100 * sum(range(LAG_ROWS // 100))
     lags = lag.lags
     assert len(lags) > 10
-    worst = lag.worst
-    print(f"\nloop lag streaming {LAG_ROWS} rows on v{version}: max {worst * 1000:.1f} ms over {len(lags)} probes")
+    worst = lag.worst_own
+    print(
+        f"\nloop lag streaming {LAG_ROWS} rows on v{version}: max {worst * 1000:.1f} ms of its own "
+        f"({lag.worst * 1000:.1f} ms wall clock{'' if lag.measures_own else ', no run-queue figures'}) "
+        f"over {len(lags)} probes"
+    )
     assert worst < MAX_LAG
