@@ -5,6 +5,7 @@ well as a name; an unknown name is a clear error."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -28,7 +29,7 @@ from aiocql.testing.fakeserver import Error, FakeServer, Opcode, ReceivedRequest
 from aiocql.testing.replies import Reply
 
 from .conftest import echo_row, is_kv, key_of
-from .fakecluster import cluster_of, fake_nodes, kv_requests, label_of
+from .fakecluster import Gate, cluster_of, fake_nodes, kv_requests, label_of
 
 
 def select(k: int) -> str:
@@ -47,8 +48,10 @@ def sent(server: FakeServer, k: int) -> ReceivedRequest:
 
 
 async def test_a_named_profile_sets_consistency_timeout_and_row_factory(server: FakeServer) -> None:
+    held = Gate()  # -1 is answered only after the test: only a deadline can end its wait
     server.on(Opcode.QUERY, match=is_kv, reply=echo_row)
     server.on(Opcode.QUERY, match=lambda r: is_kv(r) and key_of(r) < 0, reply=echo_row, delay=1.0)
+    server.on(Opcode.QUERY, match=lambda r: is_kv(r) and key_of(r) == -1, reply=held.hold)
     strict = ExecutionProfile(
         consistency_level=ConsistencyLevel.QUORUM,
         serial_consistency_level=ConsistencyLevel.LOCAL_SERIAL,
@@ -61,19 +64,23 @@ async def test_a_named_profile_sets_consistency_timeout_and_row_factory(server: 
         assert plain.one() == (1, "value-1")  # named tuples, the cluster's default
         assert consistency_of(sent(server, 1)) == (ConsistencyLevel.LOCAL_ONE, None)
 
-        rs = await session.execute(select(2), execution_profile="strict")
+        # (timeout=10: these must not time out on a loaded machine; the profile's timeout is checked below)
+        rs = await session.execute(select(2), execution_profile="strict", timeout=10.0)
         assert rs.one() == {"k": 2, "v": "value-2"}
         assert consistency_of(sent(server, 2)) == (ConsistencyLevel.QUORUM, ConsistencyLevel.LOCAL_SERIAL)
 
         started = time.perf_counter()
         with pytest.raises(OperationTimedOut):
             await session.execute(select(-1), execution_profile="strict")
-        assert time.perf_counter() - started < 0.5
-        # the default profile keeps the cluster's 10 s timeout: the same slow request succeeds
+        assert time.perf_counter() - started < 2.0  # the profile's 0.1 s, not the cluster's 10 s
+        # the default profile keeps the cluster's 10 s timeout: a request answered after 1 s succeeds
         assert (await session.execute(select(-2))).one() == (-2, "value--2")
+        held.open()
 
         # what the call says wins over the profile
-        await session.execute(select(3), execution_profile="strict", consistency_level=ConsistencyLevel.ALL)
+        await session.execute(
+            select(3), execution_profile="strict", consistency_level=ConsistencyLevel.ALL, timeout=10.0
+        )
         assert consistency_of(sent(server, 3))[0] == ConsistencyLevel.ALL
         # and the default profile can be named
         await session.execute(select(4), execution_profile="default")
@@ -81,8 +88,9 @@ async def test_a_named_profile_sets_consistency_timeout_and_row_factory(server: 
 
 
 async def test_fields_left_none_inherit_the_cluster_settings(server: FakeServer) -> None:
+    held = Gate()  # -1 is answered only after the test: only a deadline can end its wait
     server.on(Opcode.QUERY, match=is_kv, reply=echo_row)
-    server.on(Opcode.QUERY, match=lambda r: is_kv(r) and key_of(r) < 0, reply=echo_row, delay=1.0)
+    server.on(Opcode.QUERY, match=lambda r: is_kv(r) and key_of(r) == -1, reply=held.hold)
     only_consistency = ExecutionProfile(consistency_level=ConsistencyLevel.TWO)
     async with Cluster(
         [server.host],
@@ -93,15 +101,17 @@ async def test_fields_left_none_inherit_the_cluster_settings(server: FakeServer)
         execution_profiles={"two": only_consistency},
     ) as cluster:
         session = await cluster.connect()
-        rs = await session.execute(select(1), execution_profile="two")
+        # (timeout=10: these must not time out on a loaded machine; the inherited timeout is checked below)
+        rs = await session.execute(select(1), execution_profile="two", timeout=10.0)
         assert rs.one() == {"k": 1, "v": "value-1"}  # the cluster's row factory
         assert consistency_of(sent(server, 1))[0] == ConsistencyLevel.TWO
-        await session.execute(select(2))
+        await session.execute(select(2), timeout=10.0)
         assert consistency_of(sent(server, 2))[0] == ConsistencyLevel.THREE
         started = time.perf_counter()
-        with pytest.raises(OperationTimedOut):  # the cluster's 0.1 s timeout
+        with pytest.raises(OperationTimedOut):  # the cluster's 0.1 s timeout, not the default 10 s
             await session.execute(select(-1), execution_profile="two")
-        assert time.perf_counter() - started < 0.5
+        assert time.perf_counter() - started < 2.0
+        held.open()
 
 
 async def test_an_execution_profile_object_works_without_a_name(server: FakeServer) -> None:
@@ -157,7 +167,8 @@ async def test_a_profile_changes_the_retry_policy() -> None:
 
 async def test_a_profile_turns_speculation_on() -> None:
     async with fake_nodes(3) as nodes:
-        nodes[0].on(Opcode.QUERY, match=is_kv, reply=echo_row, delay=0.5)
+        held = Gate()  # the slow node holds its replies while the speculating profile runs: none may wait
+        nodes[0].on(Opcode.QUERY, match=is_kv, reply=held.hold)
         speculative = ExecutionProfile(speculative_execution_policy=ConstantSpeculativeExecutionPolicy(0.05, 2))
         async with cluster_of(
             nodes, load_balancing_policy=RoundRobinPolicy(), execution_profiles={"spec": speculative}
@@ -167,11 +178,13 @@ async def test_a_profile_turns_speculation_on() -> None:
             def speculated() -> int:
                 return sum(cluster.metrics.node(label_of(n)).speculative_executions for n in nodes)
 
-            started = time.perf_counter()
-            for k in range(6):  # round robin: two of them start on the slow node
-                await session.execute(select(k), is_idempotent=True, execution_profile="spec")
-            assert time.perf_counter() - started < 0.45
-            assert speculated() >= 2
+            async with asyncio.timeout(30):  # one waiting for the held node would hang: fail instead
+                for k in range(6):  # round robin: two of them start on the slow node
+                    rs = await session.execute(select(k), is_idempotent=True, execution_profile="spec")
+                    assert rs.one() == (k, f"value-{k}") and rs.coordinator != nodes[0].host
+            assert held.held >= 2 and speculated() >= 2
+            held.open()
+            nodes[0].on(Opcode.QUERY, match=is_kv, reply=echo_row, delay=0.5)  # from now on: slow, not held
             before = speculated()
             started = time.perf_counter()
             for k in range(6):  # the default profile does not speculate: two wait for the slow node
