@@ -44,9 +44,9 @@ async def test_ddl_with_disagreeing_peer_returns_after_the_wait(server: FakeServ
     async with Cluster([server.host], port=server.port, schema_agreement_wait=0.5) as cluster:
         session = await cluster.connect()
         start = loop.time()
-        rs = await asyncio.wait_for(session.execute(DDL), 5.0)
+        rs = await asyncio.wait_for(session.execute(DDL), 10.0)
         assert rs.schema_agreement is False
-        assert 0.5 <= loop.time() - start < 1.5
+        assert 0.5 <= loop.time() - start < 3.0  # the 0.5 s wait (not the default 10 s), room for load
 
 
 async def test_ddl_on_a_node_that_stops_answering_the_poll_does_not_hang(server: FakeServer) -> None:
@@ -56,9 +56,9 @@ async def test_ddl_on_a_node_that_stops_answering_the_poll_does_not_hang(server:
     async with Cluster([server.host], port=server.port, schema_agreement_wait=0.5) as cluster:
         session = await cluster.connect()
         start = loop.time()
-        rs = await asyncio.wait_for(session.execute(DDL), 5.0)
+        rs = await asyncio.wait_for(session.execute(DDL), 10.0)
         assert rs.schema_agreement is False
-        assert loop.time() - start < 1.5
+        assert loop.time() - start < 3.0  # the 0.5 s wait bounds unanswered polls too (room for load)
         await session.execute("SELECT k FROM ks.t")  # the connection is still usable
 
 
