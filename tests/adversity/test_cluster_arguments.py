@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from aiocql import Cluster, HostDistance, RoundRobinPolicy
+from aiocql import Cluster, ConnectionConfig, HostDistance, NoHostAvailable, RoundRobinPolicy
 from aiocql.model.host import Host
 from aiocql.policies.load_balancing import ClusterStateView
-from aiocql.testing.fakeserver import FakeServer, Opcode, start_fake_servers
+from aiocql.testing.fakeserver import NO_REPLY, FakeServer, Opcode, start_fake_servers
 from aiocql.testing.polling import wait_until
 
 
@@ -58,3 +58,13 @@ async def test_schema_metadata_false_reads_no_schema(server: FakeServer, schema_
             await wait_until(lambda: schema_reads(server) > 0, timeout=10.0)
         else:
             assert schema_reads(server) == 0 and len(cluster.metadata) == 0
+
+
+async def test_internal_request_timeout_bounds_the_control_connections_queries(server: FakeServer) -> None:
+    """``ConnectionConfig.internal_request_timeout`` (no Cluster keyword) is the deadline of each request
+    the driver sends for itself: a peers query left unanswered fails after it, not after the default."""
+    server.on(Opcode.QUERY, match=lambda r: r.query is not None and "peers" in r.query, reply=NO_REPLY)
+    config = ConnectionConfig(port=server.port, internal_request_timeout=0.5)
+    async with Cluster([server.host], connection=config) as cluster:
+        with pytest.raises(NoHostAvailable, match=r"OperationTimedOut: request timed out after 0\.5s"):
+            await cluster.connect()

@@ -10,6 +10,7 @@ UsageError with the aiocql way: aiocql.cluster.config.DRIVER_ARGUMENTS, docs/mig
 from __future__ import annotations
 
 import ast
+import dataclasses
 import inspect
 from pathlib import Path
 
@@ -62,6 +63,13 @@ EFFECT_TESTS: dict[str, str] = {
 }
 
 
+#: Config-object fields that no Cluster(...) keyword sets -> the test proving their effect.
+CONFIG_ONLY_EFFECT_TESTS: dict[str, str] = {
+    "internal_request_timeout": "adversity/test_cluster_arguments::"
+    "test_internal_request_timeout_bounds_the_control_connections_queries",
+}
+
+
 def _parameters() -> set[str]:
     params = inspect.signature(Cluster.__init__).parameters.values()
     return {p.name for p in params if p.name != "self" and p.kind is not inspect.Parameter.VAR_KEYWORD}
@@ -71,9 +79,18 @@ def test_every_cluster_parameter_has_a_test_of_its_effect() -> None:
     assert set(EFFECT_TESTS) == _parameters()
 
 
+def test_every_config_only_field_has_a_test_of_its_effect() -> None:
+    from aiocql.connection.config import CONNECTION_KEYWORDS, ConnectionConfig
+    from aiocql.pool.config import POOL_KEYWORDS, PoolConfig
+
+    config_only = {f.name for f in dataclasses.fields(ConnectionConfig)} - set(CONNECTION_KEYWORDS.values())
+    config_only |= {f.name for f in dataclasses.fields(PoolConfig)} - set(POOL_KEYWORDS.values())
+    assert set(CONFIG_ONLY_EFFECT_TESTS) == config_only
+
+
 def test_each_named_test_exists_and_uses_its_setting() -> None:
     missing = []
-    for name, where in EFFECT_TESTS.items():
+    for name, where in {**EFFECT_TESTS, **CONFIG_ONLY_EFFECT_TESTS}.items():
         module, function = where.split("::")
         source = (ROOT / "tests" / f"{module}.py").read_text(encoding="utf-8")
         tests = {
