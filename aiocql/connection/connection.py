@@ -218,13 +218,16 @@ class Connection:
         if payload:
             body = payload + body
         timer: asyncio.TimerHandle | None = None
+        if deadline is not None and deadline <= proto.loop.time():
+            raise OperationTimedOut(f"the deadline passed before the request was sent to {self.host}")
+        # CqlProtocol.send, inline (once per request): queue it, register its future, flush at the loop's next turn.
+        stream = proto.core.send_request(msg.opcode, body, flags)
+        fut: asyncio.Future[Envelope] = proto.loop.create_future()
+        proto.waiting[stream] = fut
+        if proto._flush_handle is None:
+            proto._flush_handle = proto.loop.call_soon(proto._flush)
         if deadline is not None:
-            if deadline <= proto.loop.time():
-                raise OperationTimedOut(f"the deadline passed before the request was sent to {self.host}")
-            stream, fut = proto.send(msg.opcode, body, flags)
             timer = proto.loop.call_at(deadline, self._expire, fut)
-        else:
-            stream, fut = proto.send(msg.opcode, body, flags)
         try:
             env = await fut
         except OperationTimedOut:

@@ -367,9 +367,13 @@ class ClientCore:
         """
         if self.state is not _READY:
             self._check_can_send(opcode)
-        stream = self.streams.acquire()
-        if stream is None:
-            raise StreamsExhausted(f"all {self.streams.max_streams} stream ids are in use")
+        streams = self.streams
+        free = streams._free
+        if not free:
+            raise StreamsExhausted(f"all {streams.max_streams} stream ids are in use")
+        stream = free.popleft()  # StreamIdAllocator.acquire, inline: once per request
+        streams._state[stream] = IN_FLIGHT
+        streams.in_flight += 1
         if self._body_compressor is None and 0 <= opcode <= 0xFF and 0 <= flags <= 0xFF and len(body) <= _MAX_BODY:
             # encode_envelope's work without its checks for the common case (validated just above).
             self._outbox.append(_HEADER_PACK(self.version, flags & _NOT_COMPRESSED, stream, opcode, len(body)) + body)
@@ -430,27 +434,41 @@ class ClientCore:
             envelopes = list(getattr(exc, "envelopes", ()))
             error = exc
         events: list[CoreEvent] = []
+        append = events.append
+        streams = self.streams
+        # StreamIdAllocator.settle, inline (once per reply): a reply frees its id, in flight or orphaned.
+        table = streams._state
+        free = streams._free
+        size = len(table)
         freed = 0
+        orphans = 0
         replied = False
-        settle = self.streams.settle
         handshake = self._handshake_stream
         for env in envelopes:
             stream = env.stream
             if stream < 0:
-                events.append(env)  # a server EVENT
+                append(env)  # a server EVENT
                 continue
             replied = True
             if stream == handshake:
-                events.append(self._handshake_reply(env))
+                append(self._handshake_reply(env))
                 handshake = -1
                 continue
-            state = settle(stream)
-            if state == FREE:
-                continue  # a reply for an id never handed out: nothing can claim it
-            freed += 1
+            if stream >= size:
+                continue  # outside the range: an id never handed out
+            state = table[stream]
             if state == IN_FLIGHT:
-                events.append(env)
-            # else: the late reply of an orphaned id (its caller gave up): the id is free again, the reply dropped
+                append(env)
+            elif state == FREE:
+                continue  # a reply for an id never handed out: nothing can claim it
+            else:  # the late reply of an orphaned id (its caller gave up): the id is free again, the reply dropped
+                orphans += 1
+            table[stream] = FREE
+            free.append(stream)
+            freed += 1
+        if freed:
+            streams.in_flight -= freed - orphans
+            streams.orphaned -= orphans
         if replied:
             self.last_reply_at = now
         self.freed = freed
