@@ -39,13 +39,19 @@ ROOT = Path(__file__).resolve().parent.parent
 QUERY = "SELECT p, c, a, b FROM scan"
 
 
+def _page_values(page_rows: int) -> list[tuple[int, int, int, str]]:
+    """Every page's rows: the harness's values (benchmarks.workloads.scan_a/scan_b) from partition 5,000 on,
+    so the values have the sizes of its scan's."""
+    return [(p, c, p * 1_000 + c, f"row-{p}-{c}") for p, c in ((5_000 + i // 100, i % 100) for i in range(page_rows))]
+
+
 def _pages(page_rows: int) -> tuple[list[Any], bytes]:
-    """The scan's columns and one page's rows (the <rows_content> part, shared by every page)."""
+    """The scan's columns and one page's rows (the <rows_content> after the row count, shared by every page)."""
     from aiocql.testing.replies import Rows
     from aiocql.types import BIGINT, INT, TEXT
 
     columns = [("p", INT), ("c", INT), ("a", BIGINT), ("b", TEXT)]
-    rows = [(i // 100, i % 100, i * 1_000 + 7, f"row-{i // 100}-{i % 100}") for i in range(page_rows)]
+    rows = _page_values(page_rows)
     empty = Rows(columns, [], no_metadata=True).body(5)
     full = Rows(columns, rows, no_metadata=True).body(5)
     return columns, full[len(empty) :]
@@ -69,7 +75,7 @@ async def serve(page_rows: int, pages: int) -> None:
         if body is None:
             state = str(n + 1).encode() if n + 1 < pages else None
             head = Rows(columns, [], paging_state=state, no_metadata=skip).body(req.version)
-            body = bodies[key] = head[:-4] + page_rows.to_bytes(4, "big") + rows_content[4:]
+            body = bodies[key] = head[:-4] + page_rows.to_bytes(4, "big") + rows_content
         return Raw(Opcode.RESULT, body)
 
     async with FakeServer() as server:
@@ -84,6 +90,7 @@ async def scan(port: int, page_rows: int, rounds: int) -> list[tuple[int, float]
     from aiocql import Cluster
 
     out = []
+    page_sum = sum(a for _, _, a, _ in _page_values(page_rows))
     async with Cluster(["127.0.0.1"], port=port) as cluster:
         session = await cluster.connect()
         ps = await session.prepare(QUERY)
@@ -97,6 +104,8 @@ async def scan(port: int, page_rows: int, rounds: int) -> list[tuple[int, float]
             async for row in await session.execute(ps, fetch_size=page_rows):
                 rows += 1
                 total += row[2]
+            if rows % page_rows or total != page_sum * (rows // page_rows):  # every row decoded, and right
+                raise SystemExit(f"scan: {rows} rows summing to {total}: not whole pages of {page_rows} rows")
             if i:
                 out.append((rows, time.process_time() - cpu))
     return out
