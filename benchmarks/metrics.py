@@ -76,6 +76,7 @@ class Window:
         self.first_error = ""
         self.threads_max = 0
         self.loop_lag_max_s: float | None = None
+        self.loop_busy_lag_max_s: float | None = None
         self.rows_extra = 0  # rows counted by the scan
         self.partial = False  # the scan hit its time cap
         self.t_open = self.t_close = 0
@@ -114,9 +115,16 @@ class Window:
     def sample_threads(self) -> None:
         self.threads_max = max(self.threads_max, proc_status("Threads"))
 
-    def lag(self, seconds: float) -> None:
+    def lag(self, seconds: float, busy_s: float | None = None) -> None:
+        """One probe's overshoot; ``busy_s``: CPU time the loop's thread used during that probe's sleep.
+
+        ``min(overshoot, busy_s)`` bounds the part of the overshoot the process's own work can explain: on a
+        machine others share, the rest is the OS running something else (the wall lag alone cannot tell).
+        """
         if self.is_open:
             self.loop_lag_max_s = max(self.loop_lag_max_s or 0.0, seconds)
+            if busy_s is not None:
+                self.loop_busy_lag_max_s = max(self.loop_busy_lag_max_s or 0.0, min(seconds, busy_s))
 
     def result(self, rows_per_op: int) -> dict[str, Any]:
         """The cell's figures (requests completed inside the window only)."""
@@ -142,6 +150,10 @@ class Window:
             "peak_rss_is_cell": self.hwm_reset,
             "threads_max": self.threads_max,
             "loop_lag_max_ms": None if self.loop_lag_max_s is None else round(self.loop_lag_max_s * 1e3, 2),
+            # the worst overshoot counting at most the CPU the loop's thread used meanwhile (its own work)
+            "loop_busy_lag_max_ms": (
+                None if self.loop_busy_lag_max_s is None else round(self.loop_busy_lag_max_s * 1e3, 2)
+            ),
             "server_cpu_s": round(self.server_close - self.server_open, 3) if self.server_pid else None,
             # CPU the rest of the machine (neither this client nor the server) used in the window: noise
             "others_cpu_s": round(

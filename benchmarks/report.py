@@ -30,7 +30,7 @@ DOCS_END = "<!-- side-by-side benchmarks: end -->"
 
 MEDIAN_FIELDS = (
     "ops_per_s", "rows_per_s", "cpu_us_per_op", "p50_ms", "p99_ms", "p999_ms", "peak_rss_mb",
-    "loop_lag_max_ms", "others_cpu_s", "server_cpu_s", "window_s",
+    "loop_lag_max_ms", "loop_busy_lag_max_ms", "others_cpu_s", "server_cpu_s", "window_s",
 )  # fmt: skip
 
 
@@ -179,6 +179,19 @@ def targets(summary: list[Summary]) -> list[Target]:
         acsylla_scan = next((s for s in summary if s.workload == SCAN and s.client == ACSYLLA), None)
         out.append(_comparison(
             client, "scan: client CPU per row vs acsylla", _cpu(mine_scan), _cpu(acsylla_scan), ACSYLLA, "us"
+        ))  # fmt: skip
+        peers = [s for s in scans if s.client == "cassandra-driver-callbacks"]
+        out.append(_ratio_target(
+            client, "scan: peak RSS vs cassandra-driver (execute_async, tuple_factory)", "<= 0.7x",
+            mine_scan.get("peak_rss_mb") if mine_scan else None, peers[0].get("peak_rss_mb") if peers else None,
+            "cassandra-driver-callbacks", "MB", at_most=0.7,
+        ))  # fmt: skip
+        lag = mine_scan.get("loop_lag_max_ms") if mine_scan else None
+        busy = mine_scan.get("loop_busy_lag_max_ms") if mine_scan else None
+        out.append(Target(
+            client, "scan: worst loop lag while the rows stream", "< 10 ms", lag,
+            "not measured" if lag is None else f"{fmt(lag)} ms (at most {fmt(busy)} ms of it the loop's own work)",
+            None if lag is None else lag < 10,
         ))  # fmt: skip
         threads = [s.threads_max for s in summary if s.client == client and s.threads_max is not None]
         if threads:
@@ -344,9 +357,9 @@ LEGEND = """Columns: *conc* = requests in flight; *CPU us/req* = the client proc
 user + system) over the measured window divided by requests (rows for the scan); latencies are per request
 (the scan row shows the whole scan in seconds); *peak RSS* = the process's VmHWM during the cell; *threads* =
 most OS threads seen (/proc/self/status); *loop lag* = worst overshoot of a 10 ms asyncio sleep (asyncio
-clients only); *others' CPU %* = machine CPU used by neither this client nor the server during the window, as
-a share of all cores (other work on the machine: noise); *check* = errors, wrong results or writes that did
-not read back."""
+clients only; the JSON's loop_busy_lag_max_ms bounds the part of it the client's own work explains);
+*others' CPU %* = machine CPU used by neither this client nor the server during the window, as a share of all
+cores (other work on the machine: noise); *check* = errors, wrong results or writes that did not read back."""
 
 
 # -- chart ------------------------------------------------------------------------------------------

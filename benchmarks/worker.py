@@ -80,12 +80,13 @@ async def run_async_cell(adapter: AsyncAdapter, concurrency: int, window: Window
 
 
 async def lag_probe(window: Window) -> None:
-    """Sleep 10 ms over and over; the overshoot is how long the loop was busy elsewhere."""
-    clock = time.perf_counter
+    """Sleep 10 ms over and over; the overshoot is how long the loop was busy elsewhere (or the process was not
+    running: the loop thread's CPU time over each sleep bounds the part its own work explains)."""
+    clock, cpu = time.perf_counter, time.thread_time
     for n in itertools.count():
-        t0 = clock()
+        t0, c0 = clock(), cpu()
         await asyncio.sleep(LAG_PROBE_S)
-        window.lag(clock() - t0 - LAG_PROBE_S)
+        window.lag(clock() - t0 - LAG_PROBE_S, cpu() - c0)
         if n % 10 == 0:
             window.sample_threads()
 

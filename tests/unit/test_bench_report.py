@@ -79,7 +79,7 @@ def _fixture_cells(aiocql_ops: float, aiocql_cpu: float, aiocql_scan: float, thr
 def test_targets_met() -> None:
     summary = report.summarize(_fixture_cells(aiocql_ops=1600.0, aiocql_cpu=60.0, aiocql_scan=480_000.0, threads=1))
     got = {t.name: t for t in report.targets(summary) if t.client == "aiocql"}
-    throughput, cpu, cpu_acsylla, scan, scan_cpu, scan_cpu_acsylla, threads = got.values()
+    throughput, cpu, cpu_acsylla, scan, scan_cpu, scan_cpu_acsylla, rss, lag, threads = got.values()
     assert throughput.value == pytest.approx(1.6) and throughput.met
     assert cpu.value == pytest.approx(0.6) and cpu.met
     assert scan.value == pytest.approx(1.6) and scan.met  # against the fastest cassandra-driver tuple style
@@ -89,12 +89,13 @@ def test_targets_met() -> None:
     assert cpu_acsylla.value == pytest.approx(3.0) and cpu_acsylla.met is None and "acsylla" in cpu_acsylla.detail
     assert scan_cpu.value is None  # aiocql's scan CPU is not in the fixture
     assert scan_cpu_acsylla.met is None
+    assert rss.value is None and rss.met is None and lag.value is None and lag.met is None  # not in the fixture
 
 
 def test_targets_missed_and_not_measured() -> None:
     summary = report.summarize(_fixture_cells(aiocql_ops=1400.0, aiocql_cpu=80.0, aiocql_scan=400_000.0, threads=3))
     mine = [t for t in report.targets(summary) if t.client == "aiocql"]
-    assert [t.met for t in mine] == [False, False, None, False, None, None, False]
+    assert [t.met for t in mine] == [False, False, None, False, None, None, None, None, False]
     assert mine[1].value == pytest.approx(0.8)
     uvloop = [t for t in report.targets(summary) if t.client == "aiocql-uvloop"]
     assert all(t.met is None and t.value is None for t in uvloop)
@@ -231,3 +232,19 @@ def test_floor_asks_for_the_next_page_before_the_current_one_has_arrived() -> No
         assert await scan.done == 6234
 
     asyncio.run(scenario())
+
+
+def test_scan_peak_rss_and_loop_lag_targets() -> None:
+    cells = _fixture_cells(1600.0, 60.0, 480_000.0, 1)
+    cells = [
+        c for c in cells if not (c["client"] in ("aiocql", "cassandra-driver-callbacks") and c["workload"] == SCAN)
+    ]
+    for r, (rss, lag, busy) in enumerate([(34.0, 12.0, 3.0), (36.0, 30.0, 4.0), (35.0, 8.0, 2.5)]):
+        cells.append(cell("aiocql", SCAN, 1, r, rows_per_s=480_000.0, peak_rss_mb=rss, loop_lag_max_ms=lag,
+                          loop_busy_lag_max_ms=busy))  # fmt: skip
+        cells.append(cell("cassandra-driver-callbacks", SCAN, 1, r, rows_per_s=300_000.0, peak_rss_mb=53.0))
+    got = {t.name: t for t in report.targets(report.summarize(cells)) if t.client == "aiocql"}
+    rss = got["scan: peak RSS vs cassandra-driver (execute_async, tuple_factory)"]
+    assert rss.value == pytest.approx(35.0 / 53.0) and rss.met  # medians: 35 MB vs 53 MB, under 0.7x
+    lag = got["scan: worst loop lag while the rows stream"]
+    assert lag.value == 12.0 and lag.met is False and "3.00 ms" in lag.detail  # the median round's lag
