@@ -11,7 +11,6 @@ Example:
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -258,10 +257,10 @@ def make_tls_material(tls_dir: Path, addresses: list[str]) -> Path:
         ],
         ["keytool", "-exportcert", "-rfc", "-alias", "node", "-file", str(ca_file), *common],
     ]  # fmt: skip
-    for step in steps:
-        result = subprocess.run(step, capture_output=True, text=True, timeout=120)
-        if result.returncode != 0:
-            from aiocql.testing.distribution import LauncherError
+    from aiocql.testing.distribution import LauncherError, run_tool
 
+    for step in steps:
+        result = run_tool(step, timeout=120)
+        if result.returncode != 0:
             raise LauncherError(f"keytool failed ({' '.join(step[:2])}): {result.stderr.strip()}")
     return ca_file

@@ -43,7 +43,7 @@ _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
 """
 
 
-__all__ = ["DEFAULT_VERSIONS", "Distribution", "LauncherError", "cache_dir", "fetch"]
+__all__ = ["DEFAULT_VERSIONS", "Distribution", "LauncherError", "cache_dir", "fetch", "run_tool"]
 
 
 def cache_dir() -> Path:
@@ -75,8 +75,27 @@ class Distribution:
         raise LauncherError(f"no {prefix}*.jar in {self.lib_dir}: the download is incomplete; delete it")
 
 
+def run_tool(cmd: list[str], *, timeout: float, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run an external tool (mvn, keytool, nodetool) and return its result; one that cannot start or does not
+    finish within ``timeout`` seconds raises :class:`LauncherError` naming it (never a bare OSError or
+    subprocess.TimeoutExpired).
+
+    Example:
+        >>> run_tool(["no-such-tool-aiocql"], timeout=5)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        aiocql.errors.base.LauncherError: could not run no-such-tool-aiocql: ...
+    """
+    try:
+        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise LauncherError(f"{' '.join(cmd[:2])} did not finish within {timeout}s") from None
+    except OSError as exc:
+        raise LauncherError(f"could not run {cmd[0]}: {exc}") from exc
+
+
 def _run_mvn(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["mvn", "-B", "-q", *args], cwd=cwd, capture_output=True, text=True, timeout=900)
+    return run_tool(["mvn", "-B", "-q", *args], cwd=cwd, timeout=900)
 
 
 def fetch(version: str | None = None) -> Distribution:

@@ -39,7 +39,7 @@ from aiocql.testing.config import (
     make_tls_material,
     rackdc_properties,
 )
-from aiocql.testing.distribution import Distribution, LauncherError, cache_dir, fetch
+from aiocql.testing.distribution import Distribution, LauncherError, cache_dir, fetch, run_tool
 
 READY_LINE = "Starting listening for CQL clients"
 CQL_PORT = 9042
@@ -387,7 +387,7 @@ class LocalCluster:
             "java", *jpms, f"-Dlogback.configurationFile=file://{quiet}", "-cp", dist.classpath,
             "org.apache.cassandra.tools.NodeTool", "-h", "127.0.0.1", "-p", str(node.jmx_port), *args,
         ]  # fmt: skip
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        result = run_tool(cmd, timeout=120)
         if result.returncode != 0:
             raise LauncherError(f"nodetool {' '.join(args)} failed: {result.stdout}{result.stderr}")
         return result.stdout

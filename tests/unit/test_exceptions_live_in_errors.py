@@ -149,3 +149,22 @@ def test_the_launcher_refuses_a_bad_node_count_with_a_cql_error() -> None:
         assert isinstance(exc, LauncherError) and "nodes must be between 1 and 9, not 12" in str(exc)
     else:
         raise AssertionError("LocalCluster(nodes=12) was accepted")
+
+
+def test_an_external_tool_that_hangs_or_is_missing_is_a_launcher_error() -> None:
+    import sys
+
+    from aiocql.errors import LauncherError
+    from aiocql.testing.distribution import run_tool
+
+    for cmd, message in [
+        ([sys.executable, "-c", "import time; time.sleep(30)"], "did not finish within 0.5s"),
+        (["no-such-tool-aiocql"], "could not run no-such-tool-aiocql"),
+    ]:
+        try:
+            run_tool(cmd, timeout=0.5)
+        except CqlError as exc:
+            assert isinstance(exc, LauncherError) and message in str(exc)
+        else:
+            raise AssertionError(f"{cmd} did not raise")
+    assert run_tool([sys.executable, "-c", "print('ok')"], timeout=60).stdout == "ok\n"
