@@ -65,7 +65,7 @@ async def test_cancel_1000_queries_at_random_moments(server: FakeServer, version
 
         rows = await asyncio.gather(*(session.execute(kv_query(k)) for k in range(1000, 2000)))
         assert [rs.one() for rs in rows] == [(k, f"value-{k}") for k in range(1000, 2000)]
-        await wait_until(lambda: conn.orphaned == 0 and conn.in_flight == 0, timeout=2.0)
+        await wait_until(lambda: conn.orphaned == 0 and conn.in_flight == 0, timeout=10.0)
         assert session.pools[0].connections == [conn] and not conn.is_closed
 
 
@@ -81,7 +81,7 @@ async def test_cancel_connection_send(server: FakeServer) -> None:
             await task
         assert conn.orphaned == 1
         assert (await conn.send(Query(kv_query(2)))).rows_count == 1  # type: ignore[attr-defined]
-        await wait_until(lambda: conn.orphaned == 0, timeout=2.0)
+        await wait_until(lambda: conn.orphaned == 0, timeout=10.0)
     finally:
         await conn.close()
 
@@ -140,10 +140,12 @@ async def test_cancel_host_pool_close_still_closes(server: FakeServer) -> None:
     server.on(Opcode.QUERY, match=is_kv, reply=NO_REPLY)
     pool = HostPool(server.host, ConnectionOptions(port=server.port), version=5, size=2)
     await pool.open()
-    waiting = asyncio.ensure_future(pool.borrow().send(Query(kv_query(1))))
+    busy = pool.borrow()
+    waiting = asyncio.ensure_future(busy.send(Query(kv_query(1))))
     await server.wait_for_requests(1, Opcode.QUERY, is_kv)
     closing = asyncio.ensure_future(pool.close(timeout=5.0))
-    await asyncio.sleep(0.05)  # let close() reach its drain wait (nothing to poll: it is waiting by design)
+    # close() is in its drain wait once the request's connection is closing, the request still in flight
+    await wait_until(lambda: busy.is_closing and not busy.is_closed and not waiting.done())
     closing.cancel()
     with pytest.raises(asyncio.CancelledError):
         await closing
@@ -167,7 +169,7 @@ async def test_cancel_session_prepare_does_not_break_a_concurrent_prepare(server
             await first
         ps = await asyncio.wait_for(second, 2.0)  # the second caller was not cancelled: it gets a statement
         assert ps.query == "SELECT k, v FROM kv WHERE k = ?"
-        await wait_until(lambda: session.pools[0].orphaned == 0, timeout=2.0)
+        await wait_until(lambda: session.pools[0].orphaned == 0, timeout=10.0)
 
 
 async def test_cancel_cluster_connect_leaves_no_connection() -> None:
@@ -202,7 +204,7 @@ async def test_cancel_execute_concurrent(server: FakeServer) -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
         assert session.pools[0].orphaned == 100
-        await wait_until(lambda: session.pools[0].orphaned == 0, timeout=2.0)
+        await wait_until(lambda: session.pools[0].orphaned == 0, timeout=10.0)
         assert len(server.received(Opcode.QUERY, is_kv)) == 100  # nothing more was sent after the cancel
 
 
@@ -212,8 +214,11 @@ async def test_cancel_session_close_and_cluster_close_still_close(server: FakeSe
     session = await cluster.connect()
     waiting = asyncio.ensure_future(session.execute(kv_query(1), timeout=None))
     await server.wait_for_requests(1, Opcode.QUERY, is_kv)
+    busy = [c for pool in session.pools for c in pool.connections if c.in_flight]
+    assert len(busy) == 1
     closing = asyncio.ensure_future(cluster.close())
-    await asyncio.sleep(0.05)  # let close() reach its drain wait
+    # close() is in its drain wait once the request's connection is closing, the request still in flight
+    await wait_until(lambda: busy[0].is_closing and not busy[0].is_closed and not waiting.done())
     closing.cancel()
     with pytest.raises(asyncio.CancelledError):
         await closing
