@@ -65,6 +65,10 @@ async def test_cancel_1000_in_flight_queries_then_1000_more_each_get_their_row(
         assert session.pools[0].connections == [conn] and not conn.is_closed
 
 
+#: "At once" on a loaded machine: far below the 10 s request timeout that would otherwise end the wait.
+PROMPTLY = 3.0
+
+
 async def load(session: Session, ps: PreparedStatement, stop: asyncio.Event, outcomes: list[object]) -> None:
     """One client: SELECTs one after another until ``stop``; records each row or error."""
     k = 0
@@ -95,14 +99,14 @@ async def test_node_dies_mid_load_behind_the_proxy(cassandra: ServerInfo, kv: st
             assert all(isinstance(o, tuple) for o in outcomes)  # healthy so far
             if pause_first:  # the node hangs: 50 requests stay in flight
                 proxy.pause()
-                await wait_until(lambda: conn.in_flight == 50, timeout=5.0)
+                await wait_until(lambda: conn.in_flight == 50, timeout=10.0)
             before = len(outcomes)
             proxy.refuse()  # the node stays down for a while: reconnections are refused
             cut_at = loop.time()
             assert proxy.cut() >= 1
-            await wait_until(lambda: conn.is_closed, timeout=1.0)
+            await wait_until(lambda: conn.is_closed, timeout=PROMPTLY)
             failed_in = loop.time() - cut_at
-            await wait_until(lambda: conn.in_flight == 0 and len(outcomes) >= before + 50, timeout=1.0)
+            await wait_until(lambda: conn.in_flight == 0 and len(outcomes) >= before + 50, timeout=PROMPTLY)
             all_failed_in = loop.time() - cut_at
             errors = [o for o in outcomes[before:] if not isinstance(o, tuple)]
             assert errors and all(isinstance(e, (ConnectionLost, NoHostAvailable)) for e in errors), errors[:3]
@@ -110,7 +114,7 @@ async def test_node_dies_mid_load_behind_the_proxy(cassandra: ServerInfo, kv: st
                 f"\nconnection closed {failed_in * 1000:.1f} ms after the cut; the 50 waiting requests "
                 f"failed within {all_failed_in * 1000:.1f} ms"
             )
-            assert all_failed_in < 1.0
+            assert all_failed_in < PROMPTLY  # at the cut, not at the 10 s request timeout
             proxy.resume()
             proxy.accept()  # the node is back: the pool reconnects and the load succeeds again
             after = len(outcomes)
