@@ -35,6 +35,8 @@ cdef extern from "_core_helpers.h":
     double aiocql_f32(const unsigned char *p) nogil
     object aiocql_uint128(const unsigned char *p)
     object aiocql_text(const unsigned char *p, Py_ssize_t size, int ascii_column)
+    Py_ssize_t aiocql_fast_values(object row, Py_ssize_t c, Py_ssize_t n, const unsigned char *kinds,
+                                  const unsigned char *data, Py_ssize_t length, Py_ssize_t *at) except -1
     void aiocql_civil(int64_t days, int *year, int *month, int *day) nogil
     Py_ssize_t aiocql_member_offset(object descr) except? -2
     object aiocql_new_uuid(PyTypeObject *t, object value, object safe, Py_ssize_t off_int, Py_ssize_t off_safe)
@@ -169,59 +171,38 @@ cdef class RowCodec:
         try:
             for i in range(count):
                 row = aiocql_new_row(cls, n) if shaped else PyTuple_New(n)
-                check_gc = False  # set by any value not built here from a fixed, collector-free type
-                for c in range(n):
-                    if length - at < 4:
+                check_gc = False  # set by any value not built in C from a fixed, collector-free type
+                c = 0
+                while True:
+                    # nulls and the common kinds in one C loop; it stops at any other value (left to the code below)
+                    c = aiocql_fast_values(row, c, n, kinds, data, length, &at)
+                    if c == n:
+                        break
+                    if c < 0:  # -2 (-1 raised already)
                         raise self._truncated(i, count)
-                    size = aiocql_i32(data + at)
+                    size = aiocql_i32(data + at)  # fast_values checked that the length and the value are there
                     at += 4
-                    if size < 0:
-                        value = None
+                    p = data + at
+                    kind = kinds[c]
+                    check_gc = True
+                    if size != _SIZES[kind] and kind < K_TEXT:
+                        value = self.decoders[c](PyBytes_FromStringAndSize(<const char *>p, size))
+                    elif kind == K_TIMESTAMP:
+                        value = self._timestamp(aiocql_i64(p))
+                    elif kind == K_UUID:
+                        value = self._uuid(p, c)
                     else:
-                        if size > length - at:
-                            raise self._truncated(i, count)
-                        p = data + at
-                        kind = kinds[c]
-                        if size != _SIZES[kind] and kind < K_TEXT:
+                        value = _FALLBACK
+                        if kind == K_LIST:
+                            value = self._list(p, size, elems[c])
+                        elif kind == K_DECIMAL:
+                            value = self._decimal(p, size)
+                        if value is _FALLBACK:
                             value = self.decoders[c](PyBytes_FromStringAndSize(<const char *>p, size))
-                            check_gc = True
-                        elif kind == K_INT:
-                            value = PyLong_FromLong(aiocql_i32(p))
-                        elif kind == K_BIGINT:
-                            value = PyLong_FromLongLong(aiocql_i64(p))
-                        elif kind == K_TEXT:
-                            value = aiocql_text(p, size, 0)
-                        elif kind == K_BLOB:
-                            value = PyBytes_FromStringAndSize(<const char *>p, size)
-                        elif kind == K_DOUBLE:
-                            value = PyFloat_FromDouble(aiocql_f64(p))
-                        elif kind == K_BOOLEAN:
-                            value = p[0] != 0
-                        elif kind == K_SMALLINT:
-                            value = PyLong_FromLong(aiocql_i16(p))
-                        elif kind == K_TINYINT:
-                            value = PyLong_FromLong(<int8_t>p[0])
-                        elif kind == K_FLOAT:
-                            value = PyFloat_FromDouble(aiocql_f32(p))
-                        elif kind == K_ASCII:
-                            value = aiocql_text(p, size, 1)
-                        else:
-                            check_gc = True
-                            if kind == K_TIMESTAMP:
-                                value = self._timestamp(aiocql_i64(p))
-                            elif kind == K_UUID:
-                                value = self._uuid(p, c)
-                            else:
-                                value = _FALLBACK
-                                if kind == K_LIST:
-                                    value = self._list(p, size, elems[c])
-                                elif kind == K_DECIMAL:
-                                    value = self._decimal(p, size)
-                                if value is _FALLBACK:
-                                    value = self.decoders[c](PyBytes_FromStringAndSize(<const char *>p, size))
-                        at += size
+                    at += size
                     Py_INCREF(value)
                     PyTuple_SET_ITEM(row, c, value)
+                    c += 1
                 if shaped:  # built untracked: tracked only if a value needs the collector
                     if check_gc and aiocql_row_needs_gc(row, n, <PyTypeObject *>self.uuid_type):
                         PyObject_GC_Track(row)
