@@ -168,6 +168,11 @@ class ClusterSettings:
             check_profiles("execution_profiles", given["execution_profiles"])
         if "slow_query_threshold" in given:
             check_threshold(given["slow_query_threshold"])
+        if "max_requests_queued" in given and given.get("max_requests_in_flight") is None:
+            raise UsageError(
+                "Cluster(max_requests_queued=...) bounds the queue of the request throttle, and there is none: "
+                "pass max_requests_in_flight= too (without it nothing would read max_requests_queued)"
+            )
         connection = _config_of(given, "connection", ConnectionConfig, CONNECTION_KEYWORDS)
         pool = _config_of(given, "pool", PoolConfig, POOL_KEYWORDS)
 

@@ -100,6 +100,13 @@ class ConnectionConfig:
             type(self).__name__ + ".",
             names=CONNECTION_KEYWORDS,
         )
+        if self.server_hostname is not None and self.ssl_context is None:
+            from aiocql.errors import UsageError
+
+            raise UsageError(
+                "server_hostname is the name a TLS certificate is checked against, and no ssl_context is given: "
+                "pass ssl_context= too (without TLS nothing would read it)"
+            )
 
     def tls_name(self) -> str | None:
         """``server_hostname`` when it is a fixed name (a function of the host is the cluster's to call)."""

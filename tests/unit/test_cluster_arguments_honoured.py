@@ -101,3 +101,23 @@ def test_each_named_test_exists_and_uses_its_setting() -> None:
         if function not in tests or name not in source:
             missing.append(f"{name}: {where}")
     assert missing == []
+
+
+def test_a_keyword_that_nothing_would_read_alone_is_a_usage_error() -> None:
+    """``server_hostname`` is read only with TLS, ``max_requests_queued`` only with a throttle: given without
+    them, each would be ignored, so each raises UsageError saying what to add."""
+    import ssl
+
+    import pytest
+
+    from aiocql import ConnectionConfig, UsageError
+
+    with pytest.raises(UsageError, match="pass ssl_context= too"):
+        Cluster(server_hostname="db.example")
+    with pytest.raises(UsageError, match="pass ssl_context= too"):
+        ConnectionConfig(server_hostname=lambda host: "db.example")
+    with pytest.raises(UsageError, match="pass max_requests_in_flight= too"):
+        Cluster(max_requests_queued=5)
+    tls = ssl.create_default_context()
+    assert Cluster(server_hostname="db.example", ssl_context=tls).server_hostname == "db.example"
+    assert Cluster(max_requests_queued=5, max_requests_in_flight=2).defaults.max_requests_queued == 5

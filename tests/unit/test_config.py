@@ -135,17 +135,25 @@ def test_assigning_the_protocol_version_is_a_usage_error_with_the_aiocql_way() -
     assert cluster.protocol_version is None and cluster.connection.protocol_version is None
 
 
+#: Keywords that mean something only with another one (given alone, they raise UsageError).
+PARTNERS: dict[str, dict[str, Any]] = {
+    "server_hostname": {"ssl_context": TLS},
+    "max_requests_queued": {"max_requests_in_flight": 8},
+}
+
+
 @pytest.mark.parametrize("keyword", sorted(KEYWORD_VALUES))
 def test_each_keyword_sets_its_config_field(keyword: str) -> None:
     value = KEYWORD_VALUES[keyword]
-    cluster = Cluster(**{keyword: value})
+    partners = PARTNERS.get(keyword, {})
+    cluster = Cluster(**{keyword: value}, **partners)
     if keyword in CONNECTION_KEYWORDS:
         field = CONNECTION_KEYWORDS[keyword]
         assert getattr(cluster.connection, field) is value or getattr(cluster.connection, field) == value
         assert getattr(cluster.options, field) == value or keyword == "server_hostname"
         # the same cluster as the config object would make
-        assert cluster.connection == Cluster(connection=ConnectionConfig(**{field: value})).connection
-        others = {f.name for f in dataclasses.fields(ConnectionConfig)} - {field}
+        assert cluster.connection == Cluster(connection=ConnectionConfig(**{field: value}, **partners)).connection
+        others = {f.name for f in dataclasses.fields(ConnectionConfig)} - {field} - set(partners)
         assert all(getattr(cluster.connection, n) == getattr(ConnectionConfig(), n) for n in others)
     elif keyword in POOL_KEYWORDS:
         assert getattr(cluster.pool, POOL_KEYWORDS[keyword]) is value
@@ -163,7 +171,7 @@ def test_each_keyword_sets_its_config_field(keyword: str) -> None:
 
 def test_the_cluster_attributes_follow_the_config_objects() -> None:
     cluster = Cluster(
-        connection=ConnectionConfig(port=9050, server_hostname="db.example"),
+        connection=ConnectionConfig(port=9050, server_hostname="db.example", ssl_context=TLS),
         pool=PoolConfig(connections_per_host=4, remote_connections_per_host=2, reconnection_policy=RECONNECT),
         load_balancing_policy=BALANCE,
     )
@@ -172,7 +180,7 @@ def test_the_cluster_attributes_follow_the_config_objects() -> None:
     assert (cluster.connections_per_host, cluster.remote_connections_per_host) == (4, 2)
     assert cluster.reconnection_policy is RECONNECT and cluster.load_balancing_policy is BALANCE
     # a server_hostname function is the cluster's to call per host: connections see no fixed name
-    per_host = Cluster(server_hostname=lambda host: "node.example")
+    per_host = Cluster(server_hostname=lambda host: "node.example", ssl_context=TLS)
     assert callable(per_host.server_hostname) and per_host.options.tls_name() is None
 
 
