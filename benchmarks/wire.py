@@ -28,7 +28,11 @@ def _socket_inodes() -> set[str]:
 
 
 def own_ports(remote_port: int = 9042) -> list[int]:
-    """Local ports of this process's established TCP connections to ``remote_port`` (IPv4 and IPv6)."""
+    """Local ports of this process's established TCP connections to ``remote_port`` (IPv4 and IPv6).
+
+    Each port once: the kernel's tables are read in chunks, and a table that changes between two reads
+    can list the same socket twice.
+    """
     inodes = _socket_inodes()
     ports = []
     for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
@@ -42,7 +46,7 @@ def own_ports(remote_port: int = 9042) -> list[int]:
             local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
             if state == "01" and inode in inodes and int(remote.rsplit(":", 1)[1], 16) == remote_port:
                 ports.append(int(local.rsplit(":", 1)[1], 16))
-    return sorted(ports)
+    return sorted(set(ports))
 
 
 def summarize_clients(rows: Iterable[Any], ports: Iterable[int]) -> dict[str, Any]:
