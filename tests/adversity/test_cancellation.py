@@ -33,7 +33,7 @@ async def assert_no_tasks_left(before: set[asyncio.Task[object]]) -> None:
     def left() -> set[asyncio.Task[object]]:
         return {t for t in asyncio.all_tasks() if t is not me and not t.done()} - before
 
-    await wait_until(lambda: not left(), timeout=2.0, message=lambda: f"tasks left: {left()!r}")
+    await wait_until(lambda: not left(), timeout=10.0, message=lambda: f"tasks left: {left()!r}")
 
 
 @pytest.mark.parametrize("version", [4, 5])

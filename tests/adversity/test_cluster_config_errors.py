@@ -86,8 +86,10 @@ async def test_a_local_dc_no_host_has_fails_connect_and_leaves_nothing_open() ->
                 "local_dc 'dc-nowhere' is not a datacenter of this cluster; its datacenters are: 'datacenter1', 'dc2'"
             )
             assert cluster.control is None and cluster.sessions == []
-            await wait_until(lambda: not any(n.open_connections for n in nodes), timeout=2.0)
-            await wait_until(lambda: other_tasks() <= before, timeout=2.0, message=lambda: repr(other_tasks() - before))
+            await wait_until(lambda: not any(n.open_connections for n in nodes), timeout=10.0)
+            await wait_until(
+                lambda: other_tasks() <= before, timeout=10.0, message=lambda: repr(other_tasks() - before)
+            )
         await cluster.close()
         assert kv_requests(nodes) == []
 
@@ -100,7 +102,7 @@ async def test_contact_points_in_several_dcs_need_a_local_dc() -> None:
         async with cluster_of(nodes, all_contact_points=True) as cluster:
             with pytest.raises(ValueError, match=r"several datacenters \('datacenter1', 'dc2'\)"):
                 await cluster.connect()
-            await wait_until(lambda: not any(n.open_connections for n in nodes), timeout=2.0)
+            await wait_until(lambda: not any(n.open_connections for n in nodes), timeout=10.0)
         # naming the DC fixes it: only its hosts get pools
         async with cluster_of(
             nodes, all_contact_points=True, load_balancing_policy=DCAwareRoundRobinPolicy("dc2")

@@ -129,7 +129,7 @@ async def test_speculative_attempts_are_marked_and_the_loser_reports_its_cancell
             same = [a for a in tracker.attempts() if a.request_id == losing.request_id]
             assert [(a.attempt, a.speculative) for a in same] == [(0, False), (1, True)]
             assert [kind for kind, _ in tracker.ends(same[1])] == ["success"]
-            await wait_until(lambda: tracker.ends(losing), timeout=2.0)
+            await wait_until(lambda: tracker.ends(losing), timeout=10.0)
             [(kind, error)] = tracker.ends(losing)
             assert kind == "error" and isinstance(error, asyncio.CancelledError)
             tracker.check_pairs()
@@ -145,7 +145,7 @@ async def test_a_cancelled_caller_and_a_timed_out_request(server: FakeServer) ->
     async with Cluster([server.host], port=server.port, request_tracker=tracker) as cluster:
         session = await cluster.connect()
         task = asyncio.ensure_future(session.execute(select(1)))
-        await wait_until(lambda: gate.held == 1, timeout=2.0)
+        await wait_until(lambda: gate.held == 1, timeout=10.0)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -177,8 +177,8 @@ async def test_metrics_per_node_and_their_prometheus_export() -> None:
             # an Unavailable from the busy node is retried on the idle one
             await asyncio.gather(*(session.execute(select(50)) for _ in range(2)))
             held = [asyncio.ensure_future(session.execute(select(100 + k))) for k in range(12)]
-            await wait_until(lambda: gate.held == 6, timeout=2.0)  # every other one is on the busy node
-            await wait_until(lambda: sum(t.done() for t in held) == 6, timeout=2.0)  # the idle node answered its six
+            await wait_until(lambda: gate.held == 6, timeout=10.0)  # every other one is on the busy node
+            await wait_until(lambda: sum(t.done() for t in held) == 6, timeout=10.0)  # the idle node answered its six
             await asyncio.gather(*(t for t in held if t.done()))
             metrics = cluster.metrics.as_dict()
             b, i = metrics[label_of(busy)], metrics[label_of(idle)]
@@ -232,9 +232,9 @@ async def test_the_orphaned_streams_gauge(server: FakeServer) -> None:
             with pytest.raises(OperationTimedOut):
                 await session.execute(select(k), timeout=0.05)
         assert gate.held == 3
-        await wait_until(lambda: metrics_gauge(cluster, server, "orphaned_streams") == 3, timeout=2.0)
+        await wait_until(lambda: metrics_gauge(cluster, server, "orphaned_streams") == 3, timeout=10.0)
         gate.open()  # the late replies release the stream ids
-        await wait_until(lambda: metrics_gauge(cluster, server, "orphaned_streams") == 0, timeout=2.0)
+        await wait_until(lambda: metrics_gauge(cluster, server, "orphaned_streams") == 0, timeout=10.0)
         assert metrics_gauge(cluster, server, "in_flight") == 0
         assert cluster.metrics.node(label_of(server)).timeouts == 3
 

@@ -129,7 +129,7 @@ async def test_cancel_during_reprepare(server: FakeServer) -> None:
             await task
         conn = session.pools[0].connections[0]
         assert conn.orphaned == 1  # the re-PREPARE's reply is still to come
-        await wait_until(lambda: conn.orphaned == 0, timeout=2.0)
+        await wait_until(lambda: conn.orphaned == 0, timeout=10.0)
         assert (await session.execute(ps, (5,))).one() == (5, "value-5")
 
 
