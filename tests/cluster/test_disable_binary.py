@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-from aiocql import Cluster, ConsistencyLevel
+from aiocql import Cluster, ConsistencyLevel, execute_concurrent
 from aiocql.testing.polling import wait_until
 from aiocql.testing.pytest_plugin import ServerInfo, cluster_kwargs
 
@@ -39,9 +39,16 @@ async def test_disablebinary_then_enablebinary_under_load(cassandra: ServerInfo,
             await create_keyspace(session, KS, 3)
             await session.execute(f"CREATE TABLE {KS}.t (k int PRIMARY KEY, v int)", timeout=60)
             insert = await session.prepare(f"INSERT INTO {KS}.t (k, v) VALUES (?, ?)")
-            await asyncio.gather(
-                *(session.execute(insert, (k, k), consistency_level=ConsistencyLevel.ALL) for k in range(KEYS))
+            # QUORUM writes and QUORUM reads overlap on a replica: every read finds its row. (ALL made one
+            # slow replica of a loaded machine fail the setup with a write timeout.)
+            results = await execute_concurrent(
+                session,
+                [(insert, (k, k)) for k in range(KEYS)],
+                concurrency=16,
+                consistency_level=ConsistencyLevel.QUORUM,
+                timeout=60,
             )
+            assert all(r.success for r in results), [r.result_or_exc for r in results if not r.success][:3]
             select = await session.prepare(f"SELECT v FROM {KS}.t WHERE k = ?")
             select.is_idempotent = True
             select.consistency_level = ConsistencyLevel.QUORUM
@@ -49,7 +56,8 @@ async def test_disablebinary_then_enablebinary_under_load(cassandra: ServerInfo,
             recorder = Recorder(cluster)
             control_before = cluster.control.address if cluster.control else None
 
-            answers: list[tuple[float, str]] = []
+            answers: list[tuple[float, str]] = []  # (answered at, coordinator)
+            started: list[tuple[float, str]] = []  # (sent at, coordinator) of the same reads
             failures: list[BaseException] = []
             done = asyncio.Event()
 
@@ -57,15 +65,21 @@ async def test_disablebinary_then_enablebinary_under_load(cassandra: ServerInfo,
                 rng = random.Random(seed)
                 while not done.is_set():
                     try:
+                        at = loop.time()
                         rs = await session.execute(select, (rng.randrange(KEYS),))
                     except Exception as exc:
                         failures.append(exc)
                         continue
                     answers.append((loop.time(), rs.coordinator))
+                    started.append((at, rs.coordinator))
 
             workers = [asyncio.create_task(worker(i)) for i in range(8)]
             try:
-                await asyncio.sleep(3)  # the load is running on all three nodes
+                await wait_until(  # the load is running on all three nodes
+                    lambda: len(answers) >= 200 and {c for _, c in answers} == set(cassandra.contact_points),
+                    timeout=60, interval=0.1,
+                    message=lambda: f"{len(answers)} reads, from {sorted({c for _, c in answers})}",
+                )  # fmt: skip
                 sent = loop.time()
                 disabled = True
                 await asyncio.to_thread(lc.nodetool, node, "disablebinary")
@@ -75,10 +89,16 @@ async def test_disablebinary_then_enablebinary_under_load(cassandra: ServerInfo,
                     message=f"node {node} was not marked down within 10 s of disablebinary returning",
                 )  # fmt: skip
                 assert not cluster.is_up(host)
-                await asyncio.sleep(3)  # the load goes on without the node
+                # The requests that were on the node when its transport went have all ended...
+                pool = next(p for p in session.pools if p.host == address)
+                await wait_until(lambda: pool.in_flight == 0, timeout=30, message="requests still on the node")
                 quiet_from = loop.time()
-                await asyncio.sleep(2)
-                served_while_off = sum(1 for at, c in answers if c == address and at >= quiet_from)
+                # ...and from then on, a stretch of load (counted in reads, not seconds) reaches it not once.
+                await wait_until(
+                    lambda: sum(1 for at, _ in answers if at >= quiet_from) >= 500, timeout=60, interval=0.1
+                )
+                # (by when each read was sent: one answered just before quiet_from may be recorded after it)
+                served_while_off = sum(1 for at, c in started if c == address and at >= quiet_from)
                 enable_sent = loop.time()
                 await asyncio.to_thread(lc.nodetool, node, "enablebinary")
                 disabled = False
@@ -89,7 +109,10 @@ async def test_disablebinary_then_enablebinary_under_load(cassandra: ServerInfo,
                 )  # fmt: skip
                 reused = next(at for at, c in answers if c == address and at >= enable_sent)
                 up = recorder.first(address, "up", sent)
-                await asyncio.sleep(2)
+                # enough reads after the node is back to tell its share (counted, not a fixed time)
+                await wait_until(
+                    lambda: sum(1 for at, _ in answers if at >= reused + 0.5) >= 600, timeout=60, interval=0.1
+                )
             finally:
                 done.set()
                 await asyncio.gather(*workers)
@@ -108,7 +131,7 @@ async def test_disablebinary_then_enablebinary_under_load(cassandra: ServerInfo,
         # disablebinary takes effect somewhere between `sent` and `returned` (nodetool is a JVM that can take
         # seconds to start on a loaded machine): the node must be marked down within 10 s of that.
         assert down.at - returned <= 10.0
-        assert served_while_off == 0  # fails if requests still reached the node with its transport off
+        assert served_while_off == 0  # fails if requests sent with its transport off still reached the node
         assert up is not None and up.at >= down.at
         # enablebinary sends no event: the pool finds the node on its exponential reconnection schedule, whose
         # pending delay grows with the time the node was off (nodetool alone can take 10 s on a loaded machine).
