@@ -497,3 +497,142 @@ def split_envelopes(object data, Py_ssize_t pos, Py_ssize_t end, list out, tuple
     finally:
         PyBuffer_Release(&view)
     return pos
+
+
+# -- v5 frames ----------------------------------------------------------------------------------------
+
+from cpython.memoryview cimport PyMemoryView_FromMemory
+from cpython.buffer cimport PyBUF_READ
+
+import zlib as _zlib
+
+cdef object zlib_crc32 = _zlib.crc32
+cdef object CRC32_SEED = _zlib.crc32(b"\xfa\x2d\x55\xca")
+cdef uint32_t CRC24_TABLE[256]
+
+
+cdef void make_crc24_table() noexcept:
+    cdef uint32_t crc
+    cdef int byte, bit
+    for byte in range(256):
+        crc = byte << 16
+        for bit in range(8):
+            crc <<= 1
+            if crc & 0x1000000:
+                crc ^= 0x1974F0B
+        CRC24_TABLE[byte] = crc & 0xFFFFFF
+
+
+make_crc24_table()
+
+
+cdef inline uint32_t crc24(const unsigned char *p, int n) noexcept nogil:
+    cdef uint32_t crc = 0x875060
+    cdef int i
+    for i in range(n):
+        crc = ((crc << 8) & 0xFFFFFF) ^ CRC24_TABLE[((crc >> 16) ^ p[i]) & 0xFF]
+    return crc
+
+
+cdef inline uint32_t payload_crc32(const unsigned char *p, Py_ssize_t n) except? 0xFFFFFFFF:
+    view = PyMemoryView_FromMemory(<char *>p, n, PyBUF_READ)
+    return <uint32_t>zlib_crc32(view, CRC32_SEED)
+
+
+def decode_frames(object data, Py_ssize_t pos, Py_ssize_t end, list out, tuple opcodes, int direction,
+                  Py_ssize_t max_size):
+    """Append to ``out`` the envelopes of the whole, valid, uncompressed self-contained v5 frames of
+    ``data[pos:end]``; stop at the first frame that is not all of that (incomplete, LZ4, part of a large
+    envelope, a CRC or an envelope header that does not check out) and return its offset: the pure decoder
+    carries on there, and raises or waits. A frame's envelopes are appended only once all of them are valid.
+    """
+    cdef Py_buffer view
+    cdef const unsigned char *p
+    cdef uint32_t raw, expected
+    cdef Py_ssize_t length, start, stop
+    cdef list frame
+    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+    try:
+        if end > view.len:
+            end = view.len
+        p = <const unsigned char *>view.buf
+        while end - pos >= 6:
+            raw = <uint32_t>p[pos] | (<uint32_t>p[pos + 1] << 8) | (<uint32_t>p[pos + 2] << 16)
+            if crc24(p + pos, 3) != (<uint32_t>p[pos + 3] | (<uint32_t>p[pos + 4] << 8) | (<uint32_t>p[pos + 5] << 16)):
+                break
+            if not raw & 0x20000:  # not self-contained: a large envelope, reassembled by the pure decoder
+                break
+            length = raw & 0x1FFFF
+            start = pos + 6
+            stop = start + length
+            if stop + 4 > end:
+                break
+            expected = (<uint32_t>p[stop] | (<uint32_t>p[stop + 1] << 8) | (<uint32_t>p[stop + 2] << 16)
+                        | (<uint32_t>p[stop + 3] << 24))
+            if payload_crc32(p + start, length) != expected:
+                break
+            frame = []
+            if split_envelopes(data, start, stop, frame, opcodes, direction, max_size, True) != stop:
+                break
+            out.extend(frame)
+            pos = stop + 4
+    finally:
+        PyBuffer_Release(&view)
+    return pos
+
+
+def encode_frames(list envelopes, Py_ssize_t max_payload):
+    """Uncompressed v5 frames around ``envelopes`` (each ``bytes``), packed like the pure
+    ``encode_v5_frames``; None when one is not ``bytes`` or is larger than a frame (the pure code splits it)."""
+    cdef Py_ssize_t i, n = len(envelopes), size, total = 0, frames = 0, fill = 0
+    cdef object env, out
+    cdef char *w
+    cdef char *frame_start
+    cdef uint32_t header, crc
+    if n == 0 or max_payload <= 0 or max_payload > 0x1FFFF:
+        return None
+    for i in range(n):
+        env = <object>PyList_GET_ITEM(envelopes, i)
+        if not PyBytes_CheckExact(env):
+            return None
+        size = PyBytes_GET_SIZE(env)
+        if size > max_payload:
+            return None
+        if frames == 0 or fill + size > max_payload:
+            frames += 1
+            fill = 0
+        fill += size
+        total += size
+    if total == 0:
+        return None  # only empty items: the pure code sends no frame at all
+    out = PyBytes_FromStringAndSize(NULL, total + 10 * frames)
+    w = PyBytes_AS_STRING(out)
+    i = 0
+    while i < n:
+        frame_start = w
+        w += 6
+        fill = 0
+        while i < n:
+            env = <object>PyList_GET_ITEM(envelopes, i)
+            size = PyBytes_GET_SIZE(env)
+            if fill + size > max_payload:
+                break
+            memcpy(w, PyBytes_AS_STRING(env), size)
+            w += size
+            fill += size
+            i += 1
+        header = <uint32_t>fill | 0x20000
+        frame_start[0] = <char>(header & 0xFF)
+        frame_start[1] = <char>((header >> 8) & 0xFF)
+        frame_start[2] = <char>((header >> 16) & 0xFF)
+        crc = crc24(<const unsigned char *>frame_start, 3)
+        frame_start[3] = <char>(crc & 0xFF)
+        frame_start[4] = <char>((crc >> 8) & 0xFF)
+        frame_start[5] = <char>((crc >> 16) & 0xFF)
+        crc = payload_crc32(<const unsigned char *>(frame_start + 6), fill)
+        w[0] = <char>(crc & 0xFF)
+        w[1] = <char>((crc >> 8) & 0xFF)
+        w[2] = <char>((crc >> 16) & 0xFF)
+        w[3] = <char>((crc >> 24) & 0xFF)
+        w += 4
+    return out

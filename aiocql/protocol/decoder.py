@@ -74,6 +74,7 @@ _REQUEST_OPCODES: frozenset[int] = frozenset(int(op) for op in Opcode) - _RESPON
 # The compiled splitter of the envelopes whose header is valid (None: not built): the loops below carry on
 # where it stops, so every error is theirs.
 _split = _fast.split_envelopes if _fast is not None else None
+_frames = _fast.decode_frames if _fast is not None else None  # the same for whole uncompressed v5 frames
 
 
 class FrameDecoder:
@@ -296,6 +297,8 @@ class FrameDecoder:
         compressor = self._frame_compressor
         lz4 = compressor is not None
         header_size = LZ4_HEADER_SIZE if lz4 else UNCOMPRESSED_HEADER_SIZE
+        if _frames is not None and not lz4 and self._large is None:
+            pos = _frames(buf, pos, end_of_data, out, self._opcode_table, self._direction, self.max_envelope_size)
         with memoryview(buf) as view:
             while end_of_data - pos >= header_size:
                 payload_len, uncompressed_len, self_contained = decode_frame_header(buf, pos, lz4)

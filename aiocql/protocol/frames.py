@@ -26,6 +26,7 @@ from aiocql.errors.base import ProtocolError
 from aiocql.protocol.compression import Compressor
 from aiocql.protocol.constants import MAX_V5_PAYLOAD
 from aiocql.protocol.crc import CRC24_INIT, CRC24_TABLE, crc24, crc32
+from aiocql.protocol.wire import fast as _fast
 
 __all__ = [
     "LZ4_HEADER_SIZE",
@@ -43,6 +44,8 @@ LZ4_HEADER_SIZE = 8
 TRAILER_SIZE = 4
 
 _LE_U32 = struct.Struct("<I")
+# The compiled framer of uncompressed frames (None: not built, or an input it leaves to the code below).
+_encode_frames = _fast.encode_frames if _fast is not None else None
 
 
 _UNCOMPRESSED_HEADER = struct.Struct("<6B")
@@ -162,6 +165,10 @@ def encode_v5_frames(
     """
     if not 0 < max_payload <= MAX_V5_PAYLOAD:
         raise ProtocolError(f"max_payload must be in 1..{MAX_V5_PAYLOAD}, got {max_payload}")
+    if compressor is None and _encode_frames is not None and type(envelopes) is list:
+        framed: bytes | None = _encode_frames(envelopes, max_payload)
+        if framed is not None:
+            return framed
     out: list[bytes] = []
     pending = bytearray()
     for env in envelopes:

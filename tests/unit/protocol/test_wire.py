@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiocql.errors import ProtocolError
-from aiocql.protocol import decoder, requests, responses, wire
+from aiocql.protocol import decoder, frames, requests, responses, wire
 from aiocql.protocol.compression import Lz4Compressor, lz4_available
 from aiocql.protocol.constants import Opcode
 from aiocql.protocol.decoder import FrameDecoder
@@ -53,6 +53,7 @@ def test_environment_selects_the_pure_paths() -> None:
     assert (requests._execute_body is None) is (wire.fast is None)
     assert (responses._fast_result is None) is (wire.fast is None)
     assert (decoder._split is None) is (wire.fast is None)
+    assert (decoder._frames is None) is (frames._encode_frames is None) is (wire.fast is None)
 
 
 ints = st.one_of(
@@ -226,6 +227,7 @@ def test_envelope_decoding_is_the_pure_one(stream: tuple[int, bool, bool, bytes,
     fast = _decode(*stream, responses)
     with pytest.MonkeyPatch.context() as m:
         m.setattr(decoder, "_split", None)
+        m.setattr(decoder, "_frames", None)
         assert fast == _decode(*stream, responses)
 
 
@@ -242,3 +244,38 @@ def test_the_common_envelopes_are_compiled() -> None:
         assert wire.fast.Slots(cls, slots).direct  # built without __init__, every slot set
     assert not wire.fast.Slots(Envelope, ("version",)).direct  # not every slot: the slow way
     assert wire.fast.Slots(Envelope, ("version",))(4).version == 4
+
+
+@needs_compiled
+@settings(max_examples=400, deadline=None)
+@given(
+    items=st.lists(st.binary(max_size=60), max_size=8),
+    max_payload=st.sampled_from([1, 9, 30, 100, 131071]),
+    corrupt=st.one_of(st.none(), st.integers(0, 400)),
+)
+def test_frames_are_the_pure_ones(items: list[bytes], max_payload: int, corrupt: int | None) -> None:
+    fast = outcome(lambda: encode_v5_frames(items, max_payload=max_payload))
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(frames, "_encode_frames", None)
+        assert fast == outcome(lambda: encode_v5_frames(items, max_payload=max_payload))
+    if fast[0] == "ok" and corrupt is not None and fast[1]:
+        data = bytearray(fast[1])
+        data[corrupt % len(data)] ^= 0x40  # a flipped bit: a CRC (or a header) no longer checks out
+        decoded = _decode(5, True, False, bytes(data), [], None)
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(decoder, "_split", None)
+            m.setattr(decoder, "_frames", None)
+            assert decoded == _decode(5, True, False, bytes(data), [], None)
+
+
+@needs_compiled
+def test_the_common_frames_are_compiled() -> None:
+    assert wire.fast is not None
+    envelopes = [encode_envelope(5, 0, s, Opcode.RESULT, b"x" * s, response=True) for s in range(3)]
+    data = wire.fast.encode_frames(envelopes, 131071)
+    assert data is not None and data == b"".join(encode_v5_frames([e]) for e in [b"".join(envelopes)])
+    out: list[Envelope] = []
+    table = tuple(Opcode.RESULT if b == 0x08 else None for b in range(256))
+    assert wire.fast.decode_frames(data + data[:7], 0, len(data) + 7, out, table, 1, 100) == len(data)
+    assert [e.stream for e in out] == [0, 1, 2]
+    assert wire.fast.encode_frames([b"x" * 10], 9) is None  # larger than a frame: the pure code splits it
