@@ -5,9 +5,9 @@ and a summary at the end. Latencies are kept in a bounded reservoir (the most re
 
 Example:
     >>> p = Progress("load", total=100, enabled=False)
-    >>> p.add(40, latency=0.002); p.add(10, latency=0.004)
-    >>> p.rows, p.percentile(50) * 1000
-    (50, 2.0)
+    >>> p.add(40, latency=0.002); p.add(10, latency=0.004); p.add(5, latency=0.003)
+    >>> p.rows, p.requests, p.percentile(50) * 1000
+    (55, 3, 3.0)
 """
 
 from __future__ import annotations

@@ -281,8 +281,8 @@ class Shell:
         at the end of its line.
 
         Example:
-            >>> Shell.split("tracing on\nSELECT 'a;b'\n FROM t; CONSISTENCY\nDESC TABLE t")
-            ['tracing on', "SELECT 'a;b'\n FROM t;", 'CONSISTENCY', 'DESC TABLE t']
+            >>> Shell.split("tracing on\\nSELECT 'a;b'\\n FROM t; CONSISTENCY\\nDESC TABLE t")
+            ['tracing on', "SELECT 'a;b'\\n FROM t;", 'CONSISTENCY', 'DESC TABLE t']
         """
         out: list[str] = []
         buf = ""

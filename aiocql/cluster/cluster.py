@@ -671,6 +671,7 @@ class Cluster:
         the same for one session.
 
         Example:
+            >>> from dataclasses import dataclass
             >>> @dataclass
             ... class Address:
             ...     street: str

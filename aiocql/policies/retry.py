@@ -7,7 +7,8 @@ says, and a client-side timeout is never retried.
 Example:
     >>> from aiocql.errors.server import Unavailable
     >>> policy = DefaultRetryPolicy()
-    >>> policy.decide(RetryInfo(error=Unavailable("x"), attempt=0, is_idempotent=False))
+    >>> unavailable = Unavailable("x", consistency=1, required=1, alive=0)
+    >>> policy.decide(RetryInfo(error=unavailable, attempt=0, is_idempotent=False))
     <RetryDecision.RETRY_NEXT: 'retry_next'>
 """
 

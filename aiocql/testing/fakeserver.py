@@ -663,9 +663,9 @@ def introduce(servers: Sequence[FakeServer]) -> None:
     """Make fake servers one cluster: each lists the others in its peers tables, all share one schema
     version, and each owns a token of its own (derived from its address).
 
-    Example:
+    Example (the cluster discovers all three):
         >>> servers = await start_fake_servers(3); introduce(servers)  # doctest: +SKIP
-        >>> Cluster([servers[0].host], port=servers[0].port)  # doctest: +SKIP  (discovers all three)
+        >>> Cluster([servers[0].host], port=servers[0].port)  # doctest: +SKIP
     """
     version = servers[0].schema_version if servers else None
     for server in servers:

@@ -282,8 +282,8 @@ def _cell(ctype: CqlType, name: str, value: object) -> bytes:
 class Rows(Reply):
     """RESULT Rows: ``rows`` of Python values encoded by the ``columns``' types (None = null).
 
-    ``no_metadata=None`` honours the request's SKIP_METADATA flag (the server does that);
-    True/False forces it. ``paging_state`` marks a page that is not the last;
+    The column metadata is always sent (whatever the request's SKIP_METADATA flag says) unless
+    ``no_metadata=True``, which sets NO_METADATA and leaves it out. ``paging_state`` marks a page that is not the last;
     ``new_metadata_id`` (v5) sets METADATA_CHANGED.
 
     Example:
