@@ -124,15 +124,16 @@ async def test_a_node_stopped_and_started_goes_down_then_up(cassandra: ServerInf
                 started = loop.time()
                 up = await wait_until(lambda: recorder.first(node3, "up", stopped), timeout=30, interval=0.02)
                 assert up.is_up is True and cluster.state.is_up(host3)
-                await wait_until(lambda: len(sampled) >= 3, timeout=5, interval=0.05)
+                await wait_until(lambda: len(sampled) >= 3, timeout=15, interval=0.05)
             finally:
                 sampler.cancel()
             # Exactly one down, then one up: no flapping, and nothing happened to the other two nodes.
             assert [t.kind for t in recorder.of(node3, stop_sent)] == ["down", "up"]
             assert [t for t in recorder.transitions if t.address != node3 and t.kind != "add"] == []
             assert [up for _, up in sampled] == [True, False, True]
-            # The sampler agrees with the listener (to its 50 ms period, plus scheduling slack).
-            assert abs(sampled[1][0] - down.at) < 0.5 and abs(sampled[2][0] - up.at) < 0.5
+            # The sampler agrees with the listener (to its 50 ms period, plus the scheduling slack of a
+            # loaded machine, where a 50 ms sleep can wake far later).
+            assert abs(sampled[1][0] - down.at) < 2.0 and abs(sampled[2][0] - up.at) < 2.0, (sampled, down, up)
             # And node 3 serves requests again.
             rs = await session.execute("SELECT release_version FROM system.local", execution_profile=on_node(node3))
             assert rs.coordinator == node3

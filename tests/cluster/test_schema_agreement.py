@@ -71,7 +71,9 @@ async def test_ddl_with_a_node_down_agrees_among_the_live_nodes(cassandra: Serve
             took = loop.time() - began
             print(f"\nCREATE TABLE with node 3 down: schema_agreement={rs.schema_agreement} in {took:.2f} s")
             assert rs.schema_agreement is True
-            assert took < 5.0
+            # Counting the stopped node would add the whole 10 s wait to the DDL's own time: 9 s leaves a
+            # loaded machine room for the DDL and still tells the two apart.
+            assert took < 9.0
             versions = await schema_versions(session, [node1, node2])
             assert len(set(versions.values())) == 1, versions
             await asyncio.to_thread(lc.start_node, 3)
