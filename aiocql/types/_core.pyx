@@ -41,6 +41,7 @@ cdef extern from "_core_helpers.h":
     Py_ssize_t aiocql_member_offset(object descr) except? -2
     object aiocql_new_uuid(PyTypeObject *t, object value, object safe, Py_ssize_t off_int, Py_ssize_t off_safe)
     object aiocql_new_row(object cls, Py_ssize_t n)
+    bint aiocql_plain_row_type(object cls)
     bint aiocql_row_needs_gc(object row, Py_ssize_t n, PyTypeObject *uuid_type)
     void PyObject_GC_UnTrack(object)
     void PyObject_GC_Track(object)
@@ -138,6 +139,10 @@ cdef class RowCodec:
         instances of the tuple subclass ``cls``."""
         cdef Py_buffer view
         cdef int collecting
+        if cls is not None and not aiocql_plain_row_type(cls):
+            # not a tuple's layout (a __dict__, or no tuple at all): rows built as the pure decoder builds them
+            rows, end = self.decode(buf, pos, count)
+            return [tuple.__new__(cls, row) for row in rows], end
         PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
         # No collection while a page is decoded: the allocations of its rows would trigger several, each walking
         # what is young, for rows that mostly need no collector at all (see aiocql_row_needs_gc). Afterwards, one.

@@ -182,7 +182,21 @@ static inline int aiocql_row_needs_gc(PyObject *row, Py_ssize_t n, PyTypeObject 
     return 0;
 }
 
-/* An instance of the tuple subclass cls with n NULL items, NOT tracked by the garbage collector (the caller
+/* Whether aiocql_new_row may build instances of cls: a tuple subclass with exactly a tuple's layout (no __dict__,
+ * no weak references), freed by the collector's free. Any other class (a tuple subclass with a __dict__, whose
+ * dict pointer _PyObject_GC_NewVar leaves uninitialised, or no tuple at all) is built by tuple.__new__(cls, row)
+ * instead, as the pure decoder does (the same rows, or its TypeError). */
+static inline int aiocql_plain_row_type(PyObject *cls) {
+    if (!PyType_Check(cls)) {
+        return 0;
+    }
+    PyTypeObject *t = (PyTypeObject *)cls;
+    return PyType_IsSubtype(t, &PyTuple_Type) && t->tp_basicsize == PyTuple_Type.tp_basicsize &&
+           t->tp_itemsize == PyTuple_Type.tp_itemsize && t->tp_dictoffset == 0 && t->tp_weaklistoffset == 0 &&
+           (t->tp_flags & Py_TPFLAGS_HAVE_GC) && t->tp_free == PyObject_GC_Del;
+}
+
+/* An instance of the tuple subclass cls (aiocql_plain_row_type) with n NULL items, NOT tracked by the garbage collector (the caller
  * fills it, then tracks it only if a value needs it: aiocql_track_row). */
 static inline PyObject *aiocql_new_row(PyObject *cls, Py_ssize_t n) {
     PyVarObject *row = _PyObject_GC_NewVar((PyTypeObject *)cls, n);

@@ -200,6 +200,32 @@ def test_rows_of_a_row_class(compiled: bool) -> None:
         RowDecoder([ct.INT, ct.TEXT], compiled=compiled).decode_rows(memoryview(body[:-1]), 0, 2, cls)
 
 
+def test_rows_of_any_other_class_are_built_as_the_pure_decoder_builds_them(compiled: bool) -> None:
+    """A tuple subclass with a __dict__ (or weak references) has more than a tuple's layout, and a class that is
+    not a tuple has none: the compiled core built both with the row allocator (a crash on the first attribute,
+    an int made of a pointer); they get tuple.__new__(cls, row) as in the pure decoder."""
+    import gc
+    import weakref
+
+    body = page([ct.INT, ct.TEXT], [(1, "a"), (2, "b")])
+    decoder = RowDecoder([ct.INT, ct.TEXT], compiled=compiled)
+
+    class WithDict(tuple):  # type: ignore[type-arg]
+        pass
+
+    rows = decoder.decode_rows(memoryview(body), 0, 2, WithDict)
+    assert [type(r) for r in rows] == [WithDict, WithDict] and rows == [(1, "a"), (2, "b")]
+    marker = type("Marker", (), {})()  # an object a weak reference can follow
+    rows[0].note = (rows, marker)  # its __dict__ works, and a cycle through it is collected
+    gone = weakref.ref(marker)
+    del marker
+    del rows
+    gc.collect()
+    assert gone() is None
+    with pytest.raises(TypeError, match="is not a subtype of tuple"):
+        decoder.decode_rows(memoryview(body), 0, 2, int)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     "ms",
     [0, 1, 999, 1000, 86_399_999, 86_400_000, 951_782_400_000, 1_700_000_000_123, FAST_TIMESTAMP_LIMIT - 1,
