@@ -109,9 +109,16 @@ def _rows_metadata(response: RowsResult, stmt: Statement, call: _Call) -> Result
     md = response.metadata
     prepared = stmt.prepared if isinstance(stmt, BoundStatement) else None
     if md.columns is None:
-        if call.sent_metadata is None:
+        sent = call.sent_metadata
+        if sent is None:
             raise ProtocolError("the server sent rows without metadata for a statement we have none for")
-        return call.sent_metadata
+        if md.column_count != len(sent.columns):
+            # decoded with the statement's metadata, the values would shift into the wrong columns
+            raise ProtocolError(
+                f"the server sent rows of {md.column_count} columns without metadata for a statement whose "
+                f"result has {len(sent.columns)} columns"
+            )
+        return sent
     meta = metadata_for(md.columns)
     if prepared is not None and (md.metadata_changed or prepared.result_metadata is None):
         prepared.result_metadata = meta  # the table changed: later executions decode with this

@@ -203,3 +203,21 @@ async def test_an_idempotent_request_on_the_dropped_connection_is_retried_on_ano
     finally:
         for node in nodes:
             await node.close()
+
+
+@pytest.mark.parametrize("columns", [[("k", INT)], [*KV_COLUMNS, ("w", INT)]], ids=["fewer", "more"])
+async def test_a_page_without_metadata_whose_column_count_differs_is_a_protocol_error(
+    server: FakeServer, session: Session, columns: list[tuple[str, object]]
+) -> None:
+    """A NO_METADATA page is decoded with the metadata the EXECUTE was sent with (v5: the driver asks to
+    skip it): a page that says it has another number of columns cannot be decoded with it (the values
+    would shift into the wrong columns). On v4 the driver never asks to skip it, so any such page is refused."""
+    values = [(666, "value-666", 1)[: len(columns)]]
+    server.on(Opcode.EXECUTE, match=on_bad, reply=Rows(columns, values, table="kv", no_metadata=True))  # type: ignore[arg-type]
+    prepared = await session.prepare("SELECT k, v FROM kv WHERE k = ?")
+    v4 = session.cluster.protocol_version == 4
+    expected = "without metadata for a statement" if v4 else "result has 2 columns"
+    with pytest.raises(ProtocolError, match=expected):
+        await session.execute(prepared.bind((666,)), timeout=10.0)
+    # The frame itself was well formed: the connection keeps serving.
+    assert (await session.execute(prepared.bind((3,)), timeout=10.0)).one() == (3, "value-3")
