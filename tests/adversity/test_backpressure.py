@@ -4,58 +4,19 @@ requests wait before taking a stream id or a byte of buffer; resume_writing rele
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
 from aiocql import Cluster, ConnectionError, OperationTimedOut, ResultSet
-from aiocql.connection.connection import Connection, ConnectionOptions
-from aiocql.connection.protocol import CqlProtocol
 from aiocql.protocol.constants import Opcode
 from aiocql.protocol.decoder import FrameDecoder
-from aiocql.protocol.envelope import encode_envelope
-from aiocql.protocol.primitives import write_string_multimap
 from aiocql.protocol.requests import Options
 from aiocql.protocol.responses import Supported
 from aiocql.testing.fakeserver import FakeServer, ReceivedRequest, Void, start_fake_servers
 from aiocql.testing.polling import wait_until
+from tests.helpers.transports import FakeTransport, connection, supported
 
 from .conftest import is_kv
-
-
-class FakeTransport(asyncio.Transport):
-    """Records what is written; never blocks."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes: list[bytes] = []
-        self.closing = False
-
-    def write(self, data: Any) -> None:
-        self.writes.append(bytes(data))
-
-    def is_closing(self) -> bool:
-        return self.closing
-
-    def close(self) -> None:
-        self.closing = True
-
-    def abort(self) -> None:
-        self.closing = True
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return default
-
-
-def connection(transport: FakeTransport) -> tuple[Connection, CqlProtocol]:
-    """A v4 connection on ``transport`` (no handshake: OPTIONS may precede STARTUP)."""
-    proto = CqlProtocol(4)
-    proto.connection_made(transport)
-    return Connection("fake", proto, ConnectionOptions()), proto
-
-
-def supported(stream: int) -> bytes:
-    return encode_envelope(4, 0, stream, Opcode.SUPPORTED, write_string_multimap({}), response=True)
 
 
 async def settle() -> None:

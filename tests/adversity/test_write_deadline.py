@@ -9,7 +9,6 @@ requests normally once the server reads again.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
@@ -17,46 +16,17 @@ from aiocql import Cluster, OperationTimedOut
 from aiocql.connection.connection import Connection, ConnectionOptions
 from aiocql.connection.protocol import CqlProtocol
 from aiocql.protocol.constants import Opcode
-from aiocql.protocol.envelope import encode_envelope
-from aiocql.protocol.primitives import write_string_multimap
 from aiocql.protocol.requests import Options, Query
 from aiocql.protocol.responses import Supported
 from aiocql.testing.fakeserver import FakeServer
 from aiocql.testing.polling import wait_until
+from tests.helpers.transports import FakeTransport, supported
 
 from .conftest import echo_row, is_kv
 
 #: uvloop's clock and timers count whole milliseconds: a timer set for the deadline may fire at the
 #: deadline rounded to its millisecond, a hair before the float deadline.
 CLOCK_RESOLUTION = 0.001
-
-
-class FakeTransport(asyncio.Transport):
-    """Records what is written; never blocks (pausing is driven by the test)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes: list[bytes] = []
-        self.closing = False
-
-    def write(self, data: Any) -> None:
-        self.writes.append(bytes(data))
-
-    def is_closing(self) -> bool:
-        return self.closing
-
-    def close(self) -> None:
-        self.closing = True
-
-    def abort(self) -> None:
-        self.closing = True
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return default
-
-
-def supported(stream: int) -> bytes:
-    return encode_envelope(4, 0, stream, Opcode.SUPPORTED, write_string_multimap({}), response=True)
 
 
 async def test_deadline_bounds_the_wait_for_a_paused_transport() -> None:
