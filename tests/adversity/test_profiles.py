@@ -189,7 +189,9 @@ async def test_a_profile_turns_speculation_on() -> None:
             started = time.perf_counter()
             for k in range(6):  # the default profile does not speculate: two wait for the slow node
                 await session.execute(select(k), is_idempotent=True)
-            assert time.perf_counter() - started >= 1.0
+            # two waits of 0.5 s; uvloop's millisecond timers, set from a clock read once per loop
+            # iteration, may end each a few ms early in real time
+            assert time.perf_counter() - started >= 1.0 - 0.02
             assert speculated() == before
 
 
