@@ -20,6 +20,7 @@ from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_CheckExact
 from libc.stdint cimport INT64_MAX, INT64_MIN, int64_t, uint32_t
 from libc.string cimport memcpy
 
+from aiocql.errors import InvalidValueError
 from aiocql.protocol.unset import UNSET as _UNSET_OBJ
 
 cdef object UNSET = _UNSET_OBJ
@@ -334,7 +335,7 @@ cdef class Slots:
         cdef PyObject *vals[MAX_SLOTS]
         cdef Py_ssize_t i
         if len(values) != self.n or self.n > MAX_SLOTS:
-            raise TypeError(f"{self.n} values expected")
+            raise InvalidValueError(f"{self.n} values expected")
         for i in range(self.n):
             vals[i] = <PyObject *>values[i]
         return self.make(vals)
