@@ -41,6 +41,10 @@ cdef extern from "_core_helpers.h":
     Py_ssize_t aiocql_member_offset(object descr) except? -2
     object aiocql_new_uuid(PyTypeObject *t, object value, object safe, Py_ssize_t off_int, Py_ssize_t off_safe)
     object aiocql_new_row(object cls, Py_ssize_t n)
+    Py_ssize_t aiocql_row_free_clear()
+    Py_ssize_t aiocql_row_free_count[65]
+    Py_ssize_t aiocql_row_free_bytes
+    Py_ssize_t AIOCQL_ROW_FREE_BUDGET
     bint aiocql_plain_row_type(object cls)
     bint aiocql_row_needs_gc(object row, Py_ssize_t n, PyTypeObject *uuid_type)
     void PyObject_GC_UnTrack(object)
@@ -64,6 +68,20 @@ def lean_row_type(cls):
     """Give the row class ``cls`` (built by :func:`aiocql.types.record.row_class`) the lean deallocator of
     rows; False if the class does not qualify (it has a finalizer, weak references, a __dict__, ...)."""
     return aiocql_lean_row_type(cls) == 1
+
+
+def free_rows():
+    """(rows, bytes) kept for reuse by the row free list (rows of the lean row classes, freed and not yet
+    reused: see _core_helpers.h), and its byte budget as a third item."""
+    cdef Py_ssize_t n, total = 0
+    for n in range(1, 65):
+        total += aiocql_row_free_count[n]
+    return total, aiocql_row_free_bytes, AIOCQL_ROW_FREE_BUDGET
+
+
+def clear_free_rows():
+    """Give the memory of the rows kept for reuse back to the allocator; how many rows that was."""
+    return aiocql_row_free_clear()
 
 
 # Column kinds (aiocql.types.rows._KINDS gives them from the types); 0: the column's Python decoder.

@@ -196,12 +196,60 @@ static inline int aiocql_plain_row_type(PyObject *cls) {
            (t->tp_flags & Py_TPFLAGS_HAVE_GC) && t->tp_free == PyObject_GC_Del;
 }
 
-/* An instance of the tuple subclass cls (aiocql_plain_row_type) with n NULL items, NOT tracked by the garbage collector (the caller
- * fills it, then tracks it only if a value needs it: aiocql_track_row). */
+/* ---- a free list of rows (what CPython keeps for its tuples, for the rows of the lean row classes) ----
+ *
+ * Every allocation of a GC object counts towards the collector's next young collection, untracked or not: a
+ * streamed page of 5,000 rows triggered 7 of them, each promoting the page's other objects (its list, result,
+ * task, futures) a generation, until one in so many became a full collection, which walks every object of the
+ * process (a stall of 10-40 ms). A row freed by aiocql_row_dealloc is kept here instead (its items and class
+ * released, memory only) and the next page's rows reuse it: no allocation, no count, as for a plain tuple from
+ * CPython's own free list. Bounded: rows of 1 to AIOCQL_ROW_FREE_SIZES columns, AIOCQL_ROW_FREE_BUDGET bytes in
+ * all (about one page of rows of a few columns); beyond, rows are freed as before. The rows of a free list
+ * are linked through their first item. */
+#define AIOCQL_ROW_FREE_SIZES 64
+#define AIOCQL_ROW_FREE_BUDGET ((Py_ssize_t)1 << 20)
+static PyObject *aiocql_row_free[AIOCQL_ROW_FREE_SIZES + 1];
+static Py_ssize_t aiocql_row_free_count[AIOCQL_ROW_FREE_SIZES + 1];
+static Py_ssize_t aiocql_row_free_bytes;
+
+/* The memory one row of n items takes (its GC header included: what the budget counts). */
+static inline Py_ssize_t aiocql_row_bytes(Py_ssize_t n) {
+    return (Py_ssize_t)(sizeof(PyTupleObject) + (size_t)(n - 1) * sizeof(PyObject *) + 2 * sizeof(void *));
+}
+
+/* Empty every free list (the memory goes back to the allocator); the number of rows released. */
+static Py_ssize_t aiocql_row_free_clear(void) {
+    Py_ssize_t released = 0;
+    for (Py_ssize_t n = 1; n <= AIOCQL_ROW_FREE_SIZES; n++) {
+        PyObject *op = aiocql_row_free[n];
+        while (op != NULL) {
+            PyObject *next = ((PyTupleObject *)op)->ob_item[0];
+            PyObject_GC_Del(op);
+            op = next;
+            released++;
+        }
+        aiocql_row_free[n] = NULL;
+        aiocql_row_free_count[n] = 0;
+    }
+    aiocql_row_free_bytes = 0;
+    return released;
+}
+
+/* An instance of the tuple subclass cls (aiocql_plain_row_type) with n NULL items, NOT tracked by the garbage
+ * collector (the caller fills it, then tracks it only if a value needs it: aiocql_row_needs_gc). */
 static inline PyObject *aiocql_new_row(PyObject *cls, Py_ssize_t n) {
-    PyVarObject *row = _PyObject_GC_NewVar((PyTypeObject *)cls, n);
-    if (row == NULL) {
-        return NULL;
+    PyVarObject *row;
+    if (n >= 1 && n <= AIOCQL_ROW_FREE_SIZES && aiocql_row_free[n] != NULL) {
+        row = (PyVarObject *)aiocql_row_free[n];
+        aiocql_row_free[n] = ((PyTupleObject *)row)->ob_item[0];
+        aiocql_row_free_count[n]--;
+        aiocql_row_free_bytes -= aiocql_row_bytes(n);
+        (void)PyObject_InitVar(row, (PyTypeObject *)cls, n); /* its class (a reference), size, refcount 1 */
+    } else {
+        row = _PyObject_GC_NewVar((PyTypeObject *)cls, n);
+        if (row == NULL) {
+            return NULL;
+        }
     }
     memset(((PyTupleObject *)row)->ob_item, 0, (size_t)n * sizeof(PyObject *));
     return (PyObject *)row;
@@ -298,10 +346,18 @@ static void aiocql_row_dealloc(PyObject *op) {
     PyObject_GC_UnTrack(op); /* a no-op on a row never tracked (see aiocql_row_needs_gc) */
     Py_TRASHCAN_BEGIN(op, aiocql_row_dealloc)
     PyObject **items = ((PyTupleObject *)op)->ob_item;
-    for (Py_ssize_t i = Py_SIZE(op); --i >= 0;) {
+    Py_ssize_t n = Py_SIZE(op);
+    for (Py_ssize_t i = n; --i >= 0;) {
         Py_XDECREF(items[i]);
     }
-    type->tp_free(op);
+    if (n >= 1 && n <= AIOCQL_ROW_FREE_SIZES && aiocql_row_free_bytes + aiocql_row_bytes(n) <= AIOCQL_ROW_FREE_BUDGET) {
+        items[0] = aiocql_row_free[n]; /* kept for the next row of n columns (aiocql_new_row) */
+        aiocql_row_free[n] = op;
+        aiocql_row_free_count[n]++;
+        aiocql_row_free_bytes += aiocql_row_bytes(n);
+    } else {
+        type->tp_free(op);
+    }
     Py_DECREF(type); /* inside: a dealloc the trashcan defers (deep nesting) runs this later, once */
     Py_TRASHCAN_END
 }
