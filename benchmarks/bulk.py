@@ -411,9 +411,7 @@ def main() -> int:
                     r["check"] = "right count" if n == args.rows else f"count {n}"
                 log(f"  {r['wall_s']} s, exit {r['exit_code']}, {r['check']}")
                 results["steps"].setdefault(op, {})[tool] = r
-                path.write_text(
-                    json.dumps(results, indent=2, default=str)
-                )  # after each step
+                path.write_text(json.dumps(results, indent=2, default=str))  # after each step
     finally:
         if cluster is not None and not args.keep_server:
             cluster.stop()

@@ -44,8 +44,10 @@ async def main(args: argparse.Namespace) -> None:
             cpu = time.process_time()
             await asyncio.gather(*(worker(i) for i in range(args.concurrency)))
             best = min(best, time.process_time() - cpu)
-        print(f"v{args.version}: {args.requests} prepared point reads, concurrency {args.concurrency}: "
-              f"{best * 1e6 / args.requests:.1f} us CPU per request (best of {args.rounds})")
+        print(
+            f"v{args.version}: {args.requests} prepared point reads, concurrency {args.concurrency}: "
+            f"{best * 1e6 / args.requests:.1f} us CPU per request (best of {args.rounds})"
+        )
         if args.calls:
             profile = cProfile.Profile()
             profile.enable()

@@ -65,7 +65,8 @@ else
   python3 -m pytest
   echo "=== the unit and codec tests again in pure-Python mode (AIOCQL_NO_EXTENSIONS=1) ==="
   AIOCQL_NO_EXTENSIONS=1 AIOCQL_REQUIRE_EXTENSIONS=0 python3 -m pytest tests/unit \
-    --deselect tests/unit/test_source_checks.py::test_ruff_clean --deselect tests/unit/test_source_checks.py::test_mypy_strict
+    --deselect tests/unit/test_source_checks.py::test_ruff_clean --deselect tests/unit/test_source_checks.py::test_ruff_format_clean \
+    --deselect tests/unit/test_source_checks.py::test_mypy_strict
   echo "=== the same driver tests again on uvloop ==="
   python3 -m pytest --loop uvloop tests/adversity tests/integration tests/cluster
   py312=$(python_of 3.12)
@@ -76,6 +77,7 @@ else
     build_core "$py"
     # ruff and mypy --strict check the same sources on every interpreter: once (on 3.11) is enough.
     PYTHONPATH="$PWD" "$py" -m pytest tests/unit --deselect tests/unit/test_source_checks.py::test_ruff_clean \
+      --deselect tests/unit/test_source_checks.py::test_ruff_format_clean \
       --deselect tests/unit/test_source_checks.py::test_mypy_strict
   done
   echo "=== integration tests (real Cassandra) on Python 3.13 ==="

@@ -1,4 +1,4 @@
-"""Source checks as tests: the sans-I/O rule (protocol, types and the model values), ruff and mypy --strict."""
+"""Source checks as tests: the sans-I/O rule (protocol, types and the model values), ruff (lint, format), mypy."""
 
 from __future__ import annotations
 
@@ -39,7 +39,14 @@ def test_import_checker_catches_a_violation(tmp_path: Path) -> None:
 
 
 def test_ruff_clean() -> None:
-    cmd = [sys.executable, "-m", "ruff", "check", "aiocql", "tests", "benchmarks"]
+    cmd = [sys.executable, "-m", "ruff", "check", "aiocql", "tests", "benchmarks", "scripts"]
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_clean() -> None:
+    # The tooling too: a benchmark or a script read by others stays in the project's one format.
+    cmd = [sys.executable, "-m", "ruff", "format", "--check", "aiocql", "tests", "benchmarks", "scripts"]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
