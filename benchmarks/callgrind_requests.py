@@ -1,8 +1,17 @@
 """Instructions per request of ``Session.execute``, counted by ``valgrind --tool=callgrind`` (the client alone).
 
 A fake server (:mod:`aiocql.testing.fakeserver`, in its own process, not counted) knows one keyspace
-(``bench``, SimpleStrategy RF 1, so token-aware routing finds the replica) and answers the prepared point
-read ``SELECT k, v FROM bench.kv WHERE k = ?`` with one row and the prepared ``INSERT`` with a Void result.
+(``bench``, SimpleStrategy RF 1, so token-aware routing finds the replica) and answers the fair harness's
+request workloads (:mod:`benchmarks.workloads`), prepared:
+
+- ``point_read``: ``SELECT k, v FROM bench.kv WHERE k = ?``, one row (int, text);
+- ``insert``: ``INSERT INTO bench.kv (k, v) VALUES (?, ?)``, a Void result;
+- ``wide_read``: ``SELECT k, c_text, ... FROM bench.wide WHERE k = ?``, one row of the harness's 10 columns
+  (int, text, bigint, double, boolean, uuid, timestamp, blob, list<int>, map<text, int>), which the client
+  turns into a tuple (every column decoded, as the harness's adapter does);
+- ``batch``: an UNLOGGED ``BatchStatement`` of 10 prepared ``INSERT INTO bench.batch_write (p, c, v)`` into one
+  partition, a Void result.
+
 The client runs under callgrind twice: ``--low`` and ``--high`` requests at ``--concurrency``, everything
 else identical (connect, prepare, a warm-up of ``--warmup`` requests). Instructions per request =
 (Ir(high) - Ir(low)) / (high - low): interpreter start-up, imports, connect and warm-up cancel out.
@@ -14,6 +23,7 @@ of the process), decoding the reply and building the ResultSet.
 Run (a minute or two of CPU per cell)::
 
     python -m benchmarks.callgrind_requests                          # point read and insert, c=1 and c=256
+    python -m benchmarks.callgrind_requests --workloads wide_read batch
     python -m benchmarks.callgrind_requests --workloads point_read --concurrency 1
     AIOCQL_NO_EXTENSIONS=1 python -m benchmarks.callgrind_requests   # the pure-Python mode
 """
@@ -33,20 +43,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SELECT = "SELECT k, v FROM bench.kv WHERE k = ?"
 INSERT = "INSERT INTO bench.kv (k, v) VALUES (?, ?)"
-WORKLOADS = {"point_read": SELECT, "insert": INSERT}
+WIDE_COLUMNS = ("k", "c_text", "c_bigint", "c_double", "c_bool", "c_uuid", "c_ts", "c_blob", "c_list", "c_map")
+WIDE = f"SELECT {', '.join(WIDE_COLUMNS)} FROM bench.wide WHERE k = ?"
+BATCH = "INSERT INTO bench.batch_write (p, c, v) VALUES (?, ?, ?)"
+BATCH_SIZE = 10  # as benchmarks.workloads.BATCH_SIZE
+WORKLOADS = {"point_read": SELECT, "insert": INSERT, "wide_read": WIDE, "batch": BATCH}
 
 
 async def serve() -> None:
     """The fake server: prints its port, then answers until it is terminated."""
     from aiocql.protocol.constants import Opcode
     from aiocql.testing.fakeserver import FakeServer, Prepared, Rows, Void
-    from aiocql.types import BOOLEAN, INT, TEXT, MapType
+    from aiocql.types import BIGINT, BLOB, BOOLEAN, DOUBLE, INT, TEXT, TIMESTAMP, UUID, ListType, MapType
+    from benchmarks.workloads import wide_row
 
     columns = [("k", INT), ("v", TEXT)]
+    wide_types = (INT, TEXT, BIGINT, DOUBLE, BOOLEAN, UUID, TIMESTAMP, BLOB, ListType(INT), MapType(TEXT, INT))
+    wide = list(zip(WIDE_COLUMNS, wide_types, strict=True))
+    batch = [("p", INT), ("c", INT), ("v", TEXT)]
     keyspaces = [("keyspace_name", TEXT), ("durable_writes", BOOLEAN), ("replication", MapType(TEXT, TEXT))]
     ks_rows = Rows(keyspaces, [("bench", True, {"class": "SimpleStrategy", "replication_factor": "1"})],
                    keyspace="system_schema", table="keyspaces")  # fmt: skip
     row = Rows(columns, [(1, "value-1")], keyspace="bench", table="kv", no_metadata=True)  # as asked (v5)
+    wide_rows = Rows(wide, [wide_row(1)], keyspace="bench", table="wide", no_metadata=True)
     async with FakeServer() as server:
         server.on(Opcode.QUERY, match=lambda r: (r.query or "").startswith("SELECT * FROM system_schema.keyspaces"),
                   reply=ks_rows)  # fmt: skip
@@ -57,9 +76,18 @@ async def serve() -> None:
         )
         server.on(Opcode.PREPARE, match=lambda r: r.query == INSERT,
                   reply=Prepared(bind=columns, pk_indexes=[0], keyspace="bench", table="kv"))  # fmt: skip
+        server.on(
+            Opcode.PREPARE,
+            match=lambda r: r.query == WIDE,
+            reply=Prepared(bind=wide[:1], result=wide, pk_indexes=[0], keyspace="bench", table="wide"),
+        )
+        server.on(Opcode.PREPARE, match=lambda r: r.query == BATCH,
+                  reply=Prepared(bind=batch, pk_indexes=[0], keyspace="bench", table="batch_write"))  # fmt: skip
         # Static replies (no handler task per request); the record of requests is dropped as it grows.
         server.on(Opcode.EXECUTE, match=lambda r: r.query == SELECT, reply=row)
         server.on(Opcode.EXECUTE, match=lambda r: r.query == INSERT, reply=Void())
+        server.on(Opcode.EXECUTE, match=lambda r: r.query == WIDE, reply=wide_rows)
+        server.on(Opcode.BATCH, reply=Void())
 
         async def forget() -> None:
             while True:
@@ -73,18 +101,38 @@ async def serve() -> None:
 
 
 async def client(port: int, workload: str, requests: int, concurrency: int, warmup: int) -> None:
-    """Connect, prepare, warm up, then ``requests`` executes with ``concurrency`` in flight."""
-    from aiocql import Cluster
+    """Connect, prepare, warm up, then ``requests`` executes with ``concurrency`` in flight.
+
+    Only top-level ``aiocql`` names are used here: the client runs against another checkout's aiocql too
+    (``--tree``), which may predate this file.
+    """
+    from aiocql import BatchStatement, BatchType, Cluster
 
     async with Cluster(["127.0.0.1"], port=port) as cluster:
         session = await cluster.connect()
         ps = await session.prepare(WORKLOADS[workload])
-        values = (lambda i: (i,)) if workload == "point_read" else (lambda i: (i, "value"))
+
+        async def wide_read(i: int) -> None:
+            row = (await session.execute(ps, (i,))).one()
+            if row is None or len(tuple(row)) != len(WIDE_COLUMNS):
+                raise SystemExit(f"wide read {i}: got {row!r}")
+
+        async def batch(i: int) -> None:
+            statement = BatchStatement(BatchType.UNLOGGED)
+            for c in range(BATCH_SIZE):
+                statement.add(ps, (i, c, f"tag-{i}-{c}"))
+            await session.execute(statement)
 
         async def run(n: int) -> None:
             async def worker(start: int) -> None:
+                if workload == "point_read" or workload == "insert":  # execute() straight from the loop
+                    values = (lambda i: (i,)) if workload == "point_read" else (lambda i: (i, "value"))
+                    for i in range(start, n, concurrency):
+                        await session.execute(ps, values(i))
+                    return
+                op = wide_read if workload == "wide_read" else batch
                 for i in range(start, n, concurrency):
-                    await session.execute(ps, values(i))
+                    await op(i)
 
             await asyncio.gather(*(worker(i) for i in range(concurrency)))
 
@@ -114,7 +162,7 @@ def instructions(tree: Path, port: int, workload: str, requests: int, concurrenc
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.callgrind_requests",
                                      description=__doc__.splitlines()[0])  # fmt: skip
-    parser.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))
+    parser.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=["point_read", "insert"])
     parser.add_argument("--concurrency", nargs="+", type=int, default=[1, 256])
     parser.add_argument("--low", type=int, default=1000, help="requests in the first run (after the warm-up)")
     parser.add_argument("--high", type=int, default=3000, help="requests in the second run")

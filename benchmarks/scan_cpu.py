@@ -13,10 +13,13 @@ and the loop body.
     python -m benchmarks.scan_cpu                       # process CPU per row, best of --rounds scans
     python -m benchmarks.scan_cpu --instructions        # instructions per row under callgrind (load-proof)
     AIOCQL_NO_EXTENSIONS=1 python -m benchmarks.scan_cpu   # the pure-Python implementation
+    python -m benchmarks.scan_cpu --instructions --tree ../other-checkout   # A/B: that checkout's aiocql
 
 ``--instructions`` runs the client twice under ``valgrind --tool=callgrind`` (``--low`` and ``--high`` pages,
 everything else the same) and prints (Ir(high) - Ir(low)) / rows between them: start-up, connecting and
-preparing cancel out. The server process is not instrumented.
+preparing cancel out. The server process is not instrumented. With ``--tree``, the client (this file, run as a
+script) imports the aiocql of another checkout, which need not have this file: an A/B of two trees at the same
+moment.
 """
 
 from __future__ import annotations
@@ -126,18 +129,18 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         proc.kill()
 
 
-def instructions(page_rows: int, pages: int, rounds: int) -> int:
-    """Total instructions of one client run (``rounds`` scans of ``pages`` pages) under callgrind."""
+def instructions(page_rows: int, pages: int, rounds: int, tree: Path = ROOT) -> int:
+    """Total instructions of one client run (``rounds`` scans of ``pages`` pages) under callgrind, importing
+    aiocql from ``tree``."""
     proc, port = _server(page_rows, pages)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "callgrind.out"
-            cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, "-m",
-                   "benchmarks.scan_cpu", "--client", str(port), "--page", str(page_rows),
-                   "--rounds", str(rounds)]  # fmt: skip
-            run = subprocess.run(
-                cmd, capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONHASHSEED="0")
-            )
+            # Run as a script (not -m from this checkout), so that the aiocql imported is the one of ``tree``.
+            cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, __file__,
+                   "--client", str(port), "--page", str(page_rows), "--rounds", str(rounds)]  # fmt: skip
+            env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=str(tree))
+            run = subprocess.run(cmd, capture_output=True, text=True, cwd=tree, env=env)
             if run.returncode != 0:
                 raise SystemExit(f"callgrind run failed: {run.stderr.strip()[-800:]}")
             match = re.search(r"^(?:summary|totals):\s+(\d+)", out.read_text(), re.M)
@@ -157,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--low", type=int, default=4, help="--instructions: pages of the first run")
     parser.add_argument("--high", type=int, default=16, help="--instructions: pages of the second run")
     parser.add_argument("--profile", action="store_true", help="cProfile the scans (the top functions by own time)")
+    parser.add_argument("--tree", type=Path, default=ROOT,
+                        help="--instructions: the checkout whose aiocql the client imports (A/B)")  # fmt: skip
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--client", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -170,11 +175,13 @@ def main(argv: list[str] | None = None) -> int:
 
     mode = "compiled core" if compiled else "pure Python"
     if args.instructions:
-        low = instructions(args.page, args.low, 1)
-        high = instructions(args.page, args.high, 1)
+        if args.tree.resolve() != ROOT:  # what this checkout built says nothing of the other's
+            mode = "pure Python" if os.environ.get("AIOCQL_NO_EXTENSIONS") else "compiled core if built"
+        low = instructions(args.page, args.low, 1, args.tree)
+        high = instructions(args.page, args.high, 1, args.tree)
         rows = (args.high - args.low) * args.page
-        print(f"aiocql ({mode}), paged scan of (p int, c int, a bigint, b text), page {args.page}: "
-              f"{(high - low) / rows:,.0f} instructions per row "
+        print(f"aiocql of {args.tree.resolve().name} ({mode}), paged scan of (p int, c int, a bigint, b text), "
+              f"page {args.page}: {(high - low) / rows:,.0f} instructions per row "
               f"(Ir({args.high} pages) - Ir({args.low})) / rows")  # fmt: skip
         return 0
     proc, port = _server(args.page, args.pages)
