@@ -637,3 +637,22 @@ def encode_frames(list envelopes, Py_ssize_t max_payload):
         w[3] = <char>((crc >> 24) & 0xFF)
         w += 4
     return out
+
+
+# -- the build's record of its sources --------------------------------------------------------------------------
+# setup.py defines both macros (the names of the .pyx and .h compiled, and their SHA-256); at import,
+# aiocql.extensions compares them with the sources beside this module and does not use a build older than them.
+cdef extern from *:
+    """
+    #ifndef AIOCQL_SOURCE_DIGEST
+    #define AIOCQL_SOURCE_DIGEST ""
+    #endif
+    #ifndef AIOCQL_SOURCE_FILES
+    #define AIOCQL_SOURCE_FILES ""
+    #endif
+    """
+    const char *AIOCQL_SOURCE_DIGEST
+    const char *AIOCQL_SOURCE_FILES
+
+SOURCE_DIGEST = AIOCQL_SOURCE_DIGEST.decode("ascii")
+SOURCE_FILES = AIOCQL_SOURCE_FILES.decode("ascii")

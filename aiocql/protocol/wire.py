@@ -15,30 +15,17 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-import os
 from types import ModuleType
 from typing import Final
+
+from aiocql import extensions
 
 __all__ = ["COMPILED", "fast"]
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip() not in ("", "0")
-
-
 def _load() -> ModuleType | None:
-    if _flag("AIOCQL_NO_EXTENSIONS"):
-        return None
-    try:
-        return importlib.import_module("aiocql.protocol._wire")
-    except ImportError as exc:
-        if _flag("AIOCQL_REQUIRE_EXTENSIONS"):
-            raise ImportError(
-                f"AIOCQL_REQUIRE_EXTENSIONS is set but the compiled wire module is not built ({exc}): "
-                "build it with 'pip install -e .' or 'python setup.py build_ext --inplace'"
-            ) from exc
-        return None
+    # None when not built, switched off or stale (see aiocql.extensions, which logs why).
+    return extensions.load("aiocql.protocol._wire", "the compiled wire module")
 
 
 #: The compiled wire module, or None when only the pure-Python paths are in use.

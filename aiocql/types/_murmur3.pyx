@@ -96,3 +96,22 @@ def murmur3_token(key):
     if h1 == 0x8000000000000000ULL:  # Long.MIN_VALUE is not a token: Cassandra makes it Long.MAX_VALUE
         return 0x7FFFFFFFFFFFFFFF
     return token
+
+
+# -- the build's record of its sources --------------------------------------------------------------------------
+# setup.py defines both macros (the names of the .pyx and .h compiled, and their SHA-256); at import,
+# aiocql.extensions compares them with the sources beside this module and does not use a build older than them.
+cdef extern from *:
+    """
+    #ifndef AIOCQL_SOURCE_DIGEST
+    #define AIOCQL_SOURCE_DIGEST ""
+    #endif
+    #ifndef AIOCQL_SOURCE_FILES
+    #define AIOCQL_SOURCE_FILES ""
+    #endif
+    """
+    const char *AIOCQL_SOURCE_DIGEST
+    const char *AIOCQL_SOURCE_FILES
+
+SOURCE_DIGEST = AIOCQL_SOURCE_DIGEST.decode("ascii")
+SOURCE_FILES = AIOCQL_SOURCE_FILES.decode("ascii")

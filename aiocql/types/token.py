@@ -16,12 +16,11 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-import os
 import struct
 from collections.abc import Callable, Sequence
 from typing import Final
 
+from aiocql import extensions
 from aiocql.errors.base import InvalidValueError
 
 __all__ = ["composite_routing_key", "murmur3_token", "routing_key"]
@@ -52,17 +51,10 @@ def _tail_word(tail: bytes) -> int:
 
 
 def _compiled() -> Callable[[object], int | None] | None:
-    # The compiled hash (aiocql/types/_murmur3.pyx), selected by the same variables as the compiled core.
-    if os.environ.get("AIOCQL_NO_EXTENSIONS", "").strip() not in ("", "0"):
-        return None
-    try:
-        return importlib.import_module("aiocql.types._murmur3").murmur3_token  # type: ignore[no-any-return]
-    except ImportError as exc:
-        if os.environ.get("AIOCQL_REQUIRE_EXTENSIONS", "").strip() not in ("", "0"):
-            raise ImportError(
-                f"AIOCQL_REQUIRE_EXTENSIONS is set but aiocql.types._murmur3 is not built ({exc})"
-            ) from exc
-        return None
+    # The compiled hash (aiocql/types/_murmur3.pyx), selected by the same variables as the compiled core (and
+    # not used when stale: see aiocql.extensions).
+    module = extensions.load("aiocql.types._murmur3", "the compiled murmur3 hash")
+    return None if module is None else module.murmur3_token
 
 
 #: The compiled :func:`murmur3_token` for ``bytes`` keys (None when not built or turned off).

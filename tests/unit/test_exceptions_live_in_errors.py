@@ -32,9 +32,7 @@ BUILTIN_RAISES: dict[str, set[str]] = {
     "connection/connection.py": {"AssertionError"},  # unreachable
     "cli/load.py": {"AssertionError"},  # unreachable
     "protocol/cqltypes.py": {"NotImplementedError"},  # abstract property of the CqlType base
-    "types/speedups.py": {"ImportError"},  # AIOCQL_REQUIRE_EXTENSIONS without the compiled core fails the import
-    "protocol/wire.py": {"ImportError"},  # the same for the compiled wire module
-    "types/token.py": {"ImportError"},  # and for the compiled murmur3 hash
+    "extensions.py": {"ImportError"},  # AIOCQL_REQUIRE_EXTENSIONS with an extension missing or stale fails the import
     "testing/launcher.py": {"OSError"},  # a closed socket in the readiness probe, caught beside it: keep waiting
     "testing/replies.py": {"NotImplementedError"},  # abstract body() of the Reply base
 }

@@ -27,6 +27,7 @@ MAX_LINES = 700
 LAYERS: tuple[str, ...] = (
     "_version",  # the version string
     "errors",  # every exception (CqlError and below)
+    "extensions",  # loading the optional compiled extensions (and refusing a stale build)
     "protocol",  # sans-I/O wire format: frames, envelopes, messages, the connection core, the CQL type tree
     "types",  # sans-I/O CQL values: codecs, row decoders, value types, tokens
     "model",  # pure values: hosts, replication, token map, schema, cluster state, result metadata
