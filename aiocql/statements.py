@@ -117,9 +117,17 @@ class PreparedStatement(StatementOptions):
     prepared_keyspace: str | None = None
     is_lwt: bool = False  # a conditional write (INSERT/UPDATE/DELETE ... IF): routed to replicas in a fixed order
     encoder: ValuesEncoder = field(init=False, repr=False)
+    #: What the session's lean path worked out once for this statement (aiocql.session.fast); any attribute set
+    #: on the statement (an option, or a re-prepare's new id, metadata or bind types) drops it.
+    _fast: Any = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.encoder = ValuesEncoder([c.name for c in self.bind_columns], [c.type for c in self.bind_columns])
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name != "_fast":
+            object.__setattr__(self, "_fast", None)
 
     def bind(self, values: Parameters = None) -> BoundStatement:
         """Encode ``values`` (a sequence, or a mapping by bind-marker name) and return a BoundStatement.

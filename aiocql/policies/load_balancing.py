@@ -332,8 +332,7 @@ class TokenAwarePolicy:
     def _plan(self, replicas: Sequence[Host], info: RequestInfo, state: ClusterStateView) -> Iterator[Host]:
         # Lazy: most requests take only the first host, which in a healthy cluster costs one look at one
         # replica. The other replicas and the child's plan are worked out only when a second host is asked for.
-        child = self.child
-        distance, is_up, local = child.distance, state.is_up, HostDistance.LOCAL
+        distance, is_up, local = self.child.distance, state.is_up, HostDistance.LOCAL
         # LWT: always the same order (the primary replica first), so Paxos rounds do not contend.
         shuffle = self.shuffle_replicas and len(replicas) > 1 and not info.is_lwt
         first: Host | None = None
@@ -344,6 +343,14 @@ class TokenAwarePolicy:
             if is_up(pick) and distance(pick, state) is local:
                 first = pick
                 yield pick
+        yield from self._after(first, replicas, info, state, shuffle)
+
+    def _after(
+        self, first: Host | None, replicas: Sequence[Host], info: RequestInfo, state: ClusterStateView, shuffle: bool
+    ) -> Iterator[Host]:
+        # The plan after its first host ``first`` (None: no replica went first).
+        child = self.child
+        distance, is_up, local = child.distance, state.is_up, HostDistance.LOCAL
         rest = [r for r in replicas if r is not first and is_up(r) and distance(r, state) is local]
         if first is None and not rest:
             yield from child.plan(info, state)  # no local up replica: the child's plan as it is
@@ -357,6 +364,61 @@ class TokenAwarePolicy:
         for host in child.plan(info, state):
             if host.host_id not in seen:
                 yield host
+
+    def first_replica(
+        self, keyspace: str | None, routing_key: bytes | None, token: int | None, is_lwt: bool, state: ClusterStateView
+    ) -> Host | None:
+        """The host :meth:`plan` would try first for such a request, chosen the same way, when that is one of
+        the partition's local up replicas; None when :meth:`plan` must be asked (no keyspace, key or token
+        map, no replica, or a random draw that is not a local up replica). The session's lean path calls
+        this instead of making a plan; :meth:`plan_after` gives the rest of that plan, if it is needed.
+
+        Example:
+            >>> import uuid
+            >>> from aiocql.model.host import Host
+            >>> from aiocql.model.replication import ReplicationSettings
+            >>> from aiocql.model.schema import KeyspaceMetadata
+            >>> from aiocql.model.state import ClusterState
+            >>> hs = [Host(uuid.UUID(int=i), f"h{i}", datacenter="dc1", tokens=(i * 100,)) for i in range(4)]
+            >>> ks = KeyspaceMetadata.create("ks", {"class": "SimpleStrategy", "replication_factor": "2"})
+            >>> state = ClusterState.create(hs, keyspaces={"ks": ks})
+            >>> p = TokenAwarePolicy(RoundRobinPolicy(), shuffle_replicas=False)
+            >>> p.first_replica("ks", None, 150, False, state).address
+            'h2'
+        """
+        token_map = state.token_map
+        if token_map is None or keyspace is None:
+            return None
+        if token is None:
+            if routing_key is None:
+                return None
+            token = token_map.token_for(routing_key)
+        replicas = token_map.replicas(keyspace, token)
+        if not replicas:
+            return None
+        distance, is_up, local = self.child.distance, state.is_up, HostDistance.LOCAL
+        if self.shuffle_replicas and len(replicas) > 1 and not is_lwt:
+            pick = replicas[int(self._rng.random() * len(replicas))]
+            return pick if is_up(pick) and distance(pick, state) is local else None
+        for replica in replicas:
+            if is_up(replica) and distance(replica, state) is local:
+                return replica
+        return None
+
+    def plan_after(self, first: Host, info: RequestInfo, state: ClusterStateView) -> Iterator[Host]:
+        """The rest of the plan whose first host :meth:`first_replica` gave for ``info``'s request: the other
+        local up replicas (shuffled as :meth:`plan` shuffles them), then the child's plan without them."""
+        token_map = state.token_map
+        token = info.token
+        if token is None and info.routing_key is not None and token_map is not None:
+            token = token_map.token_for(info.routing_key)
+        replicas = (
+            token_map.replicas(info.keyspace, token)
+            if token_map is not None and info.keyspace is not None and token is not None
+            else ()
+        )
+        shuffle = self.shuffle_replicas and len(replicas) > 1 and not info.is_lwt
+        return self._after(first, replicas, info, state, shuffle)
 
 
 class HostFilterPolicy:

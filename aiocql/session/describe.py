@@ -9,12 +9,45 @@ Example:
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from aiocql.metrics.operations import OperationInfo
+from aiocql.metrics.trackers import OperationTracker
 from aiocql.session.call import _Call
 from aiocql.statements import BatchStatement, BoundStatement, PreparedStatement, SimpleStatement, Statement
 
 log = logging.getLogger("aiocql.session")
+_T = TypeVar("_T")
+
+
+async def observed(
+    hooks: OperationTracker | None, op: OperationInfo, threshold: float | None, run: Callable[[], Awaitable[_T]]
+) -> _T:
+    """Run one logical request between the trackers' request hooks; time it; log it if it was slow."""
+    if hooks is not None:
+        try:
+            hooks.on_request_start(op)
+        except Exception:
+            log.exception("request tracker %r failed in on_request_start", hooks)
+    started = time.perf_counter()
+    try:
+        return await run()
+    except BaseException as exc:
+        op.error = exc
+        raise
+    finally:
+        op.latency = time.perf_counter() - started
+        if hooks is not None:
+            try:
+                hooks.on_request_end(op)
+            except Exception:
+                log.exception("request tracker %r failed in on_request_end", hooks)
+        if threshold is not None and op.latency >= threshold:
+            from aiocql.observability.slow_queries import log_slow_query
+
+            log_slow_query(op, threshold)
 
 
 def _log_failure(exc: BaseException, stmt: Statement) -> None:

@@ -221,6 +221,49 @@ async def run(
             deadline.stop()
 
 
+class First(NamedTuple):
+    """An attempt made before the executor took the request over (the session's lean path sent it): where it
+    went and how it failed. Its tracker record is closed already; the executor judges the failure exactly as
+    if it had made the attempt itself (re-prepare, retry policy, next host)."""
+
+    target: Target
+    conn: Connection
+    error: BaseException
+
+
+async def resume(
+    router: Router,
+    hosts: Iterator[Target],
+    spec: RequestSpec,
+    info: RequestInfo,
+    options: ExecutionOptions,
+    first: First,
+    deadline: Deadline | None,
+    timeout: float | None,
+) -> tuple[Response, Connection]:
+    """Go on with a request whose first attempt (on ``first.target``, the head of the plan whose rest is
+    ``hosts``) failed, under the deadline that attempt ran under (stopped here): what :func:`run` does after
+    that attempt. No speculation (the lean path takes no request that may speculate)."""
+    options.deadline = deadline
+    try:
+        waiters: StreamWaiters | None = getattr(router, "stream_waiters", None)
+        counter = _Counter()
+        counter.attempts = 1
+        request_id = next(_request_ids)
+        try:
+            return await _walk(hosts, spec, info, options, request_id, counter, False, waiters, None, first)
+        except _Exhausted as exc:
+            assert waiters is not None
+            return await _walk_again(router, waiters, spec, info, options, request_id, counter, exc.errors)
+    except asyncio.CancelledError as exc:
+        if deadline is not None and deadline.owns(exc):
+            raise _timed_out(timeout, options) from None
+        raise
+    finally:
+        if deadline is not None:
+            deadline.stop()
+
+
 class _Counter:
     """Attempts made so far for one request (shared by its speculative executions)."""
 
@@ -363,6 +406,7 @@ async def _walk(
     speculative: bool,
     waiters: StreamWaiters | None,
     previous: dict[str, BaseException] | None = None,
+    first: First | None = None,
 ) -> tuple[Response, Connection]:
     errors: dict[str, BaseException] = dict(previous or {})
     exhausted = False
@@ -370,33 +414,39 @@ async def _walk(
     reprepares = 0
     retry_policy = options.retry_policy
     tracker = options.tracker
-    pool = next(hosts, None)
+    pool = next(hosts, None) if first is None else first.target
     while pool is not None:
-        try:
-            conn = pool.borrow()
-        except ConnectionError_ as exc:
-            errors[pool.host] = exc
-            pool = next(hosts, None)
-            continue
-        op = options.operation
-        host_info = pool.host_info
-        if op is not None:
-            op.attempts += 1
-            op.speculative_executions += speculative
-            op.last_host = host_info
         attempt: _Attempt | None = None  # the tracker's record of this attempt
         started = 0.0
-        if tracker is not None and host_info is not None:
-            attempt = _start(tracker, info, host_info, request_id, counter, speculative, options)
-            started = time.perf_counter()
+        op = options.operation
+        if first is not None:  # an attempt made (and counted) already: judge its outcome as any other's
+            conn = first.conn
+        else:
+            try:
+                conn = pool.borrow()
+            except ConnectionError_ as exc:
+                errors[pool.host] = exc
+                pool = next(hosts, None)
+                continue
+            host_info = pool.host_info
+            if op is not None:
+                op.attempts += 1
+                op.speculative_executions += speculative
+                op.last_host = host_info
+            if tracker is not None and host_info is not None:
+                attempt = _start(tracker, info, host_info, request_id, counter, speculative, options)
+                started = time.perf_counter()
         speculative = False  # only an execution's first attempt counts as speculative
         try:
             try:
+                if first is not None:
+                    failed, first = first.error, None
+                    raise failed
                 # _attempt, inlined: the common path awaits one coroutine less
                 response = await conn.request(spec.build(conn), flags=spec.flags, payload=spec.custom_payload_prefix,
                                               replies=spec.replies)  # fmt: skip
                 if op is not None and op.coordinator is None:
-                    op.coordinator = host_info  # the first host that answered (a lost race answers late)
+                    op.coordinator = pool.host_info  # the first host that answered (a lost race answers late)
                 if attempt is not None:
                     _end(tracker, attempt, None, time.perf_counter() - started)
                 return response, conn

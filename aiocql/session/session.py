@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
@@ -42,8 +41,10 @@ from aiocql.session import internal
 from aiocql.session.call import _STATEMENT_TYPES, _Call, _check_parameters, _check_statement, _options_of
 from aiocql.session.concurrent import ExecutionResult, execute_concurrent
 from aiocql.session.deadlines import DeadlineWheel
-from aiocql.session.describe import _log_failure, _operation_of, _query_text
+from aiocql.session.describe import _log_failure, _operation_of, _query_text, observed
 from aiocql.session.executor import ExecutionOptions, Fixed, RequestSpec, run_with_deadline
+from aiocql.session.fast import execute as execute_prepared
+from aiocql.session.fast import plan_for
 from aiocql.session.internal import use_keyspace
 from aiocql.session.profiles import ExecutionProfile, ResolvedProfile, as_profile, clone_update
 from aiocql.session.reply import _follow_up, _result, _result_set, needs_follow_up
@@ -234,6 +235,15 @@ class Session:
             Row(k=1, v='one')
         """
         self._check_open()
+        if (type(query) is PreparedStatement and consistency_level is None and serial_consistency_level is None
+                and timeout is _DEFAULT and fetch_size is None and paging_state is None and timestamp is None
+                and trace is False and custom_payload is None and is_idempotent is None and keyspace is None
+                and row_factory is None and execution_profile is None and host is None):  # fmt: skip
+            plan = query._fast  # the lean path (aiocql.session.fast), with what this statement needs worked out once
+            if plan is None or plan.session is not self:
+                plan = plan_for(self, query)
+            if plan.eligible:
+                return await execute_prepared(self, plan, query, parameters)
         if isinstance(query, str):
             query = SimpleStatement(query)
         elif isinstance(query, _STATEMENT_TYPES):
@@ -412,33 +422,7 @@ class Session:
                 raise
             return await _result(self, response, conn, stmt, call)
 
-        return await self._observed(op, threshold, run)
-
-    async def _observed(self, op: OperationInfo, threshold: float | None, run: Callable[[], Awaitable[_T]]) -> _T:
-        """Run one logical request between the trackers' request hooks; time it; log it if it was slow."""
-        hooks = self._request_hooks
-        if hooks is not None:
-            try:
-                hooks.on_request_start(op)
-            except Exception:
-                _log.exception("request tracker %r failed in on_request_start", hooks)
-        started = time.perf_counter()
-        try:
-            return await run()
-        except BaseException as exc:
-            op.error = exc
-            raise
-        finally:
-            op.latency = time.perf_counter() - started
-            if hooks is not None:
-                try:
-                    hooks.on_request_end(op)
-                except Exception:
-                    _log.exception("request tracker %r failed in on_request_end", hooks)
-            if threshold is not None and op.latency >= threshold:
-                from aiocql.observability.slow_queries import log_slow_query
-
-                log_slow_query(op, threshold)
+        return await observed(self._request_hooks, op, threshold, run)
 
     # -- user types as the user's classes ----------------------------------------------------------
     _own_udt_classes: UdtClasses = NO_UDT_CLASSES  # this session's registrations (register_user_type)
@@ -594,8 +578,8 @@ class Session:
                 op = options.operation = OperationInfo(
                     "PREPARE", query, keyspace=key[0], is_idempotent=True, parameterized=True
                 )
-                response, conn = await self._observed(
-                    op, threshold, lambda: run_with_deadline(self, spec, info, options, wait)
+                response, conn = await observed(
+                    self._request_hooks, op, threshold, lambda: run_with_deadline(self, spec, info, options, wait)
                 )
             else:
                 response, conn = await run_with_deadline(self, spec, info, options, wait)
