@@ -535,9 +535,37 @@ cdef inline uint32_t crc24(const unsigned char *p, int n) noexcept nogil:
     return crc
 
 
+cdef extern from "_wire_helpers.h":
+    void aiocql_crc32_setup()
+    int aiocql_crc32_fast
+    uint32_t aiocql_crc32(uint32_t crc, const unsigned char *p, size_t n) nogil
+
+aiocql_crc32_setup()
+cdef uint32_t CRC32_SEED_VALUE = <uint32_t>CRC32_SEED
+
+#: Whether the payload CRC32 runs in C (carry-less multiplication); else through zlib.crc32.
+CRC32_IN_C = aiocql_crc32_fast != 0
+
+
 cdef inline uint32_t payload_crc32(const unsigned char *p, Py_ssize_t n) except? 0xFFFFFFFF:
+    if aiocql_crc32_fast:
+        return aiocql_crc32(CRC32_SEED_VALUE, p, <size_t>n)
     view = PyMemoryView_FromMemory(<char *>p, n, PyBUF_READ)
     return <uint32_t>zlib_crc32(view, CRC32_SEED)
+
+
+def crc32(object data, uint32_t value=0):
+    """``zlib.crc32(data, value)`` for any buffer (for the v5 payload CRC, ``value`` is the seeded start:
+    :func:`aiocql.protocol.crc.crc32`); folded with carry-less multiplication where the CPU has it
+    (:data:`CRC32_IN_C`), else zlib's."""
+    cdef Py_buffer view
+    if not aiocql_crc32_fast:
+        return zlib_crc32(data, value)
+    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+    try:
+        return aiocql_crc32(value, <const unsigned char *>view.buf, <size_t>view.len)
+    finally:
+        PyBuffer_Release(&view)
 
 
 def decode_frames(object data, Py_ssize_t pos, Py_ssize_t end, list out, tuple opcodes, int direction,

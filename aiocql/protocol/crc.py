@@ -18,6 +18,9 @@ Example:
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
+
+from aiocql.protocol.wire import fast as _fast
 
 __all__ = ["CRC24_INIT", "CRC24_POLY", "CRC24_TABLE", "CRC32_SEED_BYTES", "crc24", "crc32"]
 
@@ -26,6 +29,10 @@ CRC24_POLY = 0x1974F0B
 CRC32_SEED_BYTES = b"\xfa\x2d\x55\xca"
 
 _CRC32_SEED = zlib.crc32(CRC32_SEED_BYTES)
+# zlib's CRC-32, or the compiled one (the same function, folded with carry-less multiplication) where built
+_CRC32: Callable[[bytes | bytearray | memoryview, int], int] = (
+    _fast.crc32 if _fast is not None and getattr(_fast, "CRC32_IN_C", False) else zlib.crc32
+)
 
 
 def _make_table() -> tuple[int, ...]:
@@ -65,4 +72,4 @@ def crc32(data: bytes | bytearray | memoryview) -> int:
         >>> crc32(b"b" * 50).to_bytes(4, "little").hex()
         '7aaeeb7c'
     """
-    return zlib.crc32(data, _CRC32_SEED)
+    return _CRC32(data, _CRC32_SEED)
