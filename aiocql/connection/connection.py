@@ -220,12 +220,16 @@ class Connection:
         timer: asyncio.TimerHandle | None = None
         if deadline is not None and deadline <= proto.loop.time():
             raise OperationTimedOut(f"the deadline passed before the request was sent to {self.host}")
-        # CqlProtocol.send, inline (once per request): queue it, register its future, flush at the loop's next turn.
+        # CqlProtocol.send, inline (once per request): queue it, register its future, write it now when it is
+        # alone (CqlProtocol.send says when), else at the loop's next turn with the others queued meanwhile.
         stream = proto.core.send_request(msg.opcode, body, flags)
         fut: asyncio.Future[Envelope] = proto.loop.create_future()
         proto.waiting[stream] = fut
         if proto._flush_handle is None:
-            proto._flush_handle = proto.loop.call_soon(proto._flush)
+            if self._streams.in_flight == 1 and not proto.woke_several:
+                proto._flush()
+            else:
+                proto._flush_handle = proto.loop.call_soon(proto._flush)
         if deadline is not None:
             timer = proto.loop.call_at(deadline, self._expire, fut)
         try:
@@ -241,7 +245,7 @@ class Connection:
             if timer is not None:
                 timer.cancel()
         response = decode_response(env, self.version)
-        if isinstance(response, ErrorResponse):
+        if type(response) is ErrorResponse:
             raise response.error
         if not isinstance(response, replies if replies is not None else expected_replies(msg)):
             self.reject_reply(msg, response, replies)
@@ -358,12 +362,12 @@ class Connection:
         return None if compressor is None else compressor.name
 
     @property
-    def on_stream_free(self) -> Callable[[], None] | None:
-        """Called each time one of the connection's stream ids is freed (and once when it closes)."""
+    def on_stream_free(self) -> Callable[[int], None] | None:
+        """Called with how many of the connection's stream ids a read freed (and with 1 when it closes)."""
         return self.proto.on_stream_free
 
     @on_stream_free.setter
-    def on_stream_free(self, callback: Callable[[], None] | None) -> None:
+    def on_stream_free(self, callback: Callable[[int], None] | None) -> None:
         self.proto.on_stream_free = callback
 
     @property

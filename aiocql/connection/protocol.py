@@ -6,8 +6,9 @@ The protocol state (handshake, framing, compression, stream ids, orphans, heartb
 - bytes in: ``data_received`` feeds the core and completes the future waiting on each reply's stream id
   with the reply envelope (decoding the body is the caller's job, so a reply nobody waits for any more
   costs nothing); server EVENTs go to ``on_event``; handshake steps to the handshake waiter;
-- bytes out: requests queued during one loop iteration leave in one ``transport.write``;
-  ``pause_writing``/``resume_writing`` hold new requests back;
+- bytes out: the first request on an idle connection is written at once (a lone request costs no
+  extra loop iteration); the requests queued while others are in flight leave together in one
+  ``transport.write`` at the loop's next turn; ``pause_writing``/``resume_writing`` hold new requests back;
 - a caller that gives up (``abandon``) orphans its id in the core until the late reply arrives;
 - connection loss or bad bytes: every waiting request fails at once with :class:`~aiocql.errors.ConnectionLost`.
 
@@ -65,12 +66,16 @@ class CqlProtocol(asyncio.Protocol):
         self.waiting: dict[int, asyncio.Future[Envelope]] = {}
         self.on_event = on_event
         self.on_lost = on_lost
-        # Called each time a stream id is freed (and when the connection fails): requests waiting for one.
-        self.on_stream_free: Callable[[], None] | None = None
+        # Called with how many stream ids a read freed (and with 1 when the connection fails): requests waiting
+        # for one.
+        self.on_stream_free: Callable[[int], None] | None = None
         self.closed_exc: BaseException | None = None
         self._step: asyncio.Future[HandshakeStep] | None = None
         self._flush_handle: asyncio.Handle | None = None
         self._writable: asyncio.Future[None] | None = None  # set while the transport is paused
+        # True when the last read freed several stream ids (or writing resumed): it woke several callers, whose
+        # requests are coalesced even when the first of them finds the connection idle.
+        self.woke_several = False
 
     # -- asyncio.Protocol ---------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -101,10 +106,9 @@ class CqlProtocol(asyncio.Protocol):
                     self.transport.abort()
                 return
         freed = core.freed
+        self.woke_several = freed > 1
         if freed and self.on_stream_free is not None:
-            notify = self.on_stream_free
-            for _ in range(freed):
-                notify()
+            self.on_stream_free(freed)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.fail(ConnectionLost(f"connection lost: {exc}" if exc else "connection closed by server"))
@@ -117,6 +121,7 @@ class CqlProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         if self._writable is not None:
+            self.woke_several = True  # the requests held back are sent together
             if not self._writable.done():
                 self._writable.set_result(None)
             self._writable = None
@@ -171,11 +176,17 @@ class CqlProtocol(asyncio.Protocol):
 
         Raises ConnectionClosed once the connection closed and StreamsExhausted when no id is free.
         """
-        stream = self.core.send_request(opcode, body, flags)
+        core = self.core
+        stream = core.send_request(opcode, body, flags)
         fut: asyncio.Future[Envelope] = self.loop.create_future()
         self.waiting[stream] = fut
         if self._flush_handle is None:
-            self._flush_handle = self.loop.call_soon(self._flush)
+            if core.streams.in_flight == 1 and not self.woke_several:
+                # Alone on an idle connection and not one of several callers the last read woke (they would
+                # send too, in this loop iteration): written now, no loop iteration spent waiting for the flush.
+                self._flush()
+            else:
+                self._flush_handle = self.loop.call_soon(self._flush)
         return stream, fut
 
     def abandon(self, stream: int, fut: asyncio.Future[Envelope]) -> None:
@@ -210,7 +221,7 @@ class CqlProtocol(asyncio.Protocol):
             step.set_exception(exc)
             step.exception()
         if self.on_stream_free is not None:
-            self.on_stream_free()  # a waiting request must look elsewhere now
+            self.on_stream_free(1)  # a waiting request must look elsewhere now
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
         self._writable = None

@@ -78,7 +78,7 @@ class HostPool:
         self._retiring: dict[Connection, asyncio.Task[None]] = {}
         self._draining: list[Connection] = []  # handed to close(): abort() still reaches them
         self._wake: asyncio.Event | None = None
-        self._on_stream_free: Callable[[], None] | None = None
+        self._on_stream_free: Callable[[int], None] | None = None
 
     async def open(self) -> None:
         """Open the pool's connections; raises the first connection's error if none could be opened."""
@@ -130,13 +130,13 @@ class HostPool:
         return conn
 
     @property
-    def on_stream_free(self) -> Callable[[], None] | None:
+    def on_stream_free(self) -> Callable[[int], None] | None:
         """Called when a stream id is freed on one of the pool's connections (the session's waiters); set
         on each connection itself, so a reply costs one call."""
         return self._on_stream_free
 
     @on_stream_free.setter
-    def on_stream_free(self, callback: Callable[[], None] | None) -> None:
+    def on_stream_free(self, callback: Callable[[int], None] | None) -> None:
         self._on_stream_free = callback
         for conn in self.connections:
             conn.on_stream_free = callback

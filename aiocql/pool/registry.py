@@ -45,7 +45,7 @@ class SessionPools(Mapping[uuid.UUID, HostPool]):
         self.setup = setup
         self.registry = registry
         self.closed = False
-        self._on_stream_free: Callable[[], None] | None = None
+        self._on_stream_free: Callable[[int], None] | None = None
 
     # One session's set, not a value: compared and hashed by identity (a Mapping would compare contents).
     __eq__ = object.__eq__
@@ -65,12 +65,12 @@ class SessionPools(Mapping[uuid.UUID, HostPool]):
         return len(self._by_id)
 
     @property
-    def on_stream_free(self) -> Callable[[], None] | None:
+    def on_stream_free(self) -> Callable[[int], None] | None:
         """Called when a stream id is freed on any connection of these pools."""
         return self._on_stream_free
 
     @on_stream_free.setter
-    def on_stream_free(self, callback: Callable[[], None] | None) -> None:
+    def on_stream_free(self, callback: Callable[[int], None] | None) -> None:
         self._on_stream_free = callback
         for pool in self._by_id.values():
             pool.on_stream_free = callback

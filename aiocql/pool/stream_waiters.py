@@ -35,14 +35,19 @@ class StreamWaiters:
         """Requests waiting now."""
         return len(self._queue)
 
-    def notify(self) -> None:
-        """A stream id was freed (or a connection closed): wake the oldest waiter."""
+    def notify(self, count: int = 1) -> None:
+        """``count`` stream ids were freed (or a connection closed: 1): wake the ``count`` oldest waiters.
+
+        Example:
+            >>> waiters = StreamWaiters()
+            >>> waiters.notify(3)  # nobody waits: nothing to do
+        """
         queue = self._queue
-        while queue:
+        while queue and count > 0:
             fut = queue.popleft()
             if not fut.done():
                 fut.set_result(None)
-                return
+                count -= 1
 
     async def wait(self, *, again: bool = False) -> None:
         """Wait for a freed stream id. ``again``: a woken waiter that still found none goes back to the
