@@ -285,6 +285,8 @@ class ResultSet(Generic[RowT]):
         try:
             while True:
                 pending = _prefetch(page)
+                if pending is not None:
+                    await _request_sent()
                 yield page.current_rows
                 if pending is None:
                     return
@@ -298,9 +300,11 @@ class ResultSet(Generic[RowT]):
         core = speedups.core
         if core is None:
             return _RowIterator(self)
-        # compiled: no coroutine per row, only one per page (see aiocql.types._core.RowIter)
+        # compiled: no coroutine per row, only one per page (see aiocql.types._core.RowIter); the first page too
+        # is handed over by _Pager.more, which lets the request of the next page leave first
         rows = self.current_rows
-        it: AsyncIterator[RowT] = core.RowIter(rows if type(rows) is list else list(rows), _Pager(self).more)
+        pager = _Pager(self)
+        it: AsyncIterator[RowT] = core.RowIter(rows if type(rows) is list else list(rows), pager.more, pager.first)
         return it
 
     async def all(self) -> list[RowT]:
@@ -466,17 +470,21 @@ class _RowIterator:
     iterator as soon as the loop ends).
     """
 
-    __slots__ = ("_index", "_pending", "_rows")
+    __slots__ = ("_first", "_index", "_pending", "_rows")
 
     def __init__(self, first: ResultSet[Any]) -> None:
         self._rows = first.current_rows
         self._index = 0
         self._pending = _prefetch(first)
+        self._first = self._pending is not None  # the next page's request is to leave before the first row
 
     def __aiter__(self) -> _RowIterator:
         return self
 
     async def __anext__(self) -> Any:
+        if self._first:
+            self._first = False
+            await _request_sent()
         rows = self._rows
         index = self._index
         if index < len(rows):
@@ -491,6 +499,8 @@ class _RowIterator:
             self._pending = _prefetch(page)
             self._rows = rows = page.current_rows
             if rows:  # a page may be empty and still not the last one
+                if self._pending is not None:
+                    await _request_sent()
                 self._index = 1
                 return rows[0]
 
@@ -504,12 +514,20 @@ class _Pager:
     """The page boundaries of the compiled row iterator: its ``more`` coroutine awaits the prefetched page,
     prefetches the one after, and hands the rows over. Dropped with the iterator, it cancels the prefetch."""
 
-    __slots__ = ("_pending",)
+    __slots__ = ("_pending", "first")
 
     def __init__(self, first: ResultSet[Any]) -> None:
         self._pending = _prefetch(first)
+        #: Whether the iterator is to call more() before its first row (for the second page's request to leave).
+        self.first = self._pending is not None
 
     async def more(self, it: Any) -> Any:
+        if self.first:
+            self.first = False
+            await _request_sent()
+        row = it._take(_NO_ROW)  # rows left on the current page (the first, or another more() call's page)
+        if row is not _NO_ROW:
+            return row
         while True:
             pending = self._pending
             if pending is None:
@@ -519,12 +537,29 @@ class _Pager:
             self._pending = _prefetch(page)
             rows = page.current_rows
             if rows:  # a page may be empty and still not the last one
+                if self._pending is not None:
+                    await _request_sent()
                 return it._next_page(rows if type(rows) is list else list(rows))
 
     def __del__(self) -> None:
         pending = self._pending
         if pending is not None and not pending.done():
             pending.cancel()
+
+
+_NO_ROW: Any = object()
+
+
+async def _request_sent() -> None:
+    """Let the loop send the prefetched page's request before the current page is read.
+
+    Reading a page's rows does not yield to the loop (no coroutine per row), so a prefetch task that has not
+    started would only send its request once the whole page is read, and the server would only then start on the
+    next page: no overlap at all. Two loop iterations: the task's first step (which queues the request; the
+    connection writes what one iteration queued in one write, the next) and the connection's write.
+    """
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
 
 
 def _prefetch(page: ResultSet[_T]) -> asyncio.Future[ResultSet[_T]] | None:

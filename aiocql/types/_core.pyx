@@ -341,29 +341,32 @@ cdef class RowIter:
     """``async for row in result`` over pages of rows: ``__anext__`` returns the iterator itself as an awaitable
     already complete with the next row, and only at the end of a page the coroutine ``more(self)`` (which
     awaits the next page, hands it over with :meth:`_next_page` and returns its first row, or raises
-    StopAsyncIteration)."""
+    StopAsyncIteration). With ``hold``, the first ``__anext__`` calls ``more(self)`` too (which reads the page
+    it holds with :meth:`_take`)."""
 
     cdef list _rows
     cdef Py_ssize_t _index
     cdef object _ready
     cdef bint _has_ready
+    cdef bint _hold
     cdef object _stop
     cdef object _more
     cdef object __weakref__
 
-    def __init__(self, list rows, more):
+    def __init__(self, list rows, more, bint hold=False):
         self._rows = rows
         self._index = 0
         self._more = more
         self._stop = StopIteration()
         self._has_ready = False
+        self._hold = hold  # the next __anext__ goes through more(self) even if rows are left (until _take)
 
     def __aiter__(self):
         return self
 
     def __anext__(self):
         cdef Py_ssize_t i = self._index
-        if i < len(self._rows):
+        if i < len(self._rows) and not self._hold:
             self._index = i + 1
             if self._has_ready:  # an earlier __anext__() not awaited yet: it keeps its own row
                 return _Ready(self._rows[i])
@@ -376,7 +379,17 @@ cdef class RowIter:
         """Continue with ``rows`` (a new page, at least one row); returns its first row."""
         self._rows = rows
         self._index = 1
+        self._hold = False
         return rows[0]
+
+    def _take(self, default):
+        """The next row of the current page (``default`` if none is left); ends a hold."""
+        cdef Py_ssize_t i = self._index
+        self._hold = False
+        if i < len(self._rows):
+            self._index = i + 1
+            return self._rows[i]
+        return default
 
     def __await__(self):
         return self

@@ -142,3 +142,47 @@ async def test_close_action_and_handler_errors(server: FakeServer) -> None:
         assert isinstance(server.errors.pop(), ZeroDivisionError)
         with pytest.raises(Exception, match="closed"):
             await session.execute("SELECT bye FROM t")
+
+
+@pytest.mark.parametrize("pages", ["rows", "pages"])
+async def test_the_next_page_is_requested_before_the_current_one_is_read(server: FakeServer, pages: str) -> None:
+    """Reading a page's rows does not yield to the loop: the next page's request must have left the client
+    (written to its socket) before the first row of a page is handed over, so that the server works on it while
+    the page is read. Otherwise it would leave only once the whole page is read: no overlap at all."""
+
+    def page(req: object) -> Rows:
+        state = req.message.params.paging_state  # type: ignore[attr-defined]
+        n = 0 if state is None else int(state)
+        more = str(n + 1).encode() if n < 3 else None
+        return Rows([("k", INT)], [(n * 10 + i,) for i in range(3)], paging_state=more)
+
+    server.on(Opcode.QUERY, match=lambda r: "paged" in (r.query or ""), reply=page)
+    async with Cluster([server.host], port=server.port) as cluster:
+        session = await cluster.connect()
+        writes: list[bytes] = []
+        for pool in session.pools:
+            for conn in pool.connections:
+                transport = conn.proto.transport
+                assert transport is not None
+                write = transport.write
+
+                def record(data: bytes, write: object = write) -> None:
+                    writes.append(bytes(data))
+                    write(data)  # type: ignore[operator]
+
+                transport.write = record  # type: ignore[method-assign,assignment]
+        rs = await session.execute("SELECT k FROM paged", fetch_size=3)
+        written_at_first_row: list[int] = []
+        seen: list[int] = []
+        if pages == "rows":
+            async for row in rs:
+                if row.k % 10 == 0:  # the first row of a page: the next page's request is out already
+                    written_at_first_row.append(sum(b"paged" in w for w in writes))
+                seen.append(row.k)
+        else:
+            async for rows in rs.pages():
+                written_at_first_row.append(sum(b"paged" in w for w in writes))
+                seen.extend(row.k for row in rows)
+    assert seen == [n * 10 + i for n in range(4) for i in range(3)]
+    # the first request (page 1) was written by execute(); at page n's first row, n + 1 requests were written
+    assert written_at_first_row == [2, 3, 4, 4], written_at_first_row
