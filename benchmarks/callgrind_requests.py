@@ -26,6 +26,7 @@ Run (a minute or two of CPU per cell)::
     python -m benchmarks.callgrind_requests --workloads wide_read batch
     python -m benchmarks.callgrind_requests --workloads point_read --concurrency 1
     AIOCQL_NO_EXTENSIONS=1 python -m benchmarks.callgrind_requests   # the pure-Python mode
+    AIOCQL_NO_EXTENSIONS=1 python -m benchmarks.callgrind_requests --tree ../base . --workloads wide_read batch
 """
 
 from __future__ import annotations
@@ -170,8 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tree",
         type=Path,
-        default=ROOT,
-        help="the checkout whose aiocql the client imports (A/B against another worktree)",
+        nargs="+",
+        default=[ROOT],
+        help="the checkout(s) whose aiocql the client imports: with two or more, one column each and the ratio "
+        "of each to the first (an A/B of trees at the same moment, e.g. pure mode against the base)",
     )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--client", type=int, metavar="PORT", help=argparse.SUPPRESS)
@@ -193,17 +196,22 @@ def main(argv: list[str] | None = None) -> int:
         mode = "pure Python" if os.environ.get("AIOCQL_NO_EXTENSIONS") else "compiled core if built"
         version = subprocess.run(["valgrind", "--version"], capture_output=True, text=True).stdout.strip()
         span = f"(Ir({args.high} requests) - Ir({args.low})) / {args.high - args.low}"
-        print(f"aiocql of {args.tree.name} ({mode}) against the fake server; {version}; "
-              f"Python {platform.python_version()}; {span}")  # fmt: skip
+        names = [tree.resolve().name for tree in args.tree]
+        print(f"aiocql of {', '.join(names)} ({mode}) against the fake server; {version}; "
+              f"Python {platform.python_version()}; instructions per request = {span}")  # fmt: skip
         print()
-        print("| workload | concurrency | instructions per request |")
-        print("|---|---:|---:|")
+        ratios = [f"{name} / {names[0]}" for name in names[1:]]
+        print("| workload | concurrency | " + " | ".join(names + ratios) + " |")
+        print("|---|---:|" + "---:|" * (len(names) + len(ratios)))
         for workload in args.workloads:
             for concurrency in args.concurrency:
-                low = instructions(args.tree, port, workload, args.low, concurrency, args.warmup)
-                high = instructions(args.tree, port, workload, args.high, concurrency, args.warmup)
-                per = (high - low) / (args.high - args.low)
-                print(f"| {workload} | {concurrency} | {per:,.0f} |", flush=True)
+                per = []
+                for tree in args.tree:
+                    low = instructions(tree, port, workload, args.low, concurrency, args.warmup)
+                    high = instructions(tree, port, workload, args.high, concurrency, args.warmup)
+                    per.append((high - low) / (args.high - args.low))
+                cells = [f"{p:,.0f}" for p in per] + [f"{p / per[0]:.2f}" for p in per[1:]]
+                print(f"| {workload} | {concurrency} | " + " | ".join(cells) + " |", flush=True)
     finally:
         server.terminate()
         server.wait(timeout=10)

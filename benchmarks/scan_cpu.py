@@ -13,7 +13,7 @@ and the loop body.
     python -m benchmarks.scan_cpu                       # process CPU per row, best of --rounds scans
     python -m benchmarks.scan_cpu --instructions        # instructions per row under callgrind (load-proof)
     AIOCQL_NO_EXTENSIONS=1 python -m benchmarks.scan_cpu   # the pure-Python implementation
-    python -m benchmarks.scan_cpu --instructions --tree ../other-checkout   # A/B: that checkout's aiocql
+    python -m benchmarks.scan_cpu --instructions --tree ../base .   # A/B: those checkouts' aiocql
 
 ``--instructions`` runs the client twice under ``valgrind --tool=callgrind`` (``--low`` and ``--high`` pages,
 everything else the same) and prints (Ir(high) - Ir(low)) / rows between them: start-up, connecting and
@@ -160,8 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--low", type=int, default=4, help="--instructions: pages of the first run")
     parser.add_argument("--high", type=int, default=16, help="--instructions: pages of the second run")
     parser.add_argument("--profile", action="store_true", help="cProfile the scans (the top functions by own time)")
-    parser.add_argument("--tree", type=Path, default=ROOT,
-                        help="--instructions: the checkout whose aiocql the client imports (A/B)")  # fmt: skip
+    parser.add_argument("--tree", type=Path, nargs="+", default=[ROOT],
+                        help="--instructions: the checkout(s) whose aiocql the client imports (A/B: a line "
+                             "each, and the ratio of each to the first)")  # fmt: skip
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--client", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -171,18 +172,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.client:
         asyncio.run(scan(args.client, args.page, args.rounds))
         return 0
-    from aiocql import compiled
+    import aiocql
 
+    compiled = getattr(aiocql, "compiled", False)  # a checkout older than the compiled core has none
     mode = "compiled core" if compiled else "pure Python"
     if args.instructions:
-        if args.tree.resolve() != ROOT:  # what this checkout built says nothing of the other's
-            mode = "pure Python" if os.environ.get("AIOCQL_NO_EXTENSIONS") else "compiled core if built"
-        low = instructions(args.page, args.low, 1, args.tree)
-        high = instructions(args.page, args.high, 1, args.tree)
-        rows = (args.high - args.low) * args.page
-        print(f"aiocql of {args.tree.resolve().name} ({mode}), paged scan of (p int, c int, a bigint, b text), "
-              f"page {args.page}: {(high - low) / rows:,.0f} instructions per row "
-              f"(Ir({args.high} pages) - Ir({args.low})) / rows")  # fmt: skip
+        first = None
+        for tree in args.tree:
+            tree_mode = mode  # what this checkout built says nothing of another's:
+            if tree.resolve() != ROOT:
+                tree_mode = "pure Python" if os.environ.get("AIOCQL_NO_EXTENSIONS") else "compiled core if built"
+            low = instructions(args.page, args.low, 1, tree)
+            high = instructions(args.page, args.high, 1, tree)
+            per_row = (high - low) / ((args.high - args.low) * args.page)
+            first = per_row if first is None else first
+            ratio = f"; {per_row / first:.2f}x the first tree's" if tree is not args.tree[0] else ""
+            print(f"aiocql of {tree.resolve().name} ({tree_mode}), paged scan of (p int, c int, a bigint, b text), "
+                  f"page {args.page}: {per_row:,.0f} instructions per row "
+                  f"(Ir({args.high} pages) - Ir({args.low})) / rows{ratio}", flush=True)  # fmt: skip
         return 0
     proc, port = _server(args.page, args.pages)
     profile = cProfile.Profile() if args.profile else None
