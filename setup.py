@@ -1,5 +1,5 @@
 """Builds the optional compiled core (aiocql/types/_core.pyx, aiocql/protocol/_wire.pyx,
-aiocql/types/_murmur3.pyx) with Cython; everything else is in pyproject.toml.
+aiocql/types/_murmur3.pyx, aiocql/session/_lean.pyx) with Cython; everything else is in pyproject.toml.
 
 Where Cython or a C compiler is missing, or the build fails, the package installs without it (a warning says
 so) and aiocql runs its pure-Python implementation of the same behaviour (see aiocql/types/speedups.py).
@@ -87,7 +87,10 @@ def _extensions() -> list[Extension]:
     wire = _extension("aiocql.protocol._wire", "aiocql/protocol/_wire.pyx", ("aiocql/protocol/_wire_helpers.h",),
                       include_dirs=["aiocql/protocol"], extra_compile_args=flags)  # fmt: skip
     murmur3 = _extension("aiocql.types._murmur3", "aiocql/types/_murmur3.pyx", extra_compile_args=flags)
-    return list(cythonize([ext, wire, murmur3], compiler_directives={"language_level": "3"}, quiet=True))
+    # The session's lean path: aiocql/session/fast.py compiled (the .pyx includes it).
+    lean = _extension("aiocql.session._lean", "aiocql/session/_lean.pyx", ("aiocql/session/fast.py",),
+                      extra_compile_args=flags)  # fmt: skip
+    return list(cythonize([ext, wire, murmur3, lean], compiler_directives={"language_level": "3"}, quiet=True))
 
 
 setup(ext_modules=_extensions(), cmdclass={"build_ext": OptionalBuildExt})

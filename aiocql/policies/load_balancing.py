@@ -296,7 +296,7 @@ class TokenAwarePolicy:
         ['h2', 'h3']
     """
 
-    __slots__ = ("_rng", "child", "shuffle_replicas")
+    __slots__ = ("_eligible", "_eligible_state", "_rng", "child", "shuffle_replicas")
 
     def __init__(
         self, child: LoadBalancingPolicy, shuffle_replicas: bool = True, *, rng: random.Random | None = None
@@ -304,10 +304,14 @@ class TokenAwarePolicy:
         self.child = child
         self.shuffle_replicas = shuffle_replicas
         self._rng = rng or random.Random()
+        # first_replica's memo for one state: id(replica tuple) -> (the tuple, which of its hosts are local and up)
+        self._eligible: dict[int, tuple[tuple[Host, ...], tuple[bool, ...]]] = {}
+        self._eligible_state: object = None
 
     def on_init(self, state: ClusterStateView, contact_hosts: Sequence[Host]) -> None:
         """Initializes the child."""
         self.child.on_init(state, contact_hosts)
+        self._eligible_state = None
 
     def distance(self, host: Host, state: ClusterStateView) -> HostDistance:
         """The child's distance."""
@@ -394,15 +398,29 @@ class TokenAwarePolicy:
                 return None
             token = token_map.token_for(routing_key)
         replicas = token_map.replicas(keyspace, token)
-        if not replicas:
+        n = len(replicas)
+        if not n:
             return None
-        distance, is_up, local = self.child.distance, state.is_up, HostDistance.LOCAL
-        if self.shuffle_replicas and len(replicas) > 1 and not is_lwt:
-            pick = replicas[int(self._rng.random() * len(replicas))]
-            return pick if is_up(pick) and distance(pick, state) is local else None
-        for replica in replicas:
-            if is_up(replica) and distance(replica, state) is local:
-                return replica
+        # Whether each replica is a local up one, worked out once per replica tuple of this state (the token
+        # map's tuples live as long as the state; a new state, a host up or down, starts the memo again).
+        # Only for the built-in children, whose distances depend on the state alone (a filter's predicate may not).
+        if state is not self._eligible_state:
+            self._eligible, self._eligible_state = {}, state
+        entry = self._eligible.get(id(replicas))
+        if entry is None or entry[0] is not replicas:
+            distance, is_up, local = self.child.distance, state.is_up, HostDistance.LOCAL
+            entry = (replicas, tuple(is_up(r) and distance(r, state) is local for r in replicas))
+            if type(self.child) in _STATE_ONLY_DISTANCES:
+                if len(self._eligible) >= 65536:
+                    self._eligible.clear()
+                self._eligible[id(replicas)] = entry
+        eligible = entry[1]
+        if n > 1 and self.shuffle_replicas and not is_lwt:
+            i = int(self._rng.random() * n)
+            return replicas[i] if eligible[i] else None
+        for i in range(n):
+            if eligible[i]:
+                return replicas[i]
         return None
 
     def plan_after(self, first: Host, info: RequestInfo, state: ClusterStateView) -> Iterator[Host]:
@@ -451,6 +469,10 @@ class HostFilterPolicy:
     def plan(self, info: RequestInfo, state: ClusterStateView) -> Iterator[Host]:
         """The child's plan without rejected hosts."""
         return filter(self.predicate, self.child.plan(info, state))
+
+
+#: Children of a TokenAwarePolicy whose distance() reads nothing but the state (first_replica may memoize it).
+_STATE_ONLY_DISTANCES = (DCAwareRoundRobinPolicy, RoundRobinPolicy)
 
 
 def default_load_balancing_policy(local_dc: str | None = None) -> LoadBalancingPolicy:

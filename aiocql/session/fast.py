@@ -19,7 +19,8 @@ Example:
     >>> rs = await session.execute(ps, (1,))  # doctest: +SKIP
 """
 
-from __future__ import annotations
+# No "from __future__ import annotations": aiocql/session/_lean.pyx includes this file (Cython takes no
+# __future__ import there); the names only the type checker imports are quoted.
 
 import asyncio
 import logging
@@ -78,7 +79,7 @@ class Template:
 
     __slots__ = ("head", "keyspace", "sent_metadata", "tail", "timestamped")
 
-    def __init__(self, plan: StatementPlan, prepared: PreparedStatement, version: int) -> None:
+    def __init__(self, plan: "StatementPlan", prepared: PreparedStatement, version: int) -> None:
         sent = prepared.result_metadata if version >= 5 else None
         flags = _VALUES if prepared.bind_columns else 0
         if sent is not None:
@@ -148,12 +149,36 @@ class StatementPlan:
     """What a prepared statement's executions in one session share (see the module docs)."""
 
     __slots__ = (
-        "client_timestamps", "consistency", "decoder", "eligible", "fetch_size", "idempotent", "is_lwt", "keyspace",
-        "page_size", "policy", "profile", "query_id", "replies", "retry_policy", "routing_key", "routing_keyspace",
-        "row_factory", "serial", "session", "templates", "timeout", "token_aware", "tracker", "udt_classes",
+        "client_timestamps",
+        "consistency",
+        "decoder",
+        "eligible",
+        "encoder",
+        "fetch_size",
+        "idempotent",
+        "is_lwt",
+        "key_index",
+        "keyspace",
+        "page_size",
+        "pk_indexes",
+        "policy",
+        "profile",
+        "query_id",
+        "replies",
+        "retry_policy",
+        "routing_key",
+        "routing_keyspace",
+        "row_factory",
+        "serial",
+        "session",
+        "templates",
+        "timeout",
+        "token_aware",
+        "tracker",
+        "udt_classes",
     )  # fmt: skip
 
-    def __init__(self, session: Session, prepared: PreparedStatement) -> None:
+    def __init__(self, session: "Session", prepared: PreparedStatement) -> None:
         profile = session._default_profile
         self.session = session
         self.profile = profile
@@ -176,7 +201,11 @@ class StatementPlan:
         self.policy = profile.load_balancing_policy
         self.token_aware = type(self.policy) is TokenAwarePolicy
         tracker = session.defaults.request_tracker
-        self.tracker = tracker
+        # (the lean path is taken only when it is None or a MetricsTracker)
+        self.tracker: MetricsTracker | None = tracker if isinstance(tracker, MetricsTracker) else None
+        self.encoder = prepared.encoder
+        self.pk_indexes = prepared.pk_indexes
+        self.key_index = prepared.pk_indexes[0] if len(prepared.pk_indexes) == 1 else -1
         self.query_id = prepared.query_id
         self.routing_key = prepared.routing_key  # an explicit one (None: from the values)
         self.routing_keyspace = prepared.bind_columns[0].keyspace if prepared.bind_columns else None
@@ -217,7 +246,7 @@ class StatementPlan:
         )  # fmt: skip
 
 
-def plan_for(session: Session, prepared: PreparedStatement) -> StatementPlan:
+def plan_for(session: "Session", prepared: PreparedStatement) -> StatementPlan:
     """The statement's plan for ``session`` (made once, kept on the statement until an attribute of it is set).
 
     The statement's options are checked here as ``execute`` checks them (a wrong one raises
@@ -231,7 +260,7 @@ def plan_for(session: Session, prepared: PreparedStatement) -> StatementPlan:
     return plan
 
 
-def _pools_of(session: Session, hosts: Iterator[Host]) -> Iterator[Target]:
+def _pools_of(session: "Session", hosts: "Iterator[Host]") -> Iterator[Target]:
     pools = session._pools
     for host in hosts:
         pool = pools.get(host.host_id)
@@ -240,14 +269,22 @@ def _pools_of(session: Session, hosts: Iterator[Host]) -> Iterator[Target]:
 
 
 async def execute(
-    session: Session, plan: StatementPlan, prepared: PreparedStatement, parameters: Any
+    session: "Session", plan: StatementPlan, prepared: PreparedStatement, parameters: Any
 ) -> ResultSet[Any]:
     """``session.execute(prepared, parameters)`` on the lean path (see the module docs)."""
-    values = prepared.encode(parameters)
+    if type(parameters) is tuple or type(parameters) is list:  # PreparedStatement.encode's checks, inline
+        values = plan.encoder.encode(parameters)
+        for i in plan.pk_indexes:
+            if values[i] is UNSET:
+                prepared.encode(parameters)  # raises, naming the column
+    else:
+        values = prepared.encode(parameters)
     timestamp = session.timestamps() if plan.client_timestamps else None
     routing_key = plan.routing_key
     if routing_key is None:
-        routing_key = prepared.routing_key_from(values)
+        key_index = plan.key_index
+        key = values[key_index] if key_index >= 0 else None  # one partition key column: the common case
+        routing_key = key if type(key) is bytes else prepared.routing_key_from(values)
     routing_key = routing_key or None
     keyspace = plan.routing_keyspace or plan.keyspace or session.keyspace
     if session.stream_waiters.waiting:  # requests wait for stream ids: queue behind them, on the general path
@@ -283,7 +320,8 @@ async def execute(
     node: NodeMetrics | None = None
     started = 0.0
     if tracker is not None and host_info is not None:
-        node = tracker.start(host_info, 0, False)  # type: ignore[attr-defined]
+        node = tracker.metrics.node_of(host_info)  # MetricsTracker.start of a first attempt, inline
+        node.requests += 1
         started = time.perf_counter()
     failure: BaseException | None = None
     try:
@@ -302,7 +340,7 @@ async def execute(
     if deadline is not None:
         deadline.stop()
     if node is not None:
-        MetricsTracker.end(node, None, time.perf_counter() - started)
+        node.latency.record_us(int((time.perf_counter() - started) * 1_000_000))  # MetricsTracker.end, a success
     sent = template.sent_metadata
     if type(response) is RowsResult:
         md = response.metadata
@@ -321,7 +359,7 @@ async def execute(
 
 
 def _done(
-    session: Session, response: Any, conn: Connection, prepared: PreparedStatement, rows: list[Any],
+    session: "Session", response: Any, conn: Connection, prepared: PreparedStatement, rows: list[Any],
     meta: ResultMetadata | None,
 ) -> ResultSet[Any]:  # fmt: skip
     extra = response.custom_payload
@@ -343,7 +381,7 @@ def _bound(prepared: PreparedStatement, values: list[EncodedValue], parameters: 
 
 
 async def _general(
-    session: Session, plan: StatementPlan, prepared: PreparedStatement, values: list[EncodedValue],
+    session: "Session", plan: StatementPlan, prepared: PreparedStatement, values: list[EncodedValue],
     parameters: Any, timestamp: int | None,
 ) -> ResultSet[Any]:  # fmt: skip
     """The request from the start on the general path (nothing was sent)."""
@@ -351,7 +389,7 @@ async def _general(
 
 
 async def _failed(
-    session: Session, plan: StatementPlan, prepared: PreparedStatement, bound: BoundStatement, info: RequestInfo,
+    session: "Session", plan: StatementPlan, prepared: PreparedStatement, bound: BoundStatement, info: RequestInfo,
     hosts: Iterator[Target], first: First, timestamp: int | None, deadline: Deadline | None,
     node: NodeMetrics | None, started: float,
 ) -> ResultSet[Any]:  # fmt: skip
@@ -389,3 +427,15 @@ async def _failed(
         _log_failure(error, bound)
         raise
     return await _result(session, response, conn, bound, call)
+
+
+# The compiled build of this same source (aiocql/session/_lean.pyx includes it), where it is built, switched on
+# and built from this file as it is now (aiocql.extensions; AIOCQL_NO_EXTENSIONS=1 keeps the pure one).
+if __name__ == "aiocql.session.fast":
+    from aiocql import extensions as _extensions
+
+    _lean = _extensions.load("aiocql.session._lean", "the compiled lean path")
+    if _lean is not None:
+        globals().update({name: getattr(_lean, name) for name in __all__})
+    #: Whether the lean path in use is the compiled build.
+    COMPILED = _lean is not None
