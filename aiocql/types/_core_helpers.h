@@ -251,7 +251,10 @@ static inline PyObject *aiocql_new_row(PyObject *cls, Py_ssize_t n) {
             return NULL;
         }
     }
-    memset(((PyTupleObject *)row)->ob_item, 0, (size_t)n * sizeof(PyObject *));
+    PyObject **items = ((PyTupleObject *)row)->ob_item;
+    for (Py_ssize_t i = 0; i < n; i++) { /* NULLs until filled: a row left half-built frees what it holds */
+        items[i] = NULL;
+    }
     return (PyObject *)row;
 }
 
@@ -260,12 +263,34 @@ static inline PyObject *aiocql_new_row(PyObject *cls, Py_ssize_t n) {
 static PyObject *aiocql_str_index;   /* "_index" */
 static PyObject *aiocql_str_missing; /* "_missing" */
 
+/* The value of an int of one digit (|v| < 2**30: any index of a row), read in place; 0 with *ok 0 otherwise. */
+static inline Py_ssize_t aiocql_small_index(PyObject *key, int *ok) {
+#if PY_VERSION_HEX >= 0x030C0000
+    if (PyUnstable_Long_IsCompact((PyLongObject *)key)) {
+        *ok = 1;
+        return PyUnstable_Long_CompactValue((PyLongObject *)key);
+    }
+#else
+    Py_ssize_t size = Py_SIZE(key); /* -1, 0 or 1 digits of 30 bits, the sign in the size */
+    if (size >= -1 && size <= 1) {
+        *ok = 1;
+        return size * (Py_ssize_t)((PyLongObject *)key)->ob_digit[0];
+    }
+#endif
+    *ok = 0;
+    return 0;
+}
+
 static PyObject *aiocql_row_subscript(PyObject *self, PyObject *key) {
     if (PyLong_CheckExact(key)) {
-        Py_ssize_t i = PyLong_AsSsize_t(key);
-        if (i == -1 && PyErr_Occurred()) {
-            PyErr_Clear();
-            return PyTuple_Type.tp_as_mapping->mp_subscript(self, key);
+        int small;
+        Py_ssize_t i = aiocql_small_index(key, &small);
+        if (!small) {
+            i = PyLong_AsSsize_t(key);
+            if (i == -1 && PyErr_Occurred()) {
+                PyErr_Clear();
+                return PyTuple_Type.tp_as_mapping->mp_subscript(self, key);
+            }
         }
         Py_ssize_t n = Py_SIZE(self);
         if (i < 0) {

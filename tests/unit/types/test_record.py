@@ -111,3 +111,19 @@ def test_empty_and_wide(root: type[Row]) -> None:
 def test_named_tuple_factory_builds_rows() -> None:
     rows = named_tuple_factory(("k", "v"), [(1, "a"), (2, "b")])
     assert all(isinstance(r, aiocql.Row) for r in rows) and rows[1].v == "b" and rows[0]["k"] == 1
+
+
+def test_integer_keys_of_every_size_index_as_on_a_tuple(root: type[Row]) -> None:
+    values = tuple(range(10, 17))
+    row = make(root, tuple(f"c{i}" for i in range(7)), values)
+    keys = [*range(-9, 9), 2**30 - 1, 2**30, -(2**30), 2**31, 2**62, 2**64, -(2**64), 2**100, True, False]
+    for key in keys:  # one-digit ints are read in place (compiled core); larger ones and bools as a tuple reads them
+        try:
+            expected: Any = values[key]
+        except IndexError as exc:
+            expected = (IndexError, str(exc))
+        try:
+            got: Any = row[key]
+        except IndexError as exc:
+            got = (IndexError, str(exc))
+        assert got == expected, key
