@@ -38,7 +38,7 @@ from aiocql.errors import (
 )
 from aiocql.errors.server import ProtocolErrorFromServer, ServerError
 from aiocql.protocol.compression import Lz4Compressor
-from aiocql.protocol.constants import Opcode
+from aiocql.protocol.constants import HeaderFlag, Opcode
 from aiocql.protocol.core import (
     AuthenticationChallenge,
     AuthenticationRequired,
@@ -50,6 +50,7 @@ from aiocql.protocol.core import (
 from aiocql.protocol.envelope import Envelope
 from aiocql.protocol.requests import Options, Request
 from aiocql.protocol.responses import ErrorResponse, Response, decode_response
+from aiocql.protocol.wire import fast as _fast
 
 DRIVER_NAME = "aiocql"
 
@@ -57,6 +58,10 @@ log = logging.getLogger("aiocql.connection")
 
 
 _is_version_error = is_version_refusal
+
+_RESULT = Opcode.RESULT
+_PREFIXES = int(HeaderFlag.TRACING | HeaderFlag.WARNING | HeaderFlag.CUSTOM_PAYLOAD)
+_fast_result = _fast.decode_result if _fast is not None else None
 
 
 class Connection:
@@ -223,7 +228,7 @@ class Connection:
         # CqlProtocol.send, inline (once per request): queue it, register its future, write it now when it is
         # alone (CqlProtocol.send says when), else at the loop's next turn with the others queued meanwhile.
         stream = proto.core.send_request(msg.opcode, body, flags)
-        fut: asyncio.Future[Envelope] = proto.loop.create_future()
+        fut: asyncio.Future[Envelope | Response] = proto.loop.create_future()
         proto.waiting[stream] = fut
         if proto._flush_handle is None:
             if self._streams.in_flight == 1 and not proto.woke_several:
@@ -233,7 +238,7 @@ class Connection:
         if deadline is not None:
             timer = proto.loop.call_at(deadline, self._expire, fut)
         try:
-            env = await fut
+            reply = await fut  # its envelope, or its decoded result when the core's router delivered it
         except OperationTimedOut:
             proto.abandon(stream, fut)
             self.suspect()
@@ -244,10 +249,19 @@ class Connection:
         finally:
             if timer is not None:
                 timer.cancel()
-        response = decode_response(env, self.version)
-        if type(response) is ErrorResponse:
-            raise response.error
-        if not isinstance(response, replies if replies is not None else expected_replies(msg)):
+        if type(reply) is Envelope:
+            # decode_response's compiled common case (Void, a page without metadata) without its wrapper
+            fast: Response | None = None
+            if _fast_result is not None and reply.opcode is _RESULT and not reply.flags & _PREFIXES:
+                fast = _fast_result(reply.body, self.version)
+            response = decode_response(reply, self.version) if fast is None else fast
+            if type(response) is ErrorResponse:
+                raise response.error
+        else:
+            response = reply  # type: ignore[assignment]
+        if replies is None:
+            replies = expected_replies(msg)
+        if not isinstance(response, replies):
             self.reject_reply(msg, response, replies)
         return response
 
@@ -266,7 +280,7 @@ class Connection:
                 "(the server is not reading): the request was not sent"
             ) from None
 
-    def _expire(self, fut: asyncio.Future[Envelope]) -> None:
+    def _expire(self, fut: asyncio.Future[Envelope | Response]) -> None:
         if not fut.done():
             fut.set_exception(OperationTimedOut(f"no reply from {self.host} before the request's deadline"))
 

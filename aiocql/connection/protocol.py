@@ -5,7 +5,9 @@ The protocol state (handshake, framing, compression, stream ids, orphans, heartb
 
 - bytes in: ``data_received`` feeds the core and completes the future waiting on each reply's stream id
   with the reply envelope (decoding the body is the caller's job, so a reply nobody waits for any more
-  costs nothing); server EVENTs go to ``on_event``; handshake steps to the handshake waiter;
+  costs nothing), or, for the common replies the core's compiled router takes (a RESULT Void or a page
+  without metadata on v5 frames), the router completes it with the decoded result itself, no envelope made;
+  server EVENTs go to ``on_event``; handshake steps to the handshake waiter;
 - bytes out: the first request on an idle connection is written at once (a lone request costs no
   extra loop iteration); the requests queued while others are in flight leave together in one
   ``transport.write`` at the loop's next turn; ``pause_writing``/``resume_writing`` hold new requests back;
@@ -26,6 +28,7 @@ from aiocql.errors import ConnectionLost
 from aiocql.protocol.compression import Compressor
 from aiocql.protocol.core import ClientCore, ConnectionBroken, HandshakeStep
 from aiocql.protocol.envelope import Envelope
+from aiocql.protocol.message import Response
 from aiocql.protocol.streams import MAX_STREAMS, StreamsExhausted
 
 EventCallback = Callable[[Envelope], None]
@@ -63,7 +66,7 @@ class CqlProtocol(asyncio.Protocol):
             heartbeat_interval=heartbeat_interval,
             now=self.loop.time(),
         )
-        self.waiting: dict[int, asyncio.Future[Envelope]] = {}
+        self.waiting: dict[int, asyncio.Future[Envelope | Response]] = {}
         self.on_event = on_event
         self.on_lost = on_lost
         # Called with how many stream ids a read freed (and with 1 when the connection fails): requests waiting
@@ -86,8 +89,9 @@ class CqlProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         core = self.core
-        events = core.receive_data(data, self.loop.time())
         waiting = self.waiting
+        # The core's compiled router completes the common replies' futures itself, with their decoded result.
+        events = core.receive_data(data, self.loop.time(), waiting)
         for event in events:
             if type(event) is Envelope:
                 if event.stream >= 0:
@@ -171,14 +175,14 @@ class CqlProtocol(asyncio.Protocol):
         while self._writable is not None:
             await asyncio.shield(self._writable)
 
-    def send(self, opcode: int, body: bytes, flags: int = 0) -> tuple[int, asyncio.Future[Envelope]]:
+    def send(self, opcode: int, body: bytes, flags: int = 0) -> tuple[int, asyncio.Future[Envelope | Response]]:
         """Queue one request; return its stream id and the future of its reply envelope.
 
         Raises ConnectionClosed once the connection closed and StreamsExhausted when no id is free.
         """
         core = self.core
         stream = core.send_request(opcode, body, flags)
-        fut: asyncio.Future[Envelope] = self.loop.create_future()
+        fut: asyncio.Future[Envelope | Response] = self.loop.create_future()
         self.waiting[stream] = fut
         if self._flush_handle is None:
             if core.streams.in_flight == 1 and not self.woke_several:
@@ -189,7 +193,7 @@ class CqlProtocol(asyncio.Protocol):
                 self._flush_handle = self.loop.call_soon(self._flush)
         return stream, fut
 
-    def abandon(self, stream: int, fut: asyncio.Future[Envelope]) -> None:
+    def abandon(self, stream: int, fut: asyncio.Future[Envelope | Response]) -> None:
         """The caller of ``stream`` gave up (cancelled or timed out): orphan the id until its reply comes."""
         # Still in ``waiting`` means no reply yet. The future itself is usually already cancelled
         # (cancelling the task cancels the future it awaits), so its state cannot tell us that.

@@ -149,12 +149,17 @@ class HostPool:
         Raises :class:`ConnectionClosed` when the host has no open connection (the executor then
         moves to the next host).
         """
+        connections = self.connections
+        if len(connections) == 1:  # the common pool of one connection: its fields read once, no property calls
+            conn = connections[0]
+            if conn.proto.closed_exc is None and conn._streams.orphaned < conn.options.max_orphans:
+                return conn  # open and not worn: what the loop below would choose
         best: Connection | None = None
         best_load = 1 << 30
         worn: Connection | None = None
         worn_load = 1 << 30
         stale = False
-        for conn in self.connections:
+        for conn in connections:
             if conn.is_closed:
                 stale = True
                 continue

@@ -11,6 +11,7 @@ compiled and the pure paths cannot differ in behaviour, only in speed; the unit 
 This module never imports asyncio, socket or ssl.
 """
 
+from cpython.bytearray cimport PyByteArray_AS_STRING
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.list cimport PyList_CheckExact, PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_Check
@@ -665,6 +666,207 @@ def encode_frames(list envelopes, Py_ssize_t max_payload):
         w[3] = <char>((crc >> 24) & 0xFF)
         w += 4
     return out
+
+
+# -- replies delivered straight to their waiters ----------------------------------------------------------------
+
+from cpython.dict cimport PyDict_DelItem, PyDict_GetItem
+
+cdef Py_ssize_t STREAM_IN_FLIGHT = 1  # aiocql.protocol.streams: FREE 0, IN_FLIGHT 1, ORPHANED 2
+cdef object VOID = None  # the one VoidResult of the replies without prefixes (made on first use)
+
+
+cdef inline bint simple_result(const unsigned char *p, Py_ssize_t n, int version) noexcept nogil:
+    """True when ``decode_result`` reads this body (a Void, or a well-formed page without metadata)."""
+    cdef int kind, flags, count, length
+    cdef Py_ssize_t pos
+    if n < 4:
+        return False
+    kind = get32(p)
+    if kind == KIND_VOID:
+        return True
+    if kind != KIND_ROWS or n < 12:
+        return False
+    flags = get32(p + 4)
+    count = get32(p + 8)
+    if count < 0 or not flags & R_NO_METADATA or (version >= 5 and flags & R_METADATA_CHANGED):
+        return False
+    pos = 12
+    if flags & R_HAS_MORE_PAGES:
+        if n - pos < 4:
+            return False
+        length = get32(p + pos)
+        pos += 4
+        if length > 0:
+            if n - pos < length:
+                return False
+            pos += length
+    if n - pos < 4:
+        return False
+    return get32(p + pos) >= 0
+
+
+cdef class ReplyRouter:
+    """Completes the waiter of each reply of the common frames itself: what ``ClientCore.receive_data`` and the
+    connection's ``data_received`` do for them, without an :class:`Envelope` or an event in between.
+
+    :meth:`frames` takes the whole, valid, uncompressed self-contained v5 frames whose every envelope is a RESULT
+    reply without flags on an id of the stream table, in the connection's version, whose body ``decode_result``
+    reads (a Void, a page without metadata): each id is settled as the core settles it (in flight: freed and its
+    waiter, if still waiting, completed with the decoded result; orphaned: freed, the reply dropped; free: dropped)
+    and counted in ``freed``, ``orphans`` and ``replies``. It stops at the first frame that is anything else and
+    returns its offset: the pure decoder and core carry on there (they raise, or return the frame's events). So
+    the frames it takes are delivered as the pure path would deliver them, and every other frame by the pure path.
+    """
+
+    cdef public object streams  # the core's StreamIdAllocator (its table and free queue are read per call)
+    cdef public object waiting  # stream id -> waiter (done(), set_result()), None: deliver nothing
+    cdef public int version
+    cdef public Py_ssize_t max_size
+    cdef public Py_ssize_t freed, orphans, replies
+    cdef object metadata  # the RowsMetadata of the last page without a paging state, shared by the next alike
+    cdef int metadata_flags, metadata_count
+
+    def __init__(self, streams, int version, Py_ssize_t max_size):
+        self.streams = streams
+        self.waiting = None
+        self.version = version
+        self.max_size = max_size
+        self.freed = self.orphans = self.replies = 0
+        self.metadata = None
+
+    cdef bint frame_is_simple(self, const unsigned char *p, Py_ssize_t n, Py_ssize_t size) noexcept:
+        cdef Py_ssize_t pos = 0, length
+        cdef int stream
+        cdef unsigned char vbyte = <unsigned char>(0x80 | self.version)
+        if n == 0:
+            return False
+        while pos < n:
+            if n - pos < 9 or p[pos] != vbyte or p[pos + 1] != 0 or p[pos + 4] != 0x08:
+                return False
+            stream = <short>((p[pos + 2] << 8) | p[pos + 3])
+            length = get32(p + pos + 5)
+            if stream < 0 or stream >= size or length < 0 or length > self.max_size or n - pos - 9 < length:
+                return False
+            if not simple_result(p + pos + 9, length, self.version):
+                return False
+            pos += 9 + length
+        return True
+
+    cdef object result(self, const unsigned char *p, Py_ssize_t n):
+        """The decoded result of a body ``simple_result`` accepted (what ``decode_result`` returns for it)."""
+        global VOID
+        cdef int flags, count, length, rows_count
+        cdef Py_ssize_t pos = 12
+        cdef object paging_state = None, body, metadata, py_flags, py_count, py_rows, py_pos
+        cdef PyObject *vals[7]
+        if get32(p) == KIND_VOID:
+            if VOID is None:
+                vals[0] = <PyObject *>None
+                vals[1] = <PyObject *>NO_WARNINGS
+                vals[2] = <PyObject *>None
+                VOID = VoidResult.make(vals)
+            return VOID
+        flags = get32(p + 4)
+        count = get32(p + 8)
+        if flags & R_HAS_MORE_PAGES:
+            length = get32(p + pos)
+            pos += 4
+            if length >= 0:
+                paging_state = PyBytes_FromStringAndSize(<const char *>(p + pos), length)
+                pos += length
+        rows_count = get32(p + pos)
+        pos += 4
+        if paging_state is None and self.metadata is not None and flags == self.metadata_flags \
+                and count == self.metadata_count:
+            metadata = self.metadata
+        else:
+            py_flags, py_count = flags, count
+            vals[0] = <PyObject *>py_flags
+            vals[1] = <PyObject *>py_count
+            vals[2] = <PyObject *>None
+            vals[3] = <PyObject *>paging_state
+            vals[4] = <PyObject *>None
+            metadata = RowsMetadata.make(vals)
+            if paging_state is None:
+                self.metadata, self.metadata_flags, self.metadata_count = metadata, flags, count
+        body = memoryview(PyBytes_FromStringAndSize(<const char *>p, n))
+        py_rows, py_pos = rows_count, pos
+        vals[0] = <PyObject *>metadata
+        vals[1] = <PyObject *>py_rows
+        vals[2] = <PyObject *>body
+        vals[3] = <PyObject *>py_pos
+        vals[4] = <PyObject *>None
+        vals[5] = <PyObject *>NO_WARNINGS
+        vals[6] = <PyObject *>None
+        return RowsResult.make(vals)
+
+    def frames(self, object data, Py_ssize_t pos, Py_ssize_t end):
+        """Deliver the replies of the frames of ``data[pos:end]`` it takes (see the class); return where it stopped."""
+        cdef Py_buffer view
+        cdef const unsigned char *p
+        cdef unsigned char *table
+        cdef uint32_t raw, expected
+        cdef Py_ssize_t length, start, stop, at, size, body_len
+        cdef int stream
+        cdef unsigned char state
+        cdef PyObject *found
+        cdef object fut, waiting = self.waiting, free_append, table_obj
+        if waiting is None or type(waiting) is not dict:
+            return pos
+        table_obj = self.streams._state
+        if type(table_obj) is not bytearray:
+            return pos
+        free_append = self.streams._free.append
+        size = len(table_obj)
+        PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        try:
+            if end > view.len:
+                end = view.len
+            p = <const unsigned char *>view.buf
+            while end - pos >= 6:
+                raw = <uint32_t>p[pos] | (<uint32_t>p[pos + 1] << 8) | (<uint32_t>p[pos + 2] << 16)
+                if crc24(p + pos, 3) != (<uint32_t>p[pos + 3] | (<uint32_t>p[pos + 4] << 8)
+                                         | (<uint32_t>p[pos + 5] << 16)):
+                    break
+                if not raw & 0x20000:
+                    break
+                length = raw & 0x1FFFF
+                start = pos + 6
+                stop = start + length
+                if stop + 4 > end:
+                    break
+                expected = (<uint32_t>p[stop] | (<uint32_t>p[stop + 1] << 8) | (<uint32_t>p[stop + 2] << 16)
+                            | (<uint32_t>p[stop + 3] << 24))
+                if payload_crc32(p + start, length) != expected:
+                    break
+                if not self.frame_is_simple(p + start, length, size):
+                    break
+                at = start
+                while at < stop:
+                    stream = <short>((p[at + 2] << 8) | p[at + 3])
+                    body_len = get32(p + at + 5)
+                    self.replies += 1
+                    table = <unsigned char *>PyByteArray_AS_STRING(table_obj)
+                    state = table[stream]
+                    if state != 0:
+                        table[stream] = 0
+                        free_append(stream)
+                        self.freed += 1
+                        if state != STREAM_IN_FLIGHT:
+                            self.orphans += 1  # the late reply of a caller that gave up: dropped
+                        else:
+                            found = PyDict_GetItem(waiting, stream)
+                            if found is not NULL:
+                                fut = <object>found
+                                PyDict_DelItem(waiting, stream)
+                                if not fut.done():
+                                    fut.set_result(self.result(p + at + 9, body_len))
+                    at += 9 + body_len
+                pos = stop + 4
+        finally:
+            PyBuffer_Release(&view)
+        return pos
 
 
 # -- the build's record of its sources --------------------------------------------------------------------------

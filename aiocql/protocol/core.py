@@ -44,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import enum
 from collections.abc import Mapping
+from typing import Any
 
 from aiocql.errors.base import ConnectionClosed, CqlError, ProtocolError
 from aiocql.protocol.compression import Compressor, Lz4Compressor
@@ -61,6 +62,7 @@ from aiocql.protocol.responses import (
     decode_response,
 )
 from aiocql.protocol.streams import FREE, IN_FLIGHT, MAX_STREAMS, StreamIdAllocator, StreamsExhausted
+from aiocql.protocol.wire import fast as _fast
 
 __all__ = [
     "AuthenticationChallenge",
@@ -207,6 +209,7 @@ class ClientCore:
         "_handshake_stream",
         "_outbox",
         "_plain",
+        "_router",
         "compressor",
         "decoder",
         "failure",
@@ -239,6 +242,7 @@ class ClientCore:
         self._outbox: list[bytes] = []  # encoded envelopes not yet handed out
         self._plain: list[bytes] = []  # bytes that leave before the framed outbox (the v5 switch)
         self._handshake_stream = -1  # the id of the handshake request waiting for its reply
+        self._router: Any = None  # the compiled ReplyRouter, once v5 framing starts (None: not built)
         self.failure: BaseException | None = None
         """Why the core closed (None while it is open)."""
         self.freed = 0
@@ -356,6 +360,9 @@ class ClientCore:
             self._plain.append(b"".join(self._outbox))
             self._outbox = []
         self._frame_encoder = V5FrameEncoder(self.compressor)
+        if _fast is not None and self.compressor is None:
+            self._router = _fast.ReplyRouter(self.streams, self.version, self.decoder.max_envelope_size)
+            self.decoder.replies = self._router.frames
 
     # -- requests -------------------------------------------------------------------------------------
     def send_request(self, opcode: int, body: bytes, flags: int = 0) -> int:
@@ -423,16 +430,36 @@ class ClientCore:
         return data
 
     # -- bytes in -------------------------------------------------------------------------------------
-    def receive_data(self, data: bytes | bytearray | memoryview, now: float) -> list[CoreEvent]:
-        """Feed bytes read from the socket at time ``now``; return the events they complete (module docs)."""
+    def receive_data(
+        self, data: bytes | bytearray | memoryview, now: float, waiting: dict[int, Any] | None = None
+    ) -> list[CoreEvent]:
+        """Feed bytes read from the socket at time ``now``; return the events they complete (module docs).
+
+        ``waiting`` (stream id -> the waiter of a request: anything with ``done()`` and ``set_result()``) lets the
+        compiled reply router complete the waiters of the common replies (a RESULT Void, or a page without
+        metadata, on v5 uncompressed frames) itself, with the decoded result
+        (:func:`~aiocql.protocol.responses.decode_response`'s), instead of returning their envelopes: the caller
+        completes the waiters of the envelopes returned. The stream ids are settled alike either way.
+        """
         if self.state is _CLOSED:
             return []
+        router = self._router
+        if router is not None:
+            router.waiting = waiting if self.state is _READY else None
         error: ProtocolError | None = None
         try:
             envelopes = self.decoder.feed(data)
         except ProtocolError as exc:  # a DecodeError carries the valid envelopes read before the bad bytes
             envelopes = list(getattr(exc, "envelopes", ()))
             error = exc
+        finally:
+            if router is not None:
+                router.waiting = None
+        freed = orphans = 0
+        replied = False
+        if router is not None and router.replies:  # what the router delivered, counted as the loop below counts
+            freed, orphans, replied = router.freed, router.orphans, True
+            router.freed = router.orphans = router.replies = 0
         events: list[CoreEvent] = []
         append = events.append
         streams = self.streams
@@ -440,9 +467,6 @@ class ClientCore:
         table = streams._state
         free = streams._free
         size = len(table)
-        freed = 0
-        orphans = 0
-        replied = False
         handshake = self._handshake_stream
         for env in envelopes:
             stream = env.stream

@@ -40,7 +40,7 @@ Example:
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from aiocql.errors.base import DecodeError as DecodeError  # defined with the other errors; exported here too
 from aiocql.errors.base import ProtocolError
@@ -107,6 +107,7 @@ class FrameDecoder:
         "_switch_compressor",
         "compressor",
         "max_envelope_size",
+        "replies",
         "responses",
     )
 
@@ -134,6 +135,10 @@ class FrameDecoder:
         self._large: bytearray | None = None
         self._large_total = -1
         self._failed: ProtocolError | None = None
+        self.replies: Callable[[bytearray, int, int], int] | None = None
+        """A hook the client core sets (its compiled reply router): called as ``replies(buffer, start, end)`` on the
+        uncompressed v5 frames before any other decoding, it takes the frames whose replies it delivers itself
+        and returns where it stopped; the decoder decodes the rest."""
 
     # ------------------------------------------------------------------------------------ control
 
@@ -298,6 +303,8 @@ class FrameDecoder:
         lz4 = compressor is not None
         header_size = LZ4_HEADER_SIZE if lz4 else UNCOMPRESSED_HEADER_SIZE
         if _frames is not None and not lz4 and self._large is None:
+            if self.replies is not None:
+                pos = self.replies(buf, pos, end_of_data)
             pos = _frames(buf, pos, end_of_data, out, self._opcode_table, self._direction, self.max_envelope_size)
         with memoryview(buf) as view:
             while end_of_data - pos >= header_size:

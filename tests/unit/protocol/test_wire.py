@@ -279,3 +279,150 @@ def test_the_common_frames_are_compiled() -> None:
     assert wire.fast.decode_frames(data + data[:7], 0, len(data) + 7, out, table, 1, 100) == len(data)
     assert [e.stream for e in out] == [0, 1, 2]
     assert wire.fast.encode_frames([b"x" * 10], 9) is None  # larger than a frame: the pure code splits it
+
+
+# -- the reply router: replies delivered to their waiters by the compiled core ----------------------------------
+
+
+class Waiter:
+    """What the router completes (an asyncio future's done() and set_result())."""
+
+    def __init__(self, done: bool = False) -> None:
+        self.is_done = done
+        self.results: list[Any] = []
+
+    def done(self) -> bool:
+        return self.is_done
+
+    def set_result(self, value: Any) -> None:
+        assert not self.is_done
+        self.is_done = True
+        self.results.append(value)
+
+
+def _ready_core(max_streams: int) -> Any:
+    from aiocql.protocol.core import ClientCore, ServerCore
+
+    client, server = ClientCore(5, max_streams=max_streams), ServerCore()
+    client.start_handshake({"CQL_VERSION": "3.0.0"})
+    server.receive_data(client.data_to_send())
+    server.send_reply(0, Opcode.READY, b"", answers_startup=True)
+    client.receive_data(server.data_to_send(), now=1.0)
+    assert client.is_ready and client.framed
+    return client
+
+
+def _reply_bytes(draw: st.DrawFn, streams: list[int]) -> bytes:
+    stream = draw(st.sampled_from(streams)) if draw(st.integers(0, 3)) else draw(st.sampled_from([-1, 0, 7, 15, 300]))
+    kind = draw(st.sampled_from(["void", "void", "rows", "rows", "body", "error", "event"]))
+    opcode, flags, version = Opcode.RESULT, 0, 5
+    if kind == "void":
+        body = i32(1)
+    elif kind == "rows":
+        body = draw(result_bodies())
+    elif kind == "error":
+        opcode, body = Opcode.ERROR, i32(0x1000) + b"\x00\x02no" + i32(1) + i32(1) + i32(0)
+    elif kind == "event":
+        opcode, stream, body = Opcode.EVENT, -1, b"\x00\x0dSTATUS_CHANGE\x00\x02UP\x04\x7f\x00\x00\x01\x00\x00\x23\x52"
+    else:
+        body = draw(st.binary(max_size=20))
+    flags = draw(st.sampled_from([0, 0, 0, 0, 0x08, 0x01]))
+    if flags & 0x08:
+        body = b"\x00\x01\x00\x01w" + body
+    version = draw(st.sampled_from([5, 5, 5, 5, 4]))
+    return encode_envelope(version, flags, stream, opcode, body, response=True)
+
+
+@st.composite
+def reply_streams(draw: st.DrawFn) -> tuple[list[int], list[int], list[bool], bytes, list[int]]:
+    sent = draw(st.integers(1, 12))  # ids 1..sent (the handshake had 0, freed last)
+    orphaned = draw(st.lists(st.integers(1, sent), min_size=draw(st.integers(0, 2)), max_size=4))
+    cancelled = [draw(st.booleans()) if draw(st.integers(0, 4)) == 0 else False for _ in range(sent + 1)]
+    replies = [_reply_bytes(draw, list(range(1, sent + 1))) for _ in range(draw(st.integers(0, 10)))]
+    data = encode_v5_frames(replies, max_payload=draw(st.sampled_from([40, 120, 131071]))) if replies else b""
+    corrupt = draw(st.one_of(st.none(), st.integers(0, max(len(data) - 1, 0))))
+    if corrupt is not None and data:
+        data = data[:corrupt] + bytes([data[corrupt] ^ 0x04]) + data[corrupt + 1 :]
+    cuts = sorted(draw(st.lists(st.integers(0, len(data)), max_size=3)))
+    return list(range(1, sent + 1)), orphaned, cancelled, data, cuts
+
+
+def _as_request_sees(reply: Any) -> Any:
+    """What Connection.request makes of a completed waiter: the decoded response (a server error as its text)."""
+    got = outcome(lambda: responses.decode_response(reply, 5) if type(reply) is Envelope else reply)
+    if got[0] == "ok" and type(got[1]) is responses.ErrorResponse:
+        return ("server error", type(got[1].error), str(got[1].error))
+    return got
+
+
+def _deliver(case: tuple[list[int], list[int], list[bool], bytes, list[int]], routed: bool) -> Any:
+    """Feed the replies to a ready core; complete the waiters as CqlProtocol.data_received does; the outcome."""
+    from aiocql.protocol.core import ConnectionBroken
+
+    sent, orphaned, cancelled, data, cuts = case
+    core = _ready_core(16)
+    if not routed:
+        core._router = None
+        core.decoder.replies = None
+    waiting: dict[int, Waiter] = {}
+    for i in sent:
+        assert core.send_request(Opcode.QUERY, b"") == i
+        waiting[i] = Waiter(cancelled[i])
+    for i in orphaned:
+        if waiting.pop(i, None) is not None:
+            core.cancel(i)
+    waiters = dict(waiting)
+    seen: list[Any] = []
+    start = 0
+    for n, cut in enumerate([*cuts, len(data)]):
+        events = core.receive_data(data[start:cut], now=2.0 + n, waiting=waiting)
+        start = cut
+        for event in events:
+            if type(event) is Envelope:
+                if event.stream >= 0:
+                    fut = waiting.pop(event.stream, None)
+                    if fut is not None and not fut.done():
+                        fut.set_result(event)
+                else:
+                    seen.append(("event", event.opcode))
+            elif isinstance(event, ConnectionBroken):
+                seen.append(("broken", str(event.error)))
+            else:
+                seen.append(type(event).__name__)
+        seen.append(("freed", core.freed, core.in_flight, core.orphaned, core.last_reply_at))
+    results = {i: [_as_request_sees(r) for r in fut.results] for i, fut in waiters.items()}
+    streams = core.streams
+    return seen, results, bytes(streams._state), list(streams._free), sorted(waiting)
+
+
+@needs_compiled
+@settings(max_examples=500, deadline=None)
+@given(case=reply_streams())
+def test_routed_replies_are_delivered_as_the_pure_path_delivers_them(
+    case: tuple[list[int], list[int], list[bool], bytes, list[int]],
+) -> None:
+    assert _deliver(case, routed=True) == _deliver(case, routed=False)
+
+
+@needs_compiled
+def test_the_common_replies_are_routed() -> None:
+    """The replies of a read of common frames reach their waiters with no event (and no envelope) returned."""
+    core = _ready_core(16)
+    assert core._router is not None
+    ids = [core.send_request(Opcode.QUERY, b"") for _ in range(3)]
+    waiting = {i: Waiter() for i in ids}
+    waiters = dict(waiting)
+    page = i32(2) + i32(4) + i32(1) + i32(1) + i32(3) + b"abc"
+    data = encode_v5_frames([encode_envelope(5, 0, s, Opcode.RESULT, page if s != ids[0] else i32(1), response=True)
+                             for s in ids])  # fmt: skip
+    assert core.receive_data(data, now=5.0, waiting=waiting) == []
+    assert core.freed == 3 and core.in_flight == 0 and core.last_reply_at == 5.0 and waiting == {}
+    void, rows, again = (w.results[0] for w in waiters.values())
+    assert type(void).__name__ == "VoidResult" and rows == again and rows.rows_count == 1 and rows.offset == 16
+    assert rows.metadata is again.metadata  # one RowsMetadata for the pages alike (no paging state)
+    assert bytes(rows.buffer) == page and type(rows.buffer) is memoryview
+    # Without waiters (a core driven alone), the same reply comes back as an envelope, as before.
+    late = core.send_request(Opcode.QUERY, b"")
+    reply = encode_v5_frames([encode_envelope(5, 0, late, Opcode.RESULT, i32(1), response=True)])
+    (event,) = core.receive_data(reply, now=6.0)
+    assert type(event) is Envelope and event.stream == late and core.in_flight == 0
