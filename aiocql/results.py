@@ -555,8 +555,8 @@ async def _request_sent() -> None:
 
     Reading a page's rows does not yield to the loop (no coroutine per row), so a prefetch task that has not
     started would only send its request once the whole page is read, and the server would only then start on the
-    next page: no overlap at all. Two loop iterations: the task's first step (which queues the request; the
-    connection writes what one iteration queued in one write, the next) and the connection's write.
+    next page: no overlap at all. Two loop iterations: the task's first step (which sends the request: at once
+    on an idle connection, else queued with the others of that iteration) and the connection's write of a queue.
     """
     await asyncio.sleep(0)
     await asyncio.sleep(0)

@@ -366,10 +366,9 @@ static PyObject *aiocql_rowbase_type(void) {
  * the class. aiocql_lean_row_type installs it only on a class that has none of those (checked), so any
  * other class, a user's subclass of a row class included (type() gives it subtype_dealloc again), keeps the
  * generic path. */
-static void aiocql_row_dealloc(PyObject *op) {
+/* Release the values and the class of a row, and keep its memory for the next row of as many columns. */
+static inline void aiocql_row_release(PyObject *op) {
     PyTypeObject *type = Py_TYPE(op);
-    PyObject_GC_UnTrack(op); /* a no-op on a row never tracked (see aiocql_row_needs_gc) */
-    Py_TRASHCAN_BEGIN(op, aiocql_row_dealloc)
     PyObject **items = ((PyTupleObject *)op)->ob_item;
     Py_ssize_t n = Py_SIZE(op);
     for (Py_ssize_t i = n; --i >= 0;) {
@@ -383,7 +382,20 @@ static void aiocql_row_dealloc(PyObject *op) {
     } else {
         type->tp_free(op);
     }
-    Py_DECREF(type); /* inside: a dealloc the trashcan defers (deep nesting) runs this later, once */
+    Py_DECREF(type);
+}
+
+static void aiocql_row_dealloc(PyObject *op) {
+    if (!PyObject_GC_IsTracked(op)) {
+        /* A row the decoder left untracked holds only values that are no GC object, untracked plain tuples and
+         * UUIDs (aiocql_row_needs_gc): freeing it recurses into no row, so it needs no trashcan (the tuples
+         * have their own), which is most of the cost of freeing a row of a few numbers. */
+        aiocql_row_release(op);
+        return;
+    }
+    PyObject_GC_UnTrack(op);
+    Py_TRASHCAN_BEGIN(op, aiocql_row_dealloc)
+    aiocql_row_release(op); /* inside: a dealloc the trashcan defers (deep nesting) runs this later, once */
     Py_TRASHCAN_END
 }
 
