@@ -26,7 +26,7 @@ import asyncio
 import logging
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from aiocql.connection.connection import Connection
@@ -66,6 +66,8 @@ _INT = struct.Struct(">i")
 _LONG = struct.Struct(">q")
 _NULL = _INT.pack(-1)
 _NOT_SET = _INT.pack(-2)
+#: Template.body in C, set by the compiled build (aiocql/session/_lean.pyx, after it includes this file).
+_native_body: Callable[[bytes, list[EncodedValue], bytes, int | None, bytes], bytes | None] | None = None
 # <query_parameters> flags (spec 4.1.4)
 _VALUES, _SKIP_METADATA, _PAGE_SIZE, _SERIAL, _TIMESTAMP, _KEYSPACE = 0x01, 0x02, 0x04, 0x10, 0x20, 0x80
 # What a first attempt may fail with and still be the execution core's to judge (retry, re-prepare, next host).
@@ -112,6 +114,10 @@ class Template:
 
     def body(self, values: list[EncodedValue], timestamp: int | None) -> bytes:
         """The EXECUTE body with these encoded values (and this timestamp, when the template has one)."""
+        if _native_body is not None and type(values) is list:  # the compiled build's (None: a value it leaves to us)
+            body = _native_body(self.head, values, self.tail, timestamp if self.timestamped else None, self.keyspace)
+            if body is not None:
+                return body
         parts = [self.head]
         if values:
             parts.append(_SHORT.pack(len(values)))
@@ -269,46 +275,66 @@ def _pools_of(session: "Session", hosts: "Iterator[Host]") -> Iterator[Target]:
 
 
 async def execute(
-    session: "Session", plan: StatementPlan, prepared: PreparedStatement, parameters: Any
-) -> ResultSet[Any]:
-    """``session.execute(prepared, parameters)`` on the lean path (see the module docs)."""
-    if type(parameters) is tuple or type(parameters) is list:  # PreparedStatement.encode's checks, inline
-        values = plan.encoder.encode(parameters)
-        for i in plan.pk_indexes:
-            if values[i] is UNSET:
-                prepared.encode(parameters)  # raises, naming the column
+    session: "Session", stmt: PreparedStatement | BoundStatement, parameters: Any
+) -> ResultSet[Any] | None:
+    """``session.execute(stmt, parameters)`` (no per-call option) on the lean path (see the module docs); None,
+    having done nothing, when the statement or session needs the general path."""
+    if type(stmt) is PreparedStatement:
+        prepared = stmt
+        bound: BoundStatement | None = None
+    else:  # a BoundStatement whose options are its prepared statement's (as bind() made it)
+        bound = stmt  # type: ignore[assignment]
+        maybe = bound.prepared  # type: ignore[union-attr]
+        if maybe is None or parameters is not None or not _inherits(bound, maybe):  # type: ignore[arg-type]
+            return None
+        prepared = maybe
+    plan: StatementPlan | None = prepared._fast
+    if plan is None or plan.session is not session:
+        plan = plan_for(session, prepared)
+    if not plan.eligible:
+        return None
+    if bound is not None:
+        values = bound.values
+        parameters = bound.parameters
+        routing_key = bound.routing_key
     else:
-        values = prepared.encode(parameters)
-    timestamp = session.timestamps() if plan.client_timestamps else None
-    routing_key = plan.routing_key
-    if routing_key is None:
-        key_index = plan.key_index
-        key = values[key_index] if key_index >= 0 else None  # one partition key column: the common case
-        routing_key = key if type(key) is bytes else prepared.routing_key_from(values)
+        if type(parameters) is tuple or type(parameters) is list:  # PreparedStatement.encode's checks, inline
+            values = plan.encoder.encode(parameters)
+            for i in plan.pk_indexes:
+                if values[i] is UNSET:
+                    prepared.encode(parameters)  # raises, naming the column
+        else:
+            values = prepared.encode(parameters)
+        routing_key = plan.routing_key
+        if routing_key is None:
+            key_index = plan.key_index
+            key = values[key_index] if key_index >= 0 else None  # one partition key column: the common case
+            routing_key = key if type(key) is bytes else prepared.routing_key_from(values)
     routing_key = routing_key or None
+    timestamp = session.timestamps() if plan.client_timestamps else None
     keyspace = plan.routing_keyspace or plan.keyspace or session.keyspace
     if session.stream_waiters.waiting:  # requests wait for stream ids: queue behind them, on the general path
-        return await _general(session, plan, prepared, values, parameters, timestamp)
+        return await _general(session, plan, prepared, bound, values, parameters, timestamp)
     host = None
     if plan.token_aware:  # the first host without a plan (most requests need no other)
         host = plan.policy.first_replica(  # type: ignore[attr-defined]
             keyspace, routing_key, prepared.routing_token, plan.is_lwt, session.state
         )
-    bound: BoundStatement | None = None
     info: RequestInfo | None = None
     hosts: Iterator[Target] | None = None  # the rest of the plan, once it is made
     pool = None if host is None else session._pools.get(host.host_id)
     if pool is None:  # the policy's plan, as the general path makes it
-        bound = _bound(prepared, values, parameters)
+        if bound is None:
+            bound = _bound(prepared, values, parameters)
         info = RequestInfo(keyspace, routing_key, prepared.routing_token, plan.idempotent, bound, plan.is_lwt)
         hosts = session.plan(info, plan.policy)
         pool = next(hosts, None)
         if pool is None:
-            return await _general(session, plan, prepared, values, parameters, timestamp)
+            return await _general(session, plan, prepared, bound, values, parameters, timestamp)
     try:
         conn = pool.borrow()
     except ConnectionError_:
-        return await _general(session, plan, prepared, values, parameters, timestamp)
+        return await _general(session, plan, prepared, bound, values, parameters, timestamp)
     template = plan.templates.get(conn.version)
     if template is None:
         template = plan.template(prepared, conn.version)
@@ -329,8 +355,9 @@ async def execute(
     except BaseException as exc:
         failure = exc
     if failure is not None:
-        if bound is None or info is None:
+        if bound is None:
             bound = _bound(prepared, values, parameters)
+        if info is None:
             info = RequestInfo(keyspace, routing_key, prepared.routing_token, plan.idempotent, bound, plan.is_lwt)
         if hosts is None:  # the rest of the plan whose first host the token gave
             assert host is not None
@@ -381,11 +408,27 @@ def _bound(prepared: PreparedStatement, values: list[EncodedValue], parameters: 
 
 
 async def _general(
-    session: "Session", plan: StatementPlan, prepared: PreparedStatement, values: list[EncodedValue],
-    parameters: Any, timestamp: int | None,
+    session: "Session", plan: StatementPlan, prepared: PreparedStatement, bound: BoundStatement | None,
+    values: list[EncodedValue], parameters: Any, timestamp: int | None,
 ) -> ResultSet[Any]:  # fmt: skip
     """The request from the start on the general path (nothing was sent)."""
-    return await session._execute(_bound(prepared, values, parameters), plan.call(prepared, timestamp), None)
+    if bound is None:
+        bound = _bound(prepared, values, parameters)
+    return await session._execute(bound, plan.call(prepared, timestamp), None)
+
+
+def _inherits(bound: BoundStatement, prepared: PreparedStatement) -> bool:
+    """Whether a bound statement's options are those of its prepared statement (what the plan was made from)."""
+    return (
+        bound.consistency_level is prepared.consistency_level
+        and bound.serial_consistency_level is prepared.serial_consistency_level
+        and bound.fetch_size is prepared.fetch_size
+        and bound.timeout is prepared.timeout
+        and bound.is_idempotent is prepared.is_idempotent
+        and bound.keyspace is prepared.keyspace
+        and bound.custom_payload is prepared.custom_payload
+        and bound.routing_token is prepared.routing_token
+    )
 
 
 async def _failed(

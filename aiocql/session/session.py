@@ -44,7 +44,6 @@ from aiocql.session.deadlines import DeadlineWheel
 from aiocql.session.describe import _log_failure, _operation_of, _query_text, observed
 from aiocql.session.executor import ExecutionOptions, Fixed, RequestSpec, run_with_deadline
 from aiocql.session.fast import execute as execute_prepared
-from aiocql.session.fast import plan_for
 from aiocql.session.internal import use_keyspace
 from aiocql.session.profiles import ExecutionProfile, ResolvedProfile, as_profile, clone_update
 from aiocql.session.reply import _follow_up, _result, _result_set, needs_follow_up
@@ -235,15 +234,14 @@ class Session:
             Row(k=1, v='one')
         """
         self._check_open()
-        if (type(query) is PreparedStatement and consistency_level is None and serial_consistency_level is None
-                and timeout is _DEFAULT and fetch_size is None and paging_state is None and timestamp is None
-                and trace is False and custom_payload is None and is_idempotent is None and keyspace is None
-                and row_factory is None and execution_profile is None and host is None):  # fmt: skip
-            plan = query._fast  # the lean path (aiocql.session.fast), with what this statement needs worked out once
-            if plan is None or plan.session is not self:
-                plan = plan_for(self, query)
-            if plan.eligible:
-                return await execute_prepared(self, plan, query, parameters)
+        if ((type(query) is PreparedStatement or type(query) is BoundStatement) and consistency_level is None
+                and serial_consistency_level is None and timeout is _DEFAULT and fetch_size is None
+                and paging_state is None and timestamp is None and trace is False and custom_payload is None
+                and is_idempotent is None and keyspace is None and row_factory is None and execution_profile is None
+                and host is None):  # fmt: skip
+            rs = await execute_prepared(self, query, parameters)  # the lean path (aiocql.session.fast)
+            if rs is not None:
+                return rs
         if isinstance(query, str):
             query = SimpleStatement(query)
         elif isinstance(query, _STATEMENT_TYPES):

@@ -183,3 +183,23 @@ async def test_a_timeout_on_the_lean_path_leaves_the_stream_reserved(server: Fak
         conn = session.pools[0].connections[0]
         assert conn.orphaned == 1  # its stream id stays reserved: no late reply yet
         assert (await session.execute(ps, (3,))).one() == (3, "value-3")  # the connection still works
+
+
+async def test_a_bound_statement_takes_the_lean_path_unless_its_options_differ(
+    server: FakeServer, general: Counting
+) -> None:
+    script_kv(server)
+    async with Cluster([server.host], port=server.port) as cluster:
+        session = await cluster.connect()
+        ps = await session.prepare(QUERY)
+        calls = general.calls
+        assert (await session.execute(ps.bind((5,)))).one() == (5, "value-5")
+        assert general.calls == calls  # bound as bind() makes it: the prepared statement's plan
+        bound = ps.bind((6,))
+        bound.consistency_level = ConsistencyLevel.QUORUM  # its own setting: the general path honours it
+        assert (await session.execute(bound)).one() == (6, "value-6")
+        assert general.calls == calls + 1
+        assert executes(server, QUERY)[-1].message.params.consistency == ConsistencyLevel.QUORUM
+        server.forget_prepared()  # UNPREPARED through the lean path, for a bound statement too
+        assert (await session.execute(ps.bind((8,)))).one() == (8, "value-8")
+        assert general.calls == calls + 1

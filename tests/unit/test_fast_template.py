@@ -30,7 +30,7 @@ def prepared(markers: int, rows: bool) -> PreparedStatement:
 @pytest.mark.parametrize("serial", [None, Consistency.LOCAL_SERIAL])
 @pytest.mark.parametrize("stamped", [False, True])
 @pytest.mark.parametrize("keyspace", [None, "ks"])
-@pytest.mark.parametrize("values", [[], [b"\x00\x00\x00\x01", None, UNSET]])
+@pytest.mark.parametrize("values", [[], [b"\x00\x00\x00\x01", None, UNSET], [bytearray(b"\x02"), b""]])
 @pytest.mark.parametrize("rows", [False, True])
 def test_template_bytes_are_executes(
     version: int, page_size: int | None, serial: Consistency | None, stamped: bool, keyspace: str | None,
@@ -47,4 +47,5 @@ def test_template_bytes_are_executes(
                              keyspace=keyspace if version >= 5 else None)  # fmt: skip
     expected = Execute(ps.query_id, params, ps.result_metadata_id).encode(version)
     assert template.body(values, timestamp) == expected
+    assert template.body(tuple(values), timestamp) == expected  # (the compiled build takes lists; the rest here)
     assert (template.sent_metadata is not None) == skip

@@ -59,3 +59,18 @@ def test_a_changed_fast_py_turns_the_old_build_off(tmp_path: Path) -> None:
     stale = _in(tmp_path)
     assert stale.returncode == 0 and stale.stdout.strip() == "False", stale.stderr
     assert "the compiled lean path (aiocql.session._lean) is stale: _lean.pyx, fast.py changed" in stale.stderr
+
+
+def test_the_build_encodes_the_body_in_c() -> None:
+    _needs_the_build()
+    lean = sys.modules["aiocql.session._lean"]
+    assert lean._native_body is lean._body_c
+    from aiocql.protocol.unset import UNSET
+
+    body = lean._body_c(b"H", [b"ab", None, UNSET], b"T", -2, b"K")
+    assert (
+        body
+        == b"H\x00\x03\x00\x00\x00\x02ab\xff\xff\xff\xff\xff\xff\xff\xfeT" + (-2).to_bytes(8, "big", signed=True) + b"K"
+    )
+    assert lean._body_c(b"H", [bytearray(b"x")], b"", None, b"") is None  # left to the Python code
+    assert lean._body_c(b"H", [], b"", 1 << 64, b"") is None
