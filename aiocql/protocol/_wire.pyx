@@ -801,6 +801,39 @@ cdef class ReplyRouter:
         vals[6] = <PyObject *>None
         return RowsResult.make(vals)
 
+    def queue(self, int opcode, object body, int flags, list outbox):
+        """``ClientCore.send_request``'s common case once the handshake is done: take the next free stream id,
+        mark it in flight and append the envelope (the header and ``body``, a ``bytes``) to ``outbox``; return
+        the id, or -1 with nothing done when the pure code must do it (no id free, an argument out of range)."""
+        cdef object streams = self.streams, free, table_obj, env
+        cdef Py_ssize_t n, stream
+        cdef char *w
+        if not PyBytes_CheckExact(body) or opcode < 0 or opcode > 0xFF or flags < 0 or flags > 0xFF:
+            return -1
+        n = PyBytes_GET_SIZE(body)
+        if n > 0x7FFFFFFF:
+            return -1
+        free = streams._free
+        table_obj = streams._state
+        if not free or type(table_obj) is not bytearray:
+            return -1
+        stream = free.popleft()
+        if stream < 0 or stream >= len(table_obj):  # pragma: no cover - the allocator hands out table ids only
+            free.appendleft(stream)
+            return -1
+        (<unsigned char *>PyByteArray_AS_STRING(table_obj))[stream] = STREAM_IN_FLIGHT
+        streams.in_flight += 1
+        env = PyBytes_FromStringAndSize(NULL, 9 + n)
+        w = PyBytes_AS_STRING(env)
+        w[0] = <char>self.version
+        w[1] = <char>(flags & 0xFE)  # the COMPRESSION flag describes the body as sent: never set here
+        put16(w + 2, <unsigned int>stream)
+        w[4] = <char>opcode
+        put32(w + 5, <uint32_t>n)
+        memcpy(w + 9, PyBytes_AS_STRING(body), n)
+        outbox.append(env)
+        return stream
+
     def frames(self, object data, Py_ssize_t pos, Py_ssize_t end):
         """Deliver the replies of the frames of ``data[pos:end]`` it takes (see the class); return where it stopped."""
         cdef Py_buffer view

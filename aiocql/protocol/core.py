@@ -374,6 +374,10 @@ class ClientCore:
         """
         if self.state is not _READY:
             self._check_can_send(opcode)
+        elif self._router is not None:  # the compiled common case (v5 framing, no compression)
+            stream: int = self._router.queue(opcode, body, flags, self._outbox)
+            if stream >= 0:
+                return stream
         streams = self.streams
         free = streams._free
         if not free:

@@ -426,3 +426,50 @@ def test_the_common_replies_are_routed() -> None:
     reply = encode_v5_frames([encode_envelope(5, 0, late, Opcode.RESULT, i32(1), response=True)])
     (event,) = core.receive_data(reply, now=6.0)
     assert type(event) is Envelope and event.stream == late and core.in_flight == 0
+
+
+def _send_all(calls: list[tuple[str, int, Any, int]], routed: bool) -> Any:
+    """Requests sent (and ids cancelled or answered) on a ready core: ids, errors, bytes out, the table."""
+    core = _ready_core(4)
+    if not routed:
+        core._router = None
+    got: list[Any] = []
+    for what, opcode, body, flags in calls:
+        if what == "send":
+            got.append(outcome(lambda o=opcode, b=body, f=flags: core.send_request(o, b, f)))
+        elif what == "cancel":
+            got.append(core.cancel(opcode % 5))
+        else:
+            reply = encode_v5_frames([encode_envelope(5, 0, opcode % 5, Opcode.RESULT, i32(1), response=True)])
+            got.append(len(core.receive_data(reply, now=3.0)))
+        got.append(core.data_to_send())
+    streams = core.streams
+    return got, bytes(streams._state), list(streams._free), streams.in_flight, streams.orphaned
+
+
+@needs_compiled
+@settings(max_examples=300, deadline=None)
+@given(
+    calls=st.lists(
+        st.tuples(
+            st.sampled_from(["send", "send", "send", "cancel", "reply"]),
+            st.sampled_from([0x07, 0x0A, 0x05, 0, 0xFF, 0x100, -1]),
+            st.one_of(st.binary(max_size=12), st.binary(max_size=4).map(bytearray), st.just(memoryview(b"ab"))),
+            st.sampled_from([0, 0, 0x01, 0x02, 0x04, 0xFF, 0x100, -1]),
+        ),
+        max_size=12,
+    )
+)
+def test_queued_requests_are_the_pure_ones(calls: list[tuple[str, int, Any, int]]) -> None:
+    assert _send_all(calls, routed=True) == _send_all(calls, routed=False)
+
+
+@needs_compiled
+def test_the_common_requests_are_queued_in_c() -> None:
+    core = _ready_core(4)
+    assert core._router is not None
+    outbox: list[bytes] = []
+    stream = core._router.queue(0x0A, b"body", 0x03, outbox)
+    assert outbox == [encode_envelope(5, 0x02, stream, Opcode.EXECUTE, b"body")]  # no COMPRESSION bit
+    assert core.in_flight == 1 and core.streams._state[stream] == 1
+    assert core._router.queue(0x0A, bytearray(b"x"), 0, outbox) == -1 and len(outbox) == 1  # the pure code's
