@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from aiocql.errors import InvalidValueError
@@ -128,6 +128,15 @@ class PreparedStatement(StatementOptions):
         object.__setattr__(self, name, value)
         if name != "_fast":
             object.__setattr__(self, "_fast", None)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled and copied without the session's plan (it belongs to one session).
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "_fast"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_fast", None)
 
     def bind(self, values: Parameters = None) -> BoundStatement:
         """Encode ``values`` (a sequence, or a mapping by bind-marker name) and return a BoundStatement.

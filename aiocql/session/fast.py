@@ -372,7 +372,8 @@ async def execute(
     if type(response) is RowsResult:
         md = response.metadata
         if md.columns is None and md.paging_state is None and sent is not None and md.column_count == len(sent.names):
-            decoder = plan.decoder_for(sent, session.udt_classes)
+            classes = session.udt_classes
+            decoder = plan.decoder if classes is plan.udt_classes else plan.decoder_for(sent, classes)
             rows = decoder.decode_page(response.buffer, response.offset, response.rows_count, plan.row_factory)
             return _done(session, response, conn, prepared, rows, sent)
     elif type(response) is VoidResult:

@@ -203,3 +203,19 @@ async def test_a_bound_statement_takes_the_lean_path_unless_its_options_differ(
         server.forget_prepared()  # UNPREPARED through the lean path, for a bound statement too
         assert (await session.execute(ps.bind((8,)))).one() == (8, "value-8")
         assert general.calls == calls + 1
+
+
+async def test_a_used_statement_copies_without_its_plan(server: FakeServer) -> None:
+    import copy
+
+    script_kv(server)
+    async with Cluster([server.host], port=server.port) as cluster:
+        session = await cluster.connect()
+        ps = await session.prepare(INSERT)
+        await session.execute(ps, (1, "x"))
+        assert ps._fast is not None
+        for twin in (copy.copy(ps), copy.deepcopy(ps)):
+            assert twin._fast is None
+            assert (twin.query, twin.query_id, twin.bind_columns) == (ps.query, ps.query_id, ps.bind_columns)
+            await session.execute(twin, (2, "y"))  # works, with a plan of its own
+            assert twin._fast is not None and twin._fast is not ps._fast
