@@ -470,26 +470,33 @@ class _RowIterator:
     iterator as soon as the loop ends).
     """
 
-    __slots__ = ("_first", "_index", "_pending", "_rows")
+    __slots__ = ("_held", "_index", "_pending", "_rows")
 
     def __init__(self, first: ResultSet[Any]) -> None:
-        self._rows = first.current_rows
         self._index = 0
         self._pending = _prefetch(first)
-        self._first = self._pending is not None  # the next page's request is to leave before the first row
+        # With a next page, the first page is held back: the first step finds no row and takes the page path,
+        # which lets the next page's request leave before the first row (and the per-row step stays as short).
+        self._rows: Sequence[Any] = () if self._pending is not None else first.current_rows
+        self._held: Sequence[Any] | None = first.current_rows if self._pending is not None else None
 
     def __aiter__(self) -> _RowIterator:
         return self
 
     async def __anext__(self) -> Any:
-        if self._first:
-            self._first = False
-            await _request_sent()
         rows = self._rows
         index = self._index
         if index < len(rows):
             self._index = index + 1
             return rows[index]
+        held = self._held
+        if held is not None:
+            self._held = None
+            await _request_sent()
+            self._rows = held
+            if held:
+                self._index = 1
+                return held[0]
         while True:
             pending = self._pending
             if pending is None:
