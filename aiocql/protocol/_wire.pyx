@@ -370,15 +370,131 @@ cdef inline int get32(const unsigned char *p) noexcept nogil:
     return <int>((<uint32_t>p[0] << 24) | (<uint32_t>p[1] << 16) | (<uint32_t>p[2] << 8) | <uint32_t>p[3])
 
 
+cdef enum:
+    R_GLOBAL_TABLES_SPEC = 0x01
+    MAX_OPTION_DEPTH = 64
+    METADATA_CACHE_SIZE = 512
+
+from aiocql.errors.base import ProtocolError as _ProtocolError
+from aiocql.protocol.results import read_rows_metadata as _read_rows_metadata
+
+#: The column specs of the result metadata seen, by their bytes (with the column count and the global-table-spec
+#: flag in front): a page with metadata whose bytes are known costs one lookup. Entries are put in only after the
+#: pure reader read the same bytes to the same end, so a hit gives what the pure reader gives.
+cdef dict METADATA_CACHE = {}
+
+
+cdef inline Py_ssize_t skip_string(const unsigned char *p, Py_ssize_t n, Py_ssize_t pos) noexcept nogil:
+    cdef Py_ssize_t length
+    if n - pos < 2:
+        return -1
+    length = (<Py_ssize_t>p[pos] << 8) | p[pos + 1]
+    if n - pos - 2 < length:
+        return -1
+    return pos + 2 + length
+
+
+cdef Py_ssize_t skip_option(const unsigned char *p, Py_ssize_t n, Py_ssize_t pos, int depth) noexcept nogil:
+    """Where the [option] at ``pos`` ends, or -1 (the pure reader then reads it, or raises)."""
+    cdef unsigned int kind
+    cdef Py_ssize_t i, fields
+    if depth > MAX_OPTION_DEPTH or n - pos < 2:
+        return -1
+    kind = (<unsigned int>p[pos] << 8) | p[pos + 1]
+    pos += 2
+    if kind == 0x0000:  # custom: its class name
+        return skip_string(p, n, pos)
+    if kind == 0x0020 or kind == 0x0022:  # list, set
+        return skip_option(p, n, pos, depth + 1)
+    if kind == 0x0021:  # map
+        pos = skip_option(p, n, pos, depth + 1)
+        return -1 if pos < 0 else skip_option(p, n, pos, depth + 1)
+    if kind == 0x0030 or kind == 0x0031:  # UDT (keyspace, name, then named fields), tuple
+        if kind == 0x0030:
+            pos = skip_string(p, n, pos)
+            if pos >= 0:
+                pos = skip_string(p, n, pos)
+            if pos < 0:
+                return -1
+        if n - pos < 2:
+            return -1
+        fields = (<Py_ssize_t>p[pos] << 8) | p[pos + 1]
+        pos += 2
+        for i in range(fields):
+            if kind == 0x0030:
+                pos = skip_string(p, n, pos)
+                if pos < 0:
+                    return -1
+            pos = skip_option(p, n, pos, depth + 1)
+            if pos < 0:
+                return -1
+        return pos
+    return pos  # a native type (an unknown id too: the pure reader says what it makes of it)
+
+
+cdef Py_ssize_t skip_column_specs(const unsigned char *p, Py_ssize_t n, Py_ssize_t pos, int flags,
+                                  Py_ssize_t count) noexcept nogil:
+    cdef Py_ssize_t i
+    if flags & R_GLOBAL_TABLES_SPEC:
+        pos = skip_string(p, n, pos)
+        if pos >= 0:
+            pos = skip_string(p, n, pos)
+    for i in range(count):
+        if pos < 0:
+            return -1
+        if not flags & R_GLOBAL_TABLES_SPEC:
+            pos = skip_string(p, n, pos)
+            if pos >= 0:
+                pos = skip_string(p, n, pos)
+            if pos < 0:
+                return -1
+        pos = skip_string(p, n, pos)
+        if pos < 0:
+            return -1
+        pos = skip_option(p, n, pos, 0)
+    return pos
+
+
+cdef object cached_columns(object body, const unsigned char *p, Py_ssize_t n, Py_ssize_t start, int flags,
+                           int count, int version, Py_ssize_t *end):
+    """The column specs at ``p[start:]`` from the cache (``end`` set), or None: a miss reads them with the pure
+    reader (and caches them when it ends where the scan did), then the pure path decodes the result as usual."""
+    cdef Py_ssize_t stop = skip_column_specs(p, n, start, flags, count)
+    cdef object key, columns, buf
+    cdef char *w
+    if stop < 0:
+        return None
+    key = PyBytes_FromStringAndSize(NULL, 5 + stop - start)
+    w = PyBytes_AS_STRING(key)
+    w[0] = <char>(flags & R_GLOBAL_TABLES_SPEC)
+    put32(w + 1, <uint32_t>count)
+    memcpy(w + 5, p + start, stop - start)
+    columns = METADATA_CACHE.get(key)
+    if columns is not None:
+        end[0] = stop
+        return columns
+    buf = body if PyMemoryView_Check(body) else memoryview(body)
+    try:
+        metadata, pure_end = _read_rows_metadata(buf, 4, version)
+    except _ProtocolError:
+        return None
+    if pure_end == stop and type(metadata.columns) is tuple:
+        if len(METADATA_CACHE) >= METADATA_CACHE_SIZE:
+            METADATA_CACHE.clear()
+        METADATA_CACHE[key] = metadata.columns
+    return None
+
+
 def decode_result(object body, int version):
     """The RESULT in ``body`` (an envelope body with no tracing id, warnings or custom payload) when it is a
-    Void or a Rows page without metadata (a prepared statement's page); None for anything else (the pure
-    ``decode_result`` reads it, or raises), malformed bytes included."""
+    Void, a Rows page without metadata (a prepared statement's page) or a page whose metadata bytes were read
+    before (:data:`METADATA_CACHE`); None for anything else (the pure ``decode_result`` reads it, or raises),
+    malformed bytes included."""
     cdef Py_buffer view
     cdef const unsigned char *p
-    cdef Py_ssize_t n, pos
+    cdef Py_ssize_t n, pos, end = 0
     cdef int kind, flags, count, length, rows_count
-    cdef object paging_state = None
+    cdef object paging_state = None, new_id = None, columns = None
     cdef object buf, metadata, py_flags, py_count, py_rows, py_pos
     cdef PyObject *vals[7]
     PyObject_GetBuffer(body, &view, PyBUF_SIMPLE)
@@ -397,7 +513,7 @@ def decode_result(object body, int version):
             return None
         flags = get32(p + 4)
         count = get32(p + 8)
-        if count < 0 or not flags & R_NO_METADATA or (version >= 5 and flags & R_METADATA_CHANGED):
+        if count < 0:
             return None
         pos = 12
         if flags & R_HAS_MORE_PAGES:
@@ -410,6 +526,20 @@ def decode_result(object body, int version):
                     return None
                 paging_state = PyBytes_FromStringAndSize(<const char *>(p + pos), length)
                 pos += length
+        if version >= 5 and flags & R_METADATA_CHANGED:
+            if flags & R_NO_METADATA or n - pos < 2:
+                return None
+            length = (p[pos] << 8) | p[pos + 1]
+            pos += 2
+            if n - pos < length:
+                return None
+            new_id = PyBytes_FromStringAndSize(<const char *>(p + pos), length)
+            pos += length
+        if not flags & R_NO_METADATA:
+            columns = cached_columns(body, p, n, pos, flags, count, version, &end)
+            if columns is None:
+                return None
+            pos = end
         if n - pos < 4:
             return None
         rows_count = get32(p + pos)
@@ -422,9 +552,9 @@ def decode_result(object body, int version):
     py_flags, py_count, py_rows, py_pos = flags, count, rows_count, pos
     vals[0] = <PyObject *>py_flags
     vals[1] = <PyObject *>py_count
-    vals[2] = <PyObject *>None
+    vals[2] = <PyObject *>columns
     vals[3] = <PyObject *>paging_state
-    vals[4] = <PyObject *>None
+    vals[4] = <PyObject *>new_id
     metadata = RowsMetadata.make(vals)
     vals[0] = <PyObject *>metadata
     vals[1] = <PyObject *>py_rows

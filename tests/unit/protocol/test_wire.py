@@ -473,3 +473,74 @@ def test_the_common_requests_are_queued_in_c() -> None:
     assert outbox == [encode_envelope(5, 0x02, stream, Opcode.EXECUTE, b"body")]  # no COMPRESSION bit
     assert core.in_flight == 1 and core.streams._state[stream] == 1
     assert core._router.queue(0x0A, bytearray(b"x"), 0, outbox) == -1 and len(outbox) == 1  # the pure code's
+
+
+def _string(raw: bytes) -> bytes:
+    return len(raw).to_bytes(2, "big") + raw
+
+
+@st.composite
+def options(draw: st.DrawFn, depth: int = 0) -> bytes:
+    kinds = [0x09, 0x0D, 0x02, 0x00, 0x20, 0x21, 0x22, 0x30, 0x31, 0x7777]
+    kind = draw(st.sampled_from(kinds if depth < 3 else [0x09]))
+    out = kind.to_bytes(2, "big")
+    if kind == 0x00:
+        out += _string(draw(st.sampled_from([b"org.apache.cassandra.db.marshal.DurationType", b"x", b"\xff"])))
+    elif kind in (0x20, 0x22):
+        out += draw(options(depth + 1))
+    elif kind == 0x21:
+        out += draw(options(depth + 1)) + draw(options(depth + 1))
+    elif kind == 0x30:
+        fields = draw(st.integers(0, 2))
+        out += _string(b"ks") + _string(b"udt") + fields.to_bytes(2, "big")
+        out += b"".join(_string(b"f%d" % i) + draw(options(depth + 1)) for i in range(fields))
+    elif kind == 0x31:
+        items = draw(st.integers(0, 2))
+        out += items.to_bytes(2, "big") + b"".join(draw(options(depth + 1)) for _ in range(items))
+    return out
+
+
+@st.composite
+def metadata_pages(draw: st.DrawFn) -> bytes:
+    """RESULT Rows pages with their metadata (global or per-column specs), valid or cut or bent."""
+    count = draw(st.integers(0, 3))
+    flags = draw(st.sampled_from([0, 1, 2, 3, 8, 9]))
+    body = i32(2) + i32(flags) + i32(count)
+    if flags & 2:
+        body += i32(3) + b"abc"
+    if flags & 8:
+        body += _string(b"\x01\x02")
+    if flags & 1:
+        body += _string(b"ks") + _string(b"t")
+    for i in range(count):
+        if not flags & 1:
+            body += _string(b"ks") + _string(b"t")
+        body += _string(draw(st.sampled_from([b"k", b"v%d" % i, b"\xc3\xa9", b"\xff"]))) + draw(options())
+    body += i32(draw(st.sampled_from([1, 0, -1]))) + draw(st.binary(max_size=8))
+    cut = draw(st.one_of(st.none(), st.none(), st.integers(0, len(body))))
+    return body if cut is None else body[:cut]
+
+
+@needs_compiled
+@settings(max_examples=600, deadline=None)
+@given(body=metadata_pages(), version=st.sampled_from([4, 5]), view=st.booleans())
+def test_pages_with_metadata_are_the_pure_ones_cached_or_not(body: bytes, version: int, view: bool) -> None:
+    env = Envelope(version, 0, 1, Opcode.RESULT, memoryview(body) if view else body)
+    with pytest.MonkeyPatch.context() as m:
+        first = outcome(lambda: responses.decode_response(env))  # a miss: read (and cached) by the pure reader
+        second = outcome(lambda: responses.decode_response(env))  # a hit when it was valid
+        expected = pure(m, lambda: responses.decode_response(env))
+    assert first == expected and second == expected
+
+
+@needs_compiled
+def test_known_metadata_is_one_lookup() -> None:
+    assert wire.fast is not None
+    name = os.urandom(8).hex().encode()  # metadata never seen before by this process's cache
+    specs = _string(b"ks") + _string(b"t") + _string(name) + (0x09).to_bytes(2, "big")
+    page = i32(2) + i32(0) + i32(1) + specs + i32(1) + i32(1) + b"\x07"
+    assert wire.fast.decode_result(page, 5) is None  # first seen: the pure reader reads it (and it is cached)
+    cached = wire.fast.decode_result(page, 5)
+    assert cached is not None and cached == responses.decode_response(Envelope(5, 0, 1, Opcode.RESULT, page))
+    again = wire.fast.decode_result(page, 4)
+    assert again is not None and again.metadata.columns is cached.metadata.columns  # the same specs, shared
