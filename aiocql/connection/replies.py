@@ -117,7 +117,10 @@ def expected_replies(request: Request) -> Replies:
     """The reply kinds that may answer ``request`` (a QUERY that is a SELECT: rows only)."""
     if type(request) is Query and returns_rows(request.query):
         return ROWS
-    return _BY_REQUEST.get(type(request), ANY_RESULT)
+    replies = _BY_REQUEST.get(type(request))
+    if replies is None:  # a subclass (e.g. the lean path's pre-encoded EXECUTE): what its request kind allows
+        replies = next((_BY_REQUEST[c] for c in type(request).__mro__ if c in _BY_REQUEST), ANY_RESULT)
+    return replies
 
 
 def describe_reply(response: Response) -> str:
@@ -140,7 +143,8 @@ _REQUEST_NAMES: dict[type, str] = {
 
 
 def _describe_request(request: Request) -> str:
-    name = _REQUEST_NAMES.get(type(request), "a request")
+    # By request kind, subclasses included (the lean path's pre-encoded EXECUTE is an Execute).
+    name = next((_REQUEST_NAMES[c] for c in type(request).__mro__ if c in _REQUEST_NAMES), "a request")
     query = getattr(request, "query", None)
     if isinstance(query, str):
         return f"{name} {query[:60] + '...' if len(query) > 60 else query!r}"

@@ -24,6 +24,7 @@ from aiocql import (
 from aiocql.session import session as session_module
 from aiocql.session.fast import StatementPlan
 from aiocql.testing.fakeserver import NO_REPLY, Error, FakeServer, Opcode, Prepared, ReceivedRequest
+from aiocql.testing.polling import wait_until
 from aiocql.types import INT, TEXT
 
 from .conftest import KV_COLUMNS, echo_row
@@ -183,6 +184,29 @@ async def test_a_timeout_on_the_lean_path_leaves_the_stream_reserved(server: Fak
         conn = session.pools[0].connections[0]
         assert conn.orphaned == 1  # its stream id stays reserved: no late reply yet
         assert (await session.execute(ps, (3,))).one() == (3, "value-3")  # the connection still works
+
+
+async def test_a_cancelled_lean_request_returns_at_once_and_its_stream_waits_for_the_late_reply(
+    server: FakeServer, general: Counting
+) -> None:
+    script_kv(server)
+    async with Cluster([server.host], port=server.port) as cluster:
+        session = await cluster.connect()
+        ps = await session.prepare(QUERY)
+        await session.execute(ps, (1,))
+        calls = general.calls
+        late = server.on(Opcode.EXECUTE, reply=echo_row, delay=1.0, times=1)  # the reply comes, but late
+        task = asyncio.ensure_future(session.execute(ps, (2,)))
+        await wait_until(lambda: late.hits == 1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5.0)  # a caller that waited for the reply would still be waiting here
+        conn = session.pools[0].connections[0]
+        assert conn.orphaned == 1  # returned before the reply: its stream id stays reserved until it comes
+        assert general.calls == calls  # cancelled on the lean path, not handed over
+        assert (await session.execute(ps, (3,))).one() == (3, "value-3")  # the connection still works
+        await wait_until(lambda: conn.orphaned == 0, timeout=10.0)  # the late reply freed it
+        assert session.pools[0].connections == [conn] and not conn.is_closed
 
 
 async def test_a_bound_statement_takes_the_lean_path_unless_its_options_differ(
