@@ -685,6 +685,29 @@ cdef inline uint32_t payload_crc32(const unsigned char *p, Py_ssize_t n) except?
     return <uint32_t>zlib_crc32(view, CRC32_SEED)
 
 
+cdef inline Py_ssize_t checked_frame(const unsigned char *p, Py_ssize_t pos, Py_ssize_t end) except -2:
+    """Where the payload ends of the uncompressed v5 frame at ``p[pos:end]`` when it is whole, self-contained and
+    both its CRCs check out; -1 when it is not all of that (incomplete, part of a large envelope, a bad CRC): the
+    pure decoder carries on there, and raises or waits."""
+    cdef uint32_t raw, expected
+    cdef Py_ssize_t stop
+    if end - pos < 6:
+        return -1
+    raw = <uint32_t>p[pos] | (<uint32_t>p[pos + 1] << 8) | (<uint32_t>p[pos + 2] << 16)
+    if crc24(p + pos, 3) != (<uint32_t>p[pos + 3] | (<uint32_t>p[pos + 4] << 8) | (<uint32_t>p[pos + 5] << 16)):
+        return -1
+    if not raw & 0x20000:  # not self-contained: a large envelope, reassembled by the pure decoder
+        return -1
+    stop = pos + 6 + (raw & 0x1FFFF)
+    if stop + 4 > end:
+        return -1
+    expected = (<uint32_t>p[stop] | (<uint32_t>p[stop + 1] << 8) | (<uint32_t>p[stop + 2] << 16)
+                | (<uint32_t>p[stop + 3] << 24))
+    if payload_crc32(p + pos + 6, stop - pos - 6) != expected:
+        return -1
+    return stop
+
+
 def crc32(object data, uint32_t value=0):
     """``zlib.crc32(data, value)`` for any buffer (for the v5 payload CRC, ``value`` is the seeded start:
     :func:`aiocql.protocol.crc.crc32`); folded with carry-less multiplication where the CPU has it
@@ -708,29 +731,18 @@ def decode_frames(object data, Py_ssize_t pos, Py_ssize_t end, list out, tuple o
     """
     cdef Py_buffer view
     cdef const unsigned char *p
-    cdef uint32_t raw, expected
-    cdef Py_ssize_t length, start, stop
+    cdef Py_ssize_t start, stop
     cdef list frame
     PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
     try:
         if end > view.len:
             end = view.len
         p = <const unsigned char *>view.buf
-        while end - pos >= 6:
-            raw = <uint32_t>p[pos] | (<uint32_t>p[pos + 1] << 8) | (<uint32_t>p[pos + 2] << 16)
-            if crc24(p + pos, 3) != (<uint32_t>p[pos + 3] | (<uint32_t>p[pos + 4] << 8) | (<uint32_t>p[pos + 5] << 16)):
+        while True:
+            stop = checked_frame(p, pos, end)
+            if stop < 0:
                 break
-            if not raw & 0x20000:  # not self-contained: a large envelope, reassembled by the pure decoder
-                break
-            length = raw & 0x1FFFF
             start = pos + 6
-            stop = start + length
-            if stop + 4 > end:
-                break
-            expected = (<uint32_t>p[stop] | (<uint32_t>p[stop + 1] << 8) | (<uint32_t>p[stop + 2] << 16)
-                        | (<uint32_t>p[stop + 3] << 24))
-            if payload_crc32(p + start, length) != expected:
-                break
             frame = []
             if split_envelopes(data, start, stop, frame, opcodes, direction, max_size, True) != stop:
                 break
@@ -969,8 +981,7 @@ cdef class ReplyRouter:
         cdef Py_buffer view
         cdef const unsigned char *p
         cdef unsigned char *table
-        cdef uint32_t raw, expected
-        cdef Py_ssize_t length, start, stop, at, size, body_len
+        cdef Py_ssize_t start, stop, at, size, body_len
         cdef int stream
         cdef unsigned char state
         cdef PyObject *found
@@ -987,23 +998,12 @@ cdef class ReplyRouter:
             if end > view.len:
                 end = view.len
             p = <const unsigned char *>view.buf
-            while end - pos >= 6:
-                raw = <uint32_t>p[pos] | (<uint32_t>p[pos + 1] << 8) | (<uint32_t>p[pos + 2] << 16)
-                if crc24(p + pos, 3) != (<uint32_t>p[pos + 3] | (<uint32_t>p[pos + 4] << 8)
-                                         | (<uint32_t>p[pos + 5] << 16)):
+            while True:
+                stop = checked_frame(p, pos, end)
+                if stop < 0:
                     break
-                if not raw & 0x20000:
-                    break
-                length = raw & 0x1FFFF
                 start = pos + 6
-                stop = start + length
-                if stop + 4 > end:
-                    break
-                expected = (<uint32_t>p[stop] | (<uint32_t>p[stop + 1] << 8) | (<uint32_t>p[stop + 2] << 16)
-                            | (<uint32_t>p[stop + 3] << 24))
-                if payload_crc32(p + start, length) != expected:
-                    break
-                if not self.frame_is_simple(p + start, length, size):
+                if not self.frame_is_simple(p + start, stop - start, size):
                     break
                 at = start
                 while at < stop:
