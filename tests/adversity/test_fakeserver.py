@@ -4,6 +4,7 @@ what it records. The adversity tests are only as good as this server."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -144,6 +145,21 @@ async def test_close_action_and_handler_errors(server: FakeServer) -> None:
             await session.execute("SELECT bye FROM t")
 
 
+class _RecordingTransport:
+    """Records what the connection writes, then writes it on the real transport (which does everything else)."""
+
+    def __init__(self, transport: asyncio.Transport, writes: list[bytes]) -> None:
+        self._transport = transport
+        self._writes = writes
+
+    def write(self, data: bytes) -> None:
+        self._writes.append(bytes(data))
+        self._transport.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 @pytest.mark.parametrize("pages", ["rows", "pages"])
 async def test_the_next_page_is_requested_before_the_current_one_is_read(server: FakeServer, pages: str) -> None:
     """Reading a page's rows does not yield to the loop: the next page's request must have left the client
@@ -164,13 +180,8 @@ async def test_the_next_page_is_requested_before_the_current_one_is_read(server:
             for conn in pool.connections:
                 transport = conn.proto.transport
                 assert transport is not None
-                write = transport.write
-
-                def record(data: bytes, write: object = write) -> None:
-                    writes.append(bytes(data))
-                    write(data)  # type: ignore[operator]
-
-                transport.write = record  # type: ignore[method-assign,assignment]
+                # A proxy, not a patched method: uvloop's transports have read-only attributes.
+                conn.proto.transport = _RecordingTransport(transport, writes)  # type: ignore[assignment]
         rs = await session.execute("SELECT k FROM paged", fetch_size=3)
         written_at_first_row: list[int] = []
         seen: list[int] = []
