@@ -202,7 +202,8 @@ class Connection:
         payload: bytes = b"",
         replies: Replies | None = None,
     ) -> Response:
-        """Send one request and return its decoded reply: the only way a request reaches the wire.
+        """Send one request and return its decoded reply: the way a request reaches the wire (its halves,
+        :meth:`submit` and :meth:`response_of`, serve a caller that awaits the reply future itself).
 
         ``deadline`` is a loop time (``loop.time()`` based) after which the wait ends with
         :class:`OperationTimedOut` (None: no bound here; a caller's own timeout or cancellation
@@ -219,22 +220,10 @@ class Connection:
         proto = self.proto
         if proto._writable is not None:
             await self._wait_writable(deadline)
-        body = msg.encode(self.version)
-        if payload:
-            body = payload + body
-        timer: asyncio.TimerHandle | None = None
         if deadline is not None and deadline <= proto.loop.time():
             raise OperationTimedOut(f"the deadline passed before the request was sent to {self.host}")
-        # CqlProtocol.send, inline (once per request): queue it, register its future, write it now when it is
-        # alone (CqlProtocol.send says when), else at the loop's next turn with the others queued meanwhile.
-        stream = proto.core.send_request(msg.opcode, body, flags)
-        fut: asyncio.Future[Envelope | Response] = proto.loop.create_future()
-        proto.waiting[stream] = fut
-        if proto._flush_handle is None:
-            if self._streams.in_flight == 1 and not proto.woke_several:
-                proto._flush()
-            else:
-                proto._flush_handle = proto.loop.call_soon(proto._flush)
+        stream, fut = self.submit(msg, flags, payload)
+        timer: asyncio.TimerHandle | None = None
         if deadline is not None:
             timer = proto.loop.call_at(deadline, self._expire, fut)
         try:
@@ -249,6 +238,58 @@ class Connection:
         finally:
             if timer is not None:
                 timer.cancel()
+        return self.response_of(msg, reply, replies)
+
+    def submit(
+        self, msg: Request, flags: int = 0, payload: bytes = b""
+    ) -> tuple[int, asyncio.Future[Envelope | Response]]:
+        """The first half of :meth:`request`, for a caller that awaits the reply itself: send ``msg`` now
+        (the transport must be writable: ``writable`` is True) and return its stream id and the future of
+        its reply. The caller must await that future, call ``proto.abandon(stream, fut)`` if it gives up
+        on it (cancelled: the stream id stays reserved until the late reply), then pass the reply to
+        :meth:`response_of`.
+
+        Example:
+            >>> stream, fut = conn.submit(Options())  # doctest: +SKIP
+            >>> conn.response_of(Options(), await fut)  # doctest: +SKIP
+            Supported(options={...})
+        """
+        proto = self.proto
+        body = msg.encode(self.version)
+        if payload:
+            body = payload + body
+        # CqlProtocol.send, inline (once per request): queue it, register its future, write it now when it is
+        # alone (CqlProtocol.send says when), else at the loop's next turn with the others queued meanwhile.
+        stream = proto.core.send_request(msg.opcode, body, flags)
+        fut: asyncio.Future[Envelope | Response] = proto.loop.create_future()
+        proto.waiting[stream] = fut
+        if proto._flush_handle is None:
+            if self._streams.in_flight == 1 and not proto.woke_several:
+                proto._flush()
+            else:
+                proto._flush_handle = proto.loop.call_soon(proto._flush)
+        return stream, fut
+
+    @property
+    def writable(self) -> bool:
+        """False while the transport is paused (the server is not reading): :meth:`submit` must not be used.
+
+        Example:
+            >>> conn.writable  # doctest: +SKIP
+            True
+        """
+        return self.proto._writable is None
+
+    def response_of(self, msg: Request, reply: Envelope | Response, replies: Replies | None = None) -> Response:
+        """The second half of :meth:`request`: the decoded response of ``msg``'s ``reply`` (what its future
+        gave). A server error is raised as its exception class; a reply of a kind that does not answer
+        ``msg`` (``replies``; None: what its kind allows) raises ProtocolError and drops the connection.
+
+        Example:
+            >>> stream, fut = conn.submit(Options())  # doctest: +SKIP
+            >>> conn.response_of(Options(), await fut)  # doctest: +SKIP
+            Supported(options={...})
+        """
         if type(reply) is Envelope:
             # decode_response's compiled common case (Void, a page without metadata) without its wrapper
             fast: Response | None = None

@@ -351,7 +351,17 @@ async def execute(
         started = time.perf_counter()
     failure: BaseException | None = None
     try:
-        response = await conn.request(message, replies=plan.replies)
+        if conn.proto._writable is None:  # Connection.writable inline: request() without its coroutine (no deadline
+            # of its own: the wheel's cancels the task)
+            stream, fut = conn.submit(message)
+            try:
+                reply = await fut
+            except asyncio.CancelledError:
+                conn.proto.abandon(stream, fut)  # the stream id stays reserved until the late reply
+                raise
+            response = conn.response_of(message, reply, plan.replies)
+        else:  # the server is not reading: request() waits until the transport is writable
+            response = await conn.request(message, replies=plan.replies)
     except BaseException as exc:
         failure = exc
     if failure is not None:

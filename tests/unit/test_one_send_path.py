@@ -1,6 +1,6 @@
 """Every request the driver sends goes through the one execution core (issue 10, item 2).
 
-The send path is a connection's ``request`` / ``send`` / ``send_envelope`` / ``_request_raw`` (and the
+The send path is a connection's ``request`` / ``submit`` / ``send`` / ``send_envelope`` / ``_request_raw`` (and the
 protocol adapter's ``request``). Only the executor core's ``_attempt`` (and the lean path's first attempt,
 ``aiocql.session.fast.execute``) calls it, besides the connection
 package itself (its handshake and heartbeat probe) and the fake server (which *answers* requests). The
@@ -13,7 +13,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SEND_PATH = {"request", "send", "send_envelope", "_request_raw"}
+SEND_PATH = {"request", "submit", "send", "send_envelope", "_request_raw"}
 # The connection package owns the send path (handshake, heartbeat); the fake server plays the server role.
 ALLOWED_PACKAGES = ("aiocql/connection/",)
 ALLOWED_FILES = {"aiocql/testing/fakeserver.py", "aiocql/protocol/core.py"}
