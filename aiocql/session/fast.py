@@ -157,7 +157,6 @@ class StatementPlan:
     __slots__ = (
         "client_timestamps",
         "consistency",
-        "decoder",
         "eligible",
         "encoder",
         "fetch_size",
@@ -165,6 +164,7 @@ class StatementPlan:
         "is_lwt",
         "key_index",
         "keyspace",
+        "page",
         "page_size",
         "pk_indexes",
         "policy",
@@ -219,7 +219,7 @@ class StatementPlan:
         self.replies: Replies = ROWS if prepared.result_metadata is not None else ANY_RESULT
         self.templates: dict[int, Template] = {}
         self.udt_classes: UdtClasses | None = None
-        self.decoder: Any = None
+        self.page: Any = None  # RowDecoder.page_decoder of the statement's result metadata and row factory
         self.eligible = (
             session._throttle is None
             and not session._describe
@@ -237,12 +237,14 @@ class StatementPlan:
             template = self.templates[version] = Template(self, prepared, version)
         return template
 
-    def decoder_for(self, metadata: ResultMetadata, classes: UdtClasses) -> Any:
-        """The row decoder of ``metadata`` for the session's user-type classes (kept while they are the same)."""
+    def page_for(self, metadata: ResultMetadata, classes: UdtClasses) -> Any:
+        """The page decoder of ``metadata`` for the session's user-type classes and the plan's row factory
+        (kept while the classes are the same)."""
         if classes is not self.udt_classes:
-            self.decoder = metadata.decoder_for(classes) if classes else metadata.decoder
+            decoder = metadata.decoder_for(classes) if classes else metadata.decoder
+            self.page = decoder.page_decoder(self.row_factory)
             self.udt_classes = classes
-        return self.decoder
+        return self.page
 
     def call(self, prepared: PreparedStatement, timestamp: int | None) -> _Call:
         """The general path's settings of this execution (when it hands over to the execution core)."""
@@ -383,8 +385,8 @@ async def execute(
         md = response.metadata
         if md.columns is None and md.paging_state is None and sent is not None and md.column_count == len(sent.names):
             classes = session.udt_classes
-            decoder = plan.decoder if classes is plan.udt_classes else plan.decoder_for(sent, classes)
-            rows = decoder.decode_page(response.buffer, response.offset, response.rows_count, plan.row_factory)
+            page = plan.page if classes is plan.udt_classes else plan.page_for(sent, classes)
+            rows = page(response.buffer, response.offset, response.rows_count)
             return _done(session, response, conn, prepared, rows, sent)
     elif type(response) is VoidResult:
         return _done(session, response, conn, prepared, [], None)

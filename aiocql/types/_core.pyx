@@ -174,6 +174,11 @@ cdef class RowCodec:
                 PyGC_Enable()
             PyBuffer_Release(&view)
 
+    def page(self, cls=None):
+        """``RowDecoder.page_decoder``'s callable here: ``(buf, pos, count) -> rows`` (tuples, or instances of
+        ``cls``), with ``RowDecoder.decode_rows``'s check of ``count`` first, in one C call."""
+        return PageDecoder(self, cls).read
+
     cdef _truncated(self, Py_ssize_t row, Py_ssize_t count):
         return self.protocol_error(f"truncated rows: row {row} of {count} ends past the body")
 
@@ -335,6 +340,26 @@ cdef class RowCodec:
             return self.decoders[column](PyBytes_FromStringAndSize(<const char *>p, 16))
         return aiocql_new_uuid(<PyTypeObject *>self.uuid_type, aiocql_uint128(p), self.safe_unknown,
                                self.off_int, self.off_safe)
+
+
+cdef class PageDecoder:
+    """The rows of one page of a result metadata, shaped as one row type (see RowCodec.page)."""
+    cdef RowCodec codec
+    cdef object cls
+
+    def __cinit__(self, RowCodec codec, cls):
+        self.codec = codec
+        self.cls = cls
+
+    def read(self, buf, Py_ssize_t pos, Py_ssize_t count):
+        """The ``count`` rows of ``buf`` from ``pos`` (RowDecoder.decode_rows, the same checks and errors)."""
+        cdef Py_ssize_t n = self.codec.ncols
+        cdef Py_ssize_t available = len(buf) - pos
+        # Every value takes at least its 4-byte length: refuse absurd counts before allocating (count < 2**31 and
+        # n < 2**16 from the wire: the product fits).
+        if count < 0 or count * 4 * n > available or (n == 0 and count > 65536):
+            raise self.codec.protocol_error(f"{count} rows of {n} columns cannot fit in {available} bytes")
+        return self.codec.decode(buf, pos, count, self.cls)[0]
 
 
 cdef class RowIter:

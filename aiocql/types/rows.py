@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
@@ -118,6 +119,26 @@ class RowDecoder:
         else:
             rows, end = self._shaped(data, 0, count, available, cls)  # type: ignore[misc]
         return rows, pos + end
+
+    def page_decoder(self, factory: Callable[..., Any]) -> Callable[[memoryview, int, int], list[Any]]:
+        """:meth:`decode_page` with ``factory`` fixed: ``(buf, pos, count) -> rows``, for a caller that decodes
+        many pages of these columns (made once per result metadata and factory; one C call per page in the
+        compiled core for the default rows and tuples). The factory's shape is looked up here, once.
+
+        Example:
+            >>> from aiocql import named_tuple_factory
+            >>> from aiocql.protocol.cqltypes import INT
+            >>> page = RowDecoder([INT], ["k"]).page_decoder(named_tuple_factory)
+            >>> page(memoryview(b"\\x00\\x00\\x00\\x04\\x00\\x00\\x00\\x07"), 0, 1)
+            [Row(k=7)]
+        """
+        shape = ROW_SHAPES.get(factory)
+        if self._codec is not None and (shape is ROW or shape is TUPLE):
+            page: Callable[[memoryview, int, int], list[Any]] = self._codec.page(
+                self.row_type if shape is ROW else None
+            )
+            return page
+        return functools.partial(self.decode_page, factory=factory)
 
     def decode_page(self, buf: memoryview, pos: int, count: int, factory: Callable[..., Any]) -> list[Any]:
         """The rows of one page as ``factory`` shapes them: a factory registered in :data:`ROW_SHAPES`

@@ -410,3 +410,55 @@ def test_garbage_collector_sees_the_rows_that_need_it() -> None:
         assert gc.isenabled()
     finally:
         (gc.enable if was else gc.disable)()
+
+
+# -- page_decoder: decode_page with its factory fixed (the lean request path's one call per page) ---------------
+def _factories() -> list[Any]:
+    from aiocql import dict_factory, named_tuple_factory, tuple_factory
+
+    def listing(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> Any:
+        return (list(r) for r in rows)  # a factory returning a generator: the page is a list
+
+    return [named_tuple_factory, tuple_factory, dict_factory, listing]
+
+
+@pytest.mark.parametrize("which", range(4), ids=["named_tuple", "tuple", "dict", "generator"])
+def test_page_decoder_gives_what_decode_page_gives(compiled: bool, which: int) -> None:
+    factory = _factories()[which]
+    body = b"\x00\x00" + value(struct.pack(">i", 7)) + value(b"seven") + value(None) + value(b"")
+    buf = memoryview(body)
+    decoder = RowDecoder([ct.INT, ct.TEXT], ("k", "v"), compiled=compiled)
+    page = decoder.page_decoder(factory)
+    # the compiled core's one C call for the shapes it builds itself; decode_page otherwise
+    assert type(getattr(page, "__self__", None)).__name__ == ("PageDecoder" if compiled and which < 2 else "NoneType")
+    got = page(buf, 2, 2)
+    expected = decoder.decode_page(buf, 2, 2, factory)
+    assert got == expected == RowDecoder([ct.INT, ct.TEXT], ("k", "v"), compiled=False).decode_page(buf, 2, 2, factory)
+    assert [type(r) for r in got] == [type(r) for r in expected]
+    assert type(got) is list and len(got) == 2
+
+
+@pytest.mark.parametrize(
+    ("types", "count", "body"),
+    [
+        ([ct.INT], -1, value(b"\x00\x00\x00\x01")),
+        ([ct.INT, ct.TEXT], 2, value(b"\x00\x00\x00\x01") + value(b"x")),  # 2 rows of 8+ bytes in 13
+        ([ct.INT], 2**31 - 1, value(b"\x00\x00\x00\x01")),
+        ([], 65537, b""),
+        ([ct.INT, ct.TEXT], 1, value(b"\x00\x00\x00\x01") + b"\x00\x00\x00\x09x"),  # truncated value
+    ],
+)
+def test_page_decoder_refuses_what_decode_rows_refuses(
+    compiled: bool, types: list[ct.CqlType], count: int, body: bytes
+) -> None:
+    from aiocql import named_tuple_factory, tuple_factory
+
+    for factory in (named_tuple_factory, tuple_factory):
+        decoder = RowDecoder(types, [f"c{i}" for i in range(len(types))], compiled=compiled)
+        with pytest.raises(ProtocolError) as expected:
+            RowDecoder(types, [f"c{i}" for i in range(len(types))], compiled=False).decode_page(
+                memoryview(body), 0, count, factory
+            )
+        with pytest.raises(ProtocolError) as got:
+            decoder.page_decoder(factory)(memoryview(body), 0, count)
+        assert str(got.value) == str(expected.value)
