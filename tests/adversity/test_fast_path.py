@@ -243,3 +243,26 @@ async def test_a_used_statement_copies_without_its_plan(server: FakeServer) -> N
             assert (twin.query, twin.query_id, twin.bind_columns) == (ps.query, ps.query_id, ps.bind_columns)
             await session.execute(twin, (2, "y"))  # works, with a plan of its own
             assert twin._fast is not None and twin._fast is not ps._fast
+
+
+async def test_a_lean_request_on_a_paused_connection_waits_until_it_is_writable(
+    server: FakeServer, general: Counting
+) -> None:
+    script_kv(server)
+    async with Cluster([server.host], port=server.port) as cluster:
+        session = await cluster.connect()
+        ps = await session.prepare(QUERY)
+        await session.execute(ps, (1,))
+        calls, sent = general.calls, len(executes(server, QUERY))
+        conn = session.pools[0].connections[0]
+        conn.proto.pause_writing()  # as asyncio does when the write buffer passes its high-water mark
+        assert not conn.writable
+        task = asyncio.ensure_future(session.execute(ps, (4,)))
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert not task.done() and conn.in_flight == 0  # waiting, with no stream id taken
+        conn.proto.resume_writing()
+        assert conn.writable
+        assert (await asyncio.wait_for(task, 5.0)).one() == (4, "value-4")
+        assert len(executes(server, QUERY)) == sent + 1
+        assert general.calls == calls  # on the lean path throughout
