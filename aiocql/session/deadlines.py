@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
+from collections.abc import Callable
 
 __all__ = ["RESOLUTION", "Deadline", "DeadlineWheel"]
 
@@ -63,11 +65,12 @@ class Deadline:
 class DeadlineWheel:
     """The deadlines of the requests running on one event loop (see the module docs)."""
 
-    __slots__ = ("_loop", "_slots")
+    __slots__ = ("_clock", "_loop", "_slots")
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._slots: dict[int, set[Deadline]] = {}
+        self._clock: Callable[[], float] = time.monotonic  # the loop's time(), as _clock_of gives it
 
     def start(self, timeout: float) -> Deadline:
         """A deadline ``timeout`` seconds from now for the current task: when it passes, the task is cancelled."""
@@ -78,10 +81,10 @@ class DeadlineWheel:
         if loop is None or task is None:
             loop = asyncio.get_running_loop()
             if loop is not self._loop:  # first use, or a new loop: the old one's slots are gone with it
-                self._loop, self._slots = loop, {}
+                self._loop, self._slots, self._clock = loop, {}, _clock_of(loop)
             task = asyncio.current_task(loop)
             assert task is not None, "a deadline is started from a task"
-        when = loop.time() + timeout
+        when = self._clock() + timeout
         key = math.ceil(when / RESOLUTION)
         slot = self._slots.get(key)
         if slot is None:
@@ -106,3 +109,11 @@ class DeadlineWheel:
     def timers(self) -> int:
         """Loop timers the wheel holds (one per slot in use)."""
         return len(self._slots)
+
+
+def _clock_of(loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
+    """``loop.time``, or ``time.monotonic`` itself where that is all the loop's ``time()`` does (asyncio's own
+    loops: one Python call fewer per deadline); the slot timers are scheduled on the same clock."""
+    if type(loop).time is asyncio.BaseEventLoop.time:
+        return time.monotonic
+    return loop.time

@@ -103,3 +103,32 @@ def test_one_wheel_serves_a_new_loop_after_the_old_one_closed() -> None:
 
     assert asyncio.run(one_run()) == ("done", "timed out", 0)
     assert asyncio.run(one_run()) == ("done", "timed out", 0)
+
+
+def test_a_loop_with_its_own_clock_is_timed_by_that_clock() -> None:
+    # asyncio's own loops' time() is time.monotonic() (the wheel calls that directly); a loop that keeps
+    # another clock (here 1,000 s ahead) is asked itself: timed by monotonic, the deadline would be a slot
+    # 1,000 s in that loop's past and fire at once.
+    class AheadLoop(asyncio.SelectorEventLoop):
+        def time(self) -> float:
+            return super().time() + 1000.0
+
+    wheel = DeadlineWheel()
+
+    async def run() -> tuple[str, float, str]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        timed_out = await _guarded(wheel, 0.05, loop.create_future())
+        elapsed = loop.time() - started
+        fast = loop.create_future()
+        loop.call_later(0.01, fast.set_result, None)
+        return timed_out, elapsed, await _guarded(wheel, 5.0, fast)
+
+    loop = AheadLoop()
+    try:
+        timed_out, elapsed, done = loop.run_until_complete(run())
+    finally:
+        loop.close()
+    assert (timed_out, done) == ("timed out", "done")
+    assert 0.05 <= elapsed < 2.0
+    assert asyncio.run(run())[0::2] == ("timed out", "done")  # and then asyncio's loop, on its own clock
