@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import MappingProxyType
 
 from aiocql.model.host import Host
 from aiocql.pool.host_pool import HostPool, SetupHook
@@ -42,6 +43,8 @@ class SessionPools(Mapping[uuid.UUID, HostPool]):
         self, pools: Iterable[HostPool] = (), *, setup: SetupHook | None = None, registry: PoolRegistry | None = None
     ) -> None:
         self._by_id: dict[uuid.UUID, HostPool] = {p.host_info.host_id: p for p in pools}
+        #: The pools by host id as a read-only mapping whose ``get`` is one C call (the lean request path's).
+        self.by_id: Mapping[uuid.UUID, HostPool] = MappingProxyType(self._by_id)
         self.setup = setup
         self.registry = registry
         self.closed = False

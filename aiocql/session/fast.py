@@ -41,6 +41,7 @@ from aiocql.policies.load_balancing import TokenAwarePolicy
 from aiocql.policies.request import RequestInfo
 from aiocql.protocol.constants import Consistency
 from aiocql.protocol.requests import Execute
+from aiocql.protocol.responses import Response
 from aiocql.protocol.results import RowsResult, VoidResult
 from aiocql.protocol.unset import UNSET
 from aiocql.results import ResultSet
@@ -171,6 +172,7 @@ class StatementPlan:
         "profile",
         "query_id",
         "replies",
+        "reply_types",
         "retry_policy",
         "routing_key",
         "routing_keyspace",
@@ -217,6 +219,7 @@ class StatementPlan:
         self.routing_keyspace = prepared.bind_columns[0].keyspace if prepared.bind_columns else None
         self.is_lwt = prepared.is_lwt
         self.replies: Replies = ROWS if prepared.result_metadata is not None else ANY_RESULT
+        self.reply_types = frozenset(self.replies)  # the exact classes: a subclass goes through response_of
         self.templates: dict[int, Template] = {}
         self.udt_classes: UdtClasses | None = None
         self.page: Any = None  # RowDecoder.page_decoder of the statement's result metadata and row factory
@@ -324,7 +327,7 @@ async def execute(
         )
     info: RequestInfo | None = None
     hosts: Iterator[Target] | None = None  # the rest of the plan, once it is made
-    pool = None if host is None else session._pools.get(host.host_id)
+    pool = None if host is None else session._pools.by_id.get(host.host_id)
     if pool is None:  # the policy's plan, as the general path makes it
         if bound is None:
             bound = _bound(prepared, values, parameters)
@@ -361,7 +364,12 @@ async def execute(
             except asyncio.CancelledError:
                 conn.proto.abandon(stream, fut)  # the stream id stays reserved until the late reply
                 raise
-            response = conn.response_of(message, reply, plan.replies)
+            # the router's decoded result of a kind the statement expects is its response as it is (response_of's
+            # answer without the call); an envelope, an error or another kind, response_of
+            if type(reply) in plan.reply_types:
+                response: Response = reply  # type: ignore[assignment]
+            else:
+                response = conn.response_of(message, reply, plan.replies)
         else:  # the server is not reading: request() waits until the transport is writable
             response = await conn.request(message, replies=plan.replies)
     except BaseException as exc:

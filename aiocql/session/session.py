@@ -233,7 +233,8 @@ class Session:
             >>> rs.one()  # doctest: +SKIP
             Row(k=1, v='one')
         """
-        self._check_open()
+        if self._closed:
+            self._check_open()  # raises
         if ((type(query) is PreparedStatement or type(query) is BoundStatement) and consistency_level is None
                 and serial_consistency_level is None and timeout is _DEFAULT and fetch_size is None
                 and paging_state is None and timestamp is None and trace is False and custom_payload is None
