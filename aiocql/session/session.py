@@ -431,7 +431,8 @@ class Session:
         """The classes user types decode to in this session: the cluster's registrations
         (:meth:`aiocql.Cluster.register_user_type`), overridden by this session's own."""
         base = self.cluster.udt_classes if self.cluster is not None else NO_UDT_CLASSES
-        return base.merged(self._own_udt_classes)
+        own = self._own_udt_classes
+        return base if not own.entries else base.merged(own)  # merged's first case inline: on the request path
 
     def register_user_type(self, keyspace: str, user_type: str, klass: type[Any]) -> None:
         """Decode values of user type ``keyspace.user_type`` as ``klass`` in this session only (over any
