@@ -133,12 +133,18 @@ class RowDecoder:
             [Row(k=7)]
         """
         shape = ROW_SHAPES.get(factory)
-        if self._codec is not None and (shape is ROW or shape is TUPLE):
-            page: Callable[[memoryview, int, int], list[Any]] = self._codec.page(
-                self.row_type if shape is ROW else None
-            )
-            return page
-        return functools.partial(self.decode_page, factory=factory)
+        if shape is not ROW and shape is not TUPLE:
+            return functools.partial(self.decode_page, factory=factory)
+        cls = self.row_type if shape is ROW else None
+        if self._codec is not None:
+            compiled: Callable[[memoryview, int, int], list[Any]] = self._codec.page(cls)
+            return compiled
+        rows_end = self.decode_rows_end
+
+        def page(buf: memoryview, pos: int, count: int) -> list[Any]:
+            return rows_end(buf, pos, count, cls)[0]
+
+        return page
 
     def decode_page(self, buf: memoryview, pos: int, count: int, factory: Callable[..., Any]) -> list[Any]:
         """The rows of one page as ``factory`` shapes them: a factory registered in :data:`ROW_SHAPES`
