@@ -429,7 +429,7 @@ def test_page_decoder_gives_what_decode_page_gives(compiled: bool, which: int) -
     buf = memoryview(body)
     decoder = RowDecoder([ct.INT, ct.TEXT], ("k", "v"), compiled=compiled)
     page = decoder.page_decoder(factory)
-    # the compiled core's one C call for the shapes it builds itself; decode_page otherwise
+    # the compiled core's one C call for the shapes it builds itself; a Python function otherwise
     assert type(getattr(page, "__self__", None)).__name__ == ("PageDecoder" if compiled and which < 2 else "NoneType")
     got = page(buf, 2, 2)
     expected = decoder.decode_page(buf, 2, 2, factory)
