@@ -11,6 +11,7 @@
 This module never imports asyncio: the page fetch is the Python ``more`` callable it is given.
 """
 
+cimport cython
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.datetime cimport datetime_new, import_datetime
@@ -166,6 +167,12 @@ cdef class RowCodec:
         # what is young, for rows that mostly need no collector at all (see aiocql_row_needs_gc). Afterwards, one.
         collecting = PyGC_Disable()
         try:
+            # Every value takes at least its 4-byte length: refuse absurd counts before allocating (the pure
+            # decoder's check and message, RowDecoder.decode_rows_end; count < 2**31 and ncols < 2**16 from the
+            # wire, so the product fits).
+            if count < 0 or count * 4 * self.ncols > view.len - pos or (self.ncols == 0 and count > 65536):
+                raise self.protocol_error(
+                    f"{count} rows of {self.ncols} columns cannot fit in {view.len - pos} bytes")
             if pos < 0 or pos > view.len:
                 raise self.protocol_error(f"rows start at {pos}, past the body ({view.len} bytes)")
             return self._decode(<const unsigned char *>view.buf, view.len, pos, count, cls)
@@ -176,7 +183,7 @@ cdef class RowCodec:
 
     def page(self, cls=None):
         """``RowDecoder.page_decoder``'s callable here: ``(buf, pos, count) -> rows`` (tuples, or instances of
-        ``cls``), with ``RowDecoder.decode_rows``'s check of ``count`` first, in one C call."""
+        ``cls``) in one C call."""
         return PageDecoder(self, cls).read
 
     cdef _truncated(self, Py_ssize_t row, Py_ssize_t count):
@@ -342,6 +349,7 @@ cdef class RowCodec:
                                self.off_int, self.off_safe)
 
 
+@cython.auto_pickle(False)
 cdef class PageDecoder:
     """The rows of one page of a result metadata, shaped as one row type (see RowCodec.page)."""
     cdef RowCodec codec
@@ -352,13 +360,7 @@ cdef class PageDecoder:
         self.cls = cls
 
     def read(self, buf, Py_ssize_t pos, Py_ssize_t count):
-        """The ``count`` rows of ``buf`` from ``pos`` (RowDecoder.decode_rows, the same checks and errors)."""
-        cdef Py_ssize_t n = self.codec.ncols
-        cdef Py_ssize_t available = len(buf) - pos
-        # Every value takes at least its 4-byte length: refuse absurd counts before allocating (count < 2**31 and
-        # n < 2**16 from the wire: the product fits).
-        if count < 0 or count * 4 * n > available or (n == 0 and count > 65536):
-            raise self.codec.protocol_error(f"{count} rows of {n} columns cannot fit in {available} bytes")
+        """The ``count`` rows of ``buf`` from ``pos`` (RowCodec.decode's rows, its checks and errors)."""
         return self.codec.decode(buf, pos, count, self.cls)[0]
 
 

@@ -104,13 +104,13 @@ class RowDecoder:
         self, buf: memoryview, pos: int, count: int, cls: type[tuple[Any, ...]] | None = None
     ) -> tuple[list[Any], int]:
         """Like :meth:`decode_rows`, also returning the position after the last row."""
+        if self._codec is not None:  # it makes the check below itself, in C
+            rows, end = self._codec.decode(buf, pos, count, cls)
+            return rows, end
         available = len(buf) - pos
         # Every value takes at least its 4-byte length: refuse absurd counts before allocating.
         if count < 0 or count * 4 * len(self.column_types) > available or (not self.column_types and count > 65536):
             raise ProtocolError(f"{count} rows of {len(self.column_types)} columns cannot fit in {available} bytes")
-        if self._codec is not None:
-            rows, end = self._codec.decode(buf, pos, count, cls)
-            return rows, end
         # One copy of the rest of the body (plus zero padding, see rowplan) makes every slice a
         # bytes object: faster to decode than memoryview slices, and blobs need no second copy.
         data = _PAD_JOIN((buf[pos:], _PADDING))
