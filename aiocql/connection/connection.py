@@ -218,11 +218,14 @@ class Connection:
             Supported(options={...})
         """
         proto = self.proto
-        if proto._writable is not None:
-            await self._wait_writable(deadline)
-        if deadline is not None and deadline <= proto.loop.time():
-            raise OperationTimedOut(f"the deadline passed before the request was sent to {self.host}")
-        stream, fut = self.submit(msg, flags, payload)
+        sent = None
+        while sent is None:  # submit() sends nothing while the transport is paused: wait until it is writable
+            if proto._writable is not None:
+                await self._wait_writable(deadline)
+            if deadline is not None and deadline <= proto.loop.time():
+                raise OperationTimedOut(f"the deadline passed before the request was sent to {self.host}")
+            sent = self.submit(msg, flags, payload)
+        stream, fut = sent
         timer: asyncio.TimerHandle | None = None
         if deadline is not None:
             timer = proto.loop.call_at(deadline, self._expire, fut)
@@ -242,12 +245,11 @@ class Connection:
 
     def submit(
         self, msg: Request, flags: int = 0, payload: bytes = b""
-    ) -> tuple[int, asyncio.Future[Envelope | Response]]:
-        """The first half of :meth:`request`, for a caller that awaits the reply itself: send ``msg`` now
-        (the transport must be writable: ``writable`` is True) and return its stream id and the future of
-        its reply. The caller must await that future, call ``proto.abandon(stream, fut)`` if it gives up
-        on it (cancelled: the stream id stays reserved until the late reply), then pass the reply to
-        :meth:`response_of`.
+    ) -> tuple[int, asyncio.Future[Envelope | Response]] | None:
+        """The first half of :meth:`request`, for a caller that awaits the reply itself: send ``msg`` now and
+        return its stream id and the future of its reply; None, sending nothing, while the transport is paused
+        (the server is not reading: :meth:`request` waits for it). The caller must await that future, call
+        :meth:`abandon` if it gives up on it (cancelled), then pass the reply to :meth:`response_of`.
 
         Example:
             >>> stream, fut = conn.submit(Options())  # doctest: +SKIP
@@ -255,6 +257,8 @@ class Connection:
             Supported(options={...})
         """
         proto = self.proto
+        if proto._writable is not None:
+            return None
         body = msg.encode(self.version)
         if payload:
             body = payload + body
@@ -270,15 +274,14 @@ class Connection:
                 proto._flush_handle = proto.loop.call_soon(proto._flush)
         return stream, fut
 
-    @property
-    def writable(self) -> bool:
-        """False while the transport is paused (the server is not reading): :meth:`submit` must not be used.
+    def abandon(self, stream: int, fut: asyncio.Future[Envelope | Response]) -> None:
+        """The caller of a :meth:`submit` gave up waiting (cancelled): its stream id stays reserved until the
+        late reply arrives, which is then dropped.
 
         Example:
-            >>> conn.writable  # doctest: +SKIP
-            True
+            >>> conn.abandon(stream, fut)  # doctest: +SKIP
         """
-        return self.proto._writable is None
+        self.proto.abandon(stream, fut)
 
     def response_of(self, msg: Request, reply: Envelope | Response, replies: Replies | None = None) -> Response:
         """The second half of :meth:`request`: the decoded response of ``msg``'s ``reply`` (what its future
@@ -399,6 +402,16 @@ class Connection:
     def free_streams(self) -> int:
         """Stream ids a request could take now."""
         return self._streams.available
+
+    @property
+    def usable(self) -> bool:
+        """Open and not worn (:attr:`needs_replacement` False): what a pool lends first.
+
+        Example:
+            >>> conn.usable  # doctest: +SKIP
+            True
+        """
+        return self.proto.closed_exc is None and self._streams.orphaned < self.options.max_orphans
 
     @property
     def needs_replacement(self) -> bool:

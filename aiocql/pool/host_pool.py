@@ -150,9 +150,9 @@ class HostPool:
         moves to the next host).
         """
         connections = self.connections
-        if len(connections) == 1:  # the common pool of one connection: its fields read once, no property calls
+        if len(connections) == 1:  # the common pool of one connection: one property call
             conn = connections[0]
-            if conn.proto.closed_exc is None and conn._streams.orphaned < conn.options.max_orphans:
+            if conn.usable:
                 return conn  # open and not worn: what the loop below would choose
         best: Connection | None = None
         best_load = 1 << 30

@@ -356,13 +356,14 @@ async def execute(
         started = time.perf_counter()
     failure: BaseException | None = None
     try:
-        if conn.proto._writable is None:  # Connection.writable inline: request() without its coroutine (no deadline
-            # of its own: the wheel's cancels the task)
-            stream, fut = conn.submit(message)
+        # Connection.request without its coroutine (no deadline of its own: the wheel's cancels the task)
+        submitted = conn.submit(message)
+        if submitted is not None:
+            stream, fut = submitted
             try:
                 reply = await fut
             except asyncio.CancelledError:
-                conn.proto.abandon(stream, fut)  # the stream id stays reserved until the late reply
+                conn.abandon(stream, fut)  # the stream id stays reserved until the late reply
                 raise
             # the router's decoded result of a kind the statement expects is its response as it is (response_of's
             # answer without the call); an envelope, an error or another kind, response_of

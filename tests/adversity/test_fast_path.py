@@ -6,7 +6,8 @@ path (whose tests run the same requests)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -16,9 +17,11 @@ from aiocql import (
     ConsistencyLevel,
     ExecutionProfile,
     OperationTimedOut,
+    PreparedStatement,
     ReadTimeout,
     RetryDecision,
     RetryInfo,
+    Session,
     WriteTimeout,
 )
 from aiocql.session import session as session_module
@@ -37,6 +40,18 @@ def script_kv(server: FakeServer) -> None:
     server.on(Opcode.PREPARE, match=lambda r: r.query == QUERY, reply=Prepared(bind=[("k", INT)], result=KV_COLUMNS))
     server.on(Opcode.PREPARE, match=lambda r: r.query == INSERT, reply=Prepared(bind=[("k", INT), ("v", TEXT)]))
     server.on(Opcode.EXECUTE, match=lambda r: r.query == QUERY, reply=echo_row)
+
+
+@asynccontextmanager
+async def used_statement(server: FakeServer) -> AsyncIterator[tuple[Session, PreparedStatement]]:
+    """A session on ``server`` (scripted by :func:`script_kv`) and the point read prepared and executed once
+    (its plan made: the next execution takes the lean path)."""
+    script_kv(server)
+    async with Cluster([server.host], port=server.port) as cluster:
+        session = await cluster.connect()
+        ps = await session.prepare(QUERY)
+        assert (await session.execute(ps, (1,))).one() == (1, "value-1")
+        yield session, ps
 
 
 def executes(server: FakeServer, query: str) -> list[ReceivedRequest]:
@@ -189,11 +204,7 @@ async def test_a_timeout_on_the_lean_path_leaves_the_stream_reserved(server: Fak
 async def test_a_cancelled_lean_request_returns_at_once_and_its_stream_waits_for_the_late_reply(
     server: FakeServer, general: Counting
 ) -> None:
-    script_kv(server)
-    async with Cluster([server.host], port=server.port) as cluster:
-        session = await cluster.connect()
-        ps = await session.prepare(QUERY)
-        await session.execute(ps, (1,))
+    async with used_statement(server) as (session, ps):
         calls = general.calls
         late = server.on(Opcode.EXECUTE, reply=echo_row, delay=1.0, times=1)  # the reply comes, but late
         task = asyncio.ensure_future(session.execute(ps, (2,)))
@@ -248,21 +259,17 @@ async def test_a_used_statement_copies_without_its_plan(server: FakeServer) -> N
 async def test_a_lean_request_on_a_paused_connection_waits_until_it_is_writable(
     server: FakeServer, general: Counting
 ) -> None:
-    script_kv(server)
-    async with Cluster([server.host], port=server.port) as cluster:
-        session = await cluster.connect()
-        ps = await session.prepare(QUERY)
-        await session.execute(ps, (1,))
+    async with used_statement(server) as (session, ps):
         calls, sent = general.calls, len(executes(server, QUERY))
         conn = session.pools[0].connections[0]
         conn.proto.pause_writing()  # as asyncio does when the write buffer passes its high-water mark
-        assert not conn.writable
+        assert conn.proto.is_paused
         task = asyncio.ensure_future(session.execute(ps, (4,)))
         for _ in range(10):
             await asyncio.sleep(0)
         assert not task.done() and conn.in_flight == 0  # waiting, with no stream id taken
         conn.proto.resume_writing()
-        assert conn.writable
+        assert not conn.proto.is_paused
         assert (await asyncio.wait_for(task, 5.0)).one() == (4, "value-4")
         assert len(executes(server, QUERY)) == sent + 1
         assert general.calls == calls  # on the lean path throughout
