@@ -204,8 +204,9 @@ static inline int aiocql_plain_row_type(PyObject *cls) {
  * process (a stall of 10-40 ms). A row freed by aiocql_row_dealloc is kept here instead (its items and class
  * released, memory only) and the next page's rows reuse it: no allocation, no count, as for a plain tuple from
  * CPython's own free list. Bounded: rows of 1 to AIOCQL_ROW_FREE_SIZES columns, AIOCQL_ROW_FREE_BUDGET bytes in
- * all (about one page of rows of a few columns); beyond, rows are freed as before. The rows of a free list
- * are linked through their first item. */
+ * all (about one page of rows of a few columns). A freed row that does not fit makes room by freeing rows of
+ * other widths (kept from earlier results: the width being freed now is the one being streamed), else it is
+ * freed as before. The rows of a free list are linked through their first item. */
 #define AIOCQL_ROW_FREE_SIZES 64
 #define AIOCQL_ROW_FREE_BUDGET ((Py_ssize_t)1 << 20)
 static PyObject *aiocql_row_free[AIOCQL_ROW_FREE_SIZES + 1];
@@ -215,6 +216,31 @@ static Py_ssize_t aiocql_row_free_bytes;
 /* The memory one row of n items takes (its GC header included: what the budget counts). */
 static inline Py_ssize_t aiocql_row_bytes(Py_ssize_t n) {
     return (Py_ssize_t)(sizeof(PyTupleObject) + (size_t)(n - 1) * sizeof(PyObject *) + 2 * sizeof(void *));
+}
+
+/* Make room for a row of n columns by freeing kept rows of other widths, one width after another; 1 when the
+ * row then fits the budget, 0 when only rows of its own width (or none) fill it. Each row freed here was kept
+ * once: amortized, no more than one eviction per row kept. */
+static Py_ssize_t aiocql_row_free_victim = 1; /* the width evicted last: the next eviction starts there */
+
+static int aiocql_row_free_make_room(Py_ssize_t n) {
+    Py_ssize_t need = aiocql_row_bytes(n);
+    while (aiocql_row_free_bytes + need > AIOCQL_ROW_FREE_BUDGET) {
+        if (aiocql_row_free_bytes - aiocql_row_free_count[n] * need <= 0) {
+            return 0; /* nothing of another width to give back */
+        }
+        Py_ssize_t m = aiocql_row_free_victim;
+        while (m == n || aiocql_row_free[m] == NULL) { /* ends: another width holds bytes */
+            m = m % AIOCQL_ROW_FREE_SIZES + 1;
+        }
+        PyObject *op = aiocql_row_free[m];
+        aiocql_row_free[m] = ((PyTupleObject *)op)->ob_item[0];
+        aiocql_row_free_count[m]--;
+        aiocql_row_free_bytes -= aiocql_row_bytes(m);
+        PyObject_GC_Del(op);
+        aiocql_row_free_victim = m;
+    }
+    return 1;
 }
 
 /* Empty every free list (the memory goes back to the allocator); the number of rows released. */
@@ -374,7 +400,8 @@ static inline void aiocql_row_release(PyObject *op) {
     for (Py_ssize_t i = n; --i >= 0;) {
         Py_XDECREF(items[i]);
     }
-    if (n >= 1 && n <= AIOCQL_ROW_FREE_SIZES && aiocql_row_free_bytes + aiocql_row_bytes(n) <= AIOCQL_ROW_FREE_BUDGET) {
+    if (n >= 1 && n <= AIOCQL_ROW_FREE_SIZES &&
+        (aiocql_row_free_bytes + aiocql_row_bytes(n) <= AIOCQL_ROW_FREE_BUDGET || aiocql_row_free_make_room(n))) {
         items[0] = aiocql_row_free[n]; /* kept for the next row of n columns (aiocql_new_row) */
         aiocql_row_free[n] = op;
         aiocql_row_free_count[n]++;

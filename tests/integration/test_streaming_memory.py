@@ -71,11 +71,6 @@ MAX_FULL_COLLECTIONS = 1
 
 
 async def test_stream_a_million_rows_in_flat_memory(cassandra: ServerInfo, keyspace: str) -> None:
-    if speedups.core is not None:
-        # The free list's 1 MiB budget is shared by every row width: rows that earlier tests of this process
-        # left in it (other widths) can fill it, and then no 3-column row is kept (a known limitation: it
-        # measured [183, 17, 0] collections after the rest of the suite). Start from an empty one.
-        speedups.core.clear_free_rows()
     gc.collect()
     collections = [0, 0, 0]
     full_ms: list[float] = []

@@ -145,3 +145,29 @@ async def test_streaming_a_million_rows_runs_next_to_no_collection() -> None:
     # before the last.
     assert collections[2] == 0, collections
     assert sum(collections) < 40, collections
+
+
+def test_rows_of_another_width_take_the_place_of_those_kept_before(core: Any) -> None:
+    # The budget is shared by every width: rows kept from an earlier result (4 columns here, enough to fill it)
+    # give way to the rows being freed now (2 columns), so the next page of those reuses them too.
+    earlier = RowDecoder(TYPES, NAMES, compiled=True)
+    count = 40_000
+    rows = earlier.decode_rows(memoryview(rows_body(count)), 0, count, earlier.row_type)
+    del rows
+    full, full_bytes, budget = core.free_rows()
+    assert full_bytes + 200 > budget  # no room left for even a few small rows
+    now = RowDecoder([ct.INT, ct.INT], ("p", "c"), compiled=True)
+    body = memoryview(b"".join(struct.pack(">iiii", 4, i, 4, -i) for i in range(1000)))
+    rows = now.decode_rows(body, 0, 1000, now.row_type)
+    del rows
+    kept, kept_bytes, _ = core.free_rows()
+    assert kept_bytes <= budget
+    assert kept > full  # the 1,000 narrow rows kept, fewer wide ones than before
+    with _PausedCollector():
+        before = gc.get_count()[0]
+        rows = now.decode_rows(body, 0, 1000, now.row_type)
+        counted = gc.get_count()[0] - before
+    assert counted < 10, counted  # reused: 1000 allocations counted without room for them
+    assert [tuple(r) for r in rows[:3]] == [(0, 0), (1, -1), (2, -2)]
+    # the wide rows still kept serve the next wide page as before
+    assert core.free_rows()[0] == kept - 1000
