@@ -262,17 +262,9 @@ class Connection:
         body = msg.encode(self.version)
         if payload:
             body = payload + body
-        # CqlProtocol.send, inline (once per request): queue it, register its future, write it now when it is
-        # alone (CqlProtocol.send says when), else at the loop's next turn with the others queued meanwhile.
-        stream = proto.core.send_request(msg.opcode, body, flags)
-        fut: asyncio.Future[Envelope | Response] = proto.loop.create_future()
-        proto.waiting[stream] = fut
-        if proto._flush_handle is None:
-            if self._streams.in_flight == 1 and not proto.woke_several:
-                proto._flush()
-            else:
-                proto._flush_handle = proto.loop.call_soon(proto._flush)
-        return stream, fut
+        # queued, its future registered, written now when it is alone, else at the loop's next turn with the
+        # others queued meanwhile (CqlProtocol.send says when)
+        return proto.send(msg.opcode, body, flags)
 
     def abandon(self, stream: int, fut: asyncio.Future[Envelope | Response]) -> None:
         """The caller of a :meth:`submit` gave up waiting (cancelled): its stream id stays reserved until the
